@@ -1,0 +1,37 @@
+//! The framework of `maelstrom-node`: what every workload stands on.
+//!
+//! - [`protocol`]: the wire format (envelope, body header, replies).
+//! - [`error`]: Maelstrom's error codes as a typed error.
+//! - [`node`]: the [`Handler`] a workload implements and the [`Ctx`] it is
+//!   handed (send, reply, RPC, timers, peer sampling, clock, RNG).
+//! - [`gossip`]: fanout and interval settings shared by gossip workloads.
+//! - [`registry`]: workloads registered through `inventory`.
+//! - [`stdio`]: the runtime that drives one node on stdin/stdout.
+//!
+//! One event loop owns a node: input lines, timer ticks, RPC replies and RPC
+//! timeouts reach the handler one at a time, in one order, through `&mut
+//! self`. A node never touches a clock, an unseeded RNG or stdout itself, so
+//! the same handler runs unchanged under a deterministic simulator.
+
+pub mod error;
+pub mod gossip;
+pub mod log;
+pub mod node;
+pub mod protocol;
+pub mod registry;
+pub mod stdio;
+mod timers;
+
+pub use error::{Error, ErrorCode};
+pub use gossip::GossipSettings;
+pub use log::Level;
+pub use node::{Ctx, Handler, Node, Now, Process, Request, RpcCallback};
+pub use protocol::{NodeId, Reply};
+pub use registry::{NoOptions, NodeFactory, Registration, Workload};
+pub use timers::TimerId;
+
+// Workload crates register through these; re-exported so that they need no
+// direct dependency to get the versions right.
+pub use inventory;
+pub use serde;
+pub use serde_json;

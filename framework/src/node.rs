@@ -1,0 +1,597 @@
+//! A node: the workload's [`Handler`] plus everything the framework keeps for
+//! it (ids, msg_id counter, output, timers, pending RPCs, RNG, clock).
+//!
+//! A runtime drives a node through [`Process`]: it hands it input lines and
+//! wake-ups, asks when it next wants to wake, and takes its output. The node
+//! never reads a clock, stdin or stdout itself, so the stdin/stdout runtime
+//! and the deterministic simulator run the very same code.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorCode};
+use crate::log::Level;
+use crate::protocol::{self, BodyHeader, Init, InitOk, NodeId, Reply, WireIn};
+use crate::timers::{Fired, TimerId, Timers};
+
+/// A workload's node logic. One value owns all of a node's state; the
+/// framework calls it with one event at a time, so it needs no locks.
+pub trait Handler: Sized + 'static {
+    /// Every message this node accepts, usually an enum tagged by `type`:
+    /// `#[serde(tag = "type", rename_all = "snake_case")]`.
+    type Message: DeserializeOwned;
+    /// The timers this node sets; `()` if it sets none.
+    type Timer: Clone + std::fmt::Debug + 'static;
+
+    /// Called once, right after the framework has answered `init`.
+    fn init(&mut self, _ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Handles one message. An `Err` is answered with an error reply
+    /// (its [`Error`] code, or 13 crash) unless the handler already replied.
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        req: &Request,
+        msg: Self::Message,
+    ) -> anyhow::Result<()>;
+
+    /// Handles a timer set with [`Ctx::set_timer`] or [`Ctx::every`].
+    fn on_timer(&mut self, _ctx: &mut Ctx<Self>, _timer: Self::Timer) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Who sent the message being handled, and its msg_id: what a reply needs.
+/// Clone it to reply later (after an RPC, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub src: NodeId,
+    pub msg_id: Option<u64>,
+}
+
+/// The time as a runtime sees it: since the runtime started (monotonic), and
+/// since the Unix epoch (wall clock; virtual in the simulator).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Now {
+    pub elapsed: Duration,
+    pub unix_micros: u64,
+}
+
+/// The continuation of an RPC: runs on the reply, or on `Err` with code 0
+/// when the timeout passes first.
+pub type RpcCallback<H> =
+    Box<dyn FnOnce(&mut H, &mut Ctx<H>, Result<Reply, Error>) -> anyhow::Result<()>>;
+
+struct PendingRpc<H: Handler> {
+    dest: NodeId,
+    on_reply: RpcCallback<H>,
+}
+
+/// The framework's side of a node, handed to every [`Handler`] call.
+pub struct Ctx<H: Handler> {
+    id: NodeId,
+    node_ids: Vec<NodeId>,
+    next_msg_id: u64,
+    out: Vec<u8>,
+    rng: StdRng,
+    now: Now,
+    timers: Timers<H::Timer>,
+    rpcs: HashMap<u64, PendingRpc<H>>,
+    /// The request being handled and whether it has been answered, so that a
+    /// failing handler gets an error reply only if it did not reply already.
+    current: Option<(Request, bool)>,
+    label: String,
+}
+
+impl<H: Handler> Ctx<H> {
+    fn new(seed: u64) -> Self {
+        Ctx {
+            id: String::new(),
+            node_ids: Vec::new(),
+            next_msg_id: 0,
+            out: Vec::with_capacity(64 * 1024),
+            rng: StdRng::seed_from_u64(seed),
+            now: Now::default(),
+            timers: Timers::new(),
+            rpcs: HashMap::new(),
+            current: None,
+            label: "node".to_string(),
+        }
+    }
+
+    /// This node's id (empty before `init`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Every node of the cluster, this one included, as `init` gave them.
+    pub fn node_ids(&self) -> &[NodeId] {
+        &self.node_ids
+    }
+
+    /// Every node but this one.
+    pub fn peers(&self) -> impl Iterator<Item = &NodeId> {
+        self.node_ids.iter().filter(move |n| **n != self.id)
+    }
+
+    /// Time since the runtime started (virtual time in the simulator).
+    pub fn now(&self) -> Duration {
+        self.now.elapsed
+    }
+
+    /// Wall-clock time in microseconds since the Unix epoch (virtual in the
+    /// simulator, where it starts at 2024-01-01T00:00:00Z).
+    pub fn unix_micros(&self) -> u64 {
+        self.now.unix_micros
+    }
+
+    /// The node's one source of randomness, seeded by the runtime.
+    pub fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+
+    /// Up to `k` distinct peers in random order, never this node nor any id
+    /// in `exclude`.
+    pub fn sample_peers(&mut self, k: usize, exclude: &[&str]) -> Vec<NodeId> {
+        let candidates: Vec<&NodeId> = self
+            .node_ids
+            .iter()
+            .filter(|n| **n != self.id && !exclude.contains(&n.as_str()))
+            .collect();
+        let k = k.min(candidates.len());
+        rand::seq::index::sample(&mut self.rng, candidates.len(), k)
+            .into_iter()
+            .map(|i| candidates[i].clone())
+            .collect()
+    }
+
+    /// Sends `body` to `dest` and returns the msg_id it was given. The id is
+    /// allocated here, as the line is written, so it can be neither
+    /// forgotten nor reused.
+    pub fn send(&mut self, dest: &str, body: &impl Serialize) -> u64 {
+        self.write(dest, body, None)
+    }
+
+    /// Replies to `req`; `in_reply_to` is filled in from it.
+    pub fn reply(&mut self, req: &Request, body: &impl Serialize) {
+        let Some(in_reply_to) = req.msg_id else {
+            crate::log!(
+                Level::Warn,
+                &self.label,
+                "not replying to {}: its request had no msg_id",
+                req.src
+            );
+            return;
+        };
+        self.write(&req.src, body, Some(in_reply_to));
+        if let Some((current, replied)) = &mut self.current {
+            if current == req {
+                *replied = true;
+            }
+        }
+    }
+
+    /// Replies to `req` with an error body.
+    pub fn reply_error(&mut self, req: &Request, error: &Error) {
+        self.reply(req, error);
+    }
+
+    /// Sends a request and runs `on_reply` with the reply, or with a timeout
+    /// error (code 0) once `timeout` passes; the pending entry is removed
+    /// either way, and a reply that comes later is dropped.
+    pub fn rpc(
+        &mut self,
+        dest: &str,
+        body: &impl Serialize,
+        timeout: Duration,
+        on_reply: impl FnOnce(&mut H, &mut Ctx<H>, Result<Reply, Error>) -> anyhow::Result<()> + 'static,
+    ) -> u64 {
+        let msg_id = self.send(dest, body);
+        self.rpcs.insert(
+            msg_id,
+            PendingRpc {
+                dest: dest.to_string(),
+                on_reply: Box::new(on_reply),
+            },
+        );
+        self.timers.rpc_timeout(self.now.elapsed, timeout, msg_id);
+        msg_id
+    }
+
+    /// How many RPCs are waiting for a reply.
+    pub fn pending_rpcs(&self) -> usize {
+        self.rpcs.len()
+    }
+
+    /// Fires `timer` once, after `delay`.
+    pub fn set_timer(&mut self, delay: Duration, timer: H::Timer) -> TimerId {
+        self.timers.once(self.now.elapsed, delay, timer)
+    }
+
+    /// Fires `timer` every `interval` plus a random jitter in `0..=jitter`,
+    /// until cancelled or until input ends.
+    pub fn every(&mut self, interval: Duration, jitter: Duration, timer: H::Timer) -> TimerId {
+        self.timers
+            .every(self.now.elapsed, interval, jitter, timer, &mut self.rng)
+    }
+
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.timers.cancel(id)
+    }
+
+    /// Logs a line to stderr, prefixed with the node id.
+    pub fn log(&self, level: Level, message: std::fmt::Arguments<'_>) {
+        crate::log::write(level, &self.label, message);
+    }
+
+    fn write(&mut self, dest: &str, body: &impl Serialize, in_reply_to: Option<u64>) -> u64 {
+        let msg_id = self.next_msg_id;
+        let src = if self.id.is_empty() { "" } else { &self.id };
+        match protocol::write_line(&mut self.out, src, dest, body, msg_id, in_reply_to) {
+            Ok(()) => self.next_msg_id += 1,
+            Err(e) => crate::log!(
+                Level::Error,
+                &self.label,
+                "cannot send to {dest}: body is not a JSON object ({e})"
+            ),
+        }
+        msg_id
+    }
+
+    /// Writes an error reply from `src` (the node's id, or before `init` the
+    /// request's `dest`).
+    fn write_error(&mut self, src: &str, dest: &str, in_reply_to: u64, error: &Error) {
+        protocol::write_error_line(
+            &mut self.out,
+            src,
+            dest,
+            error,
+            self.next_msg_id,
+            in_reply_to,
+        );
+        self.next_msg_id += 1;
+    }
+}
+
+/// A node as a runtime sees it: lines in, wake-ups, lines out.
+pub trait Process {
+    /// Handles one input line (without its newline).
+    fn on_line(&mut self, now: Now, line: &[u8]);
+    /// Runs every timer and RPC timeout due at or before `now`.
+    fn on_wake(&mut self, now: Now);
+    /// When the node next wants [`Process::on_wake`].
+    fn next_deadline(&self) -> Option<Duration>;
+    /// Output lines written so far; the runtime drains it.
+    fn output(&mut self) -> &mut Vec<u8>;
+    /// The node's id once initialised.
+    fn node_id(&self) -> Option<&str>;
+    /// How many handler calls panicked (each answered with error 13).
+    fn panics(&self) -> u64;
+    /// The workload's handler, for a simulator lab that inspects its state.
+    fn handler(&self) -> &dyn Any;
+}
+
+/// A [`Handler`] with its framework state.
+pub struct Node<H: Handler> {
+    handler: H,
+    ctx: Ctx<H>,
+    panics: u64,
+}
+
+impl<H: Handler> Node<H> {
+    pub fn new(handler: H, seed: u64) -> Self {
+        Node {
+            handler,
+            ctx: Ctx::new(seed),
+            panics: 0,
+        }
+    }
+
+    pub fn handler_ref(&self) -> &H {
+        &self.handler
+    }
+
+    /// Runs one handler call, catching a panic so that one bad message
+    /// cannot take the node down; a panic counts as a failed call.
+    fn call(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut H, &mut Ctx<H>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let Node { handler, ctx, .. } = self;
+        match catch_unwind(AssertUnwindSafe(|| f(handler, ctx))) {
+            Ok(result) => result,
+            Err(panic) => {
+                self.panics += 1;
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                Err(anyhow::Error::new(Error::new(
+                    ErrorCode::Crash,
+                    format!("handler panicked in {what}: {text}"),
+                )))
+            }
+        }
+    }
+
+    fn handle_line(&mut self, line: &[u8]) {
+        let wire: WireIn = match serde_json::from_slice(line) {
+            Ok(w) => w,
+            Err(e) => return self.reject(line, &format!("malformed message: {e}")),
+        };
+        let header: BodyHeader = match serde_json::from_str(wire.body.get()) {
+            Ok(h) => h,
+            Err(e) => return self.reject(line, &format!("malformed body: {e}")),
+        };
+        if header.kind == "init" {
+            return self.handle_init(&wire, &header);
+        }
+        if self.ctx.id.is_empty() {
+            let error = Error::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!("not initialised yet: {} before init", header.kind),
+            );
+            return self.answer_error(&wire, &header, &error);
+        }
+        if let Some(in_reply_to) = header.in_reply_to {
+            return self.handle_reply(&wire, &header, in_reply_to);
+        }
+        if header.kind == "error" {
+            crate::log!(
+                Level::Warn,
+                &self.ctx.label,
+                "error from {} that answers nothing: {}",
+                wire.src,
+                wire.body.get()
+            );
+            return;
+        }
+        let msg = match serde_json::from_str::<H::Message>(wire.body.get()) {
+            Ok(msg) => msg,
+            Err(e) => {
+                let error = if is_unknown_type(&e, &header.kind) {
+                    Error::not_supported(format!("unknown message type `{}`", header.kind))
+                } else {
+                    Error::malformed(format!("malformed {}: {e}", header.kind))
+                };
+                return self.answer_error(&wire, &header, &error);
+            }
+        };
+        let req = Request {
+            src: wire.src.into_owned(),
+            msg_id: header.msg_id,
+        };
+        self.ctx.current = Some((req.clone(), false));
+        let result = self.call(&header.kind, |h, ctx| h.handle(ctx, &req, msg));
+        let replied = matches!(self.ctx.current.take(), Some((_, true)));
+        if let Err(err) = result {
+            let error = Error::from_handler_error(&err);
+            crate::log!(
+                Level::Warn,
+                &self.ctx.label,
+                "{} from {} failed: {}",
+                header.kind,
+                req.src,
+                error
+            );
+            if !replied && req.msg_id.is_some() {
+                self.ctx.reply_error(&req, &error);
+            }
+        }
+    }
+
+    fn handle_init(&mut self, wire: &WireIn, header: &BodyHeader) {
+        let init: Init = match serde_json::from_str(wire.body.get()) {
+            Ok(init) => init,
+            Err(e) => {
+                let error = Error::malformed(format!("malformed init: {e}"));
+                return self.answer_error(wire, header, &error);
+            }
+        };
+        if !self.ctx.id.is_empty() {
+            // Maelstrom sends init once. A repeat of the same init is
+            // answered again (a retry); a different one is refused.
+            let same = init.node_id == self.ctx.id && init.node_ids == self.ctx.node_ids;
+            if !same {
+                let error = Error::new(
+                    ErrorCode::PreconditionFailed,
+                    format!("already initialised as {}", self.ctx.id),
+                );
+                return self.answer_error(wire, header, &error);
+            }
+        } else {
+            let mut node_ids = init.node_ids;
+            if !node_ids.contains(&init.node_id) {
+                crate::log!(
+                    Level::Warn,
+                    &self.ctx.label,
+                    "init: node_ids {:?} lack node_id {}; adding it",
+                    node_ids,
+                    init.node_id
+                );
+                node_ids.push(init.node_id.clone());
+            }
+            self.ctx.label = init.node_id.clone();
+            self.ctx.id = init.node_id;
+            self.ctx.node_ids = node_ids;
+        }
+        let req = Request {
+            src: wire.src.to_string(),
+            msg_id: header.msg_id,
+        };
+        self.ctx.reply(&req, &InitOk {});
+        if let Err(err) = self.call("init", |h, ctx| h.init(ctx)) {
+            crate::log!(
+                Level::Error,
+                &self.ctx.label,
+                "workload init failed: {err:#}"
+            );
+        }
+    }
+
+    fn handle_reply(&mut self, wire: &WireIn, header: &BodyHeader, in_reply_to: u64) {
+        let ours = self
+            .ctx
+            .rpcs
+            .get(&in_reply_to)
+            .is_some_and(|p| p.dest == wire.src);
+        if !ours {
+            crate::log!(
+                Level::Debug,
+                &self.ctx.label,
+                "dropping {} from {} in reply to {in_reply_to}: no RPC waits for it (late or unsolicited)",
+                header.kind,
+                wire.src
+            );
+            return;
+        }
+        let pending = self.ctx.rpcs.remove(&in_reply_to).expect("checked above");
+        let result = if header.kind == "error" {
+            Err(serde_json::from_str::<Error>(wire.body.get())
+                .unwrap_or_else(|e| Error::malformed(format!("malformed error reply: {e}"))))
+        } else {
+            Ok(Reply {
+                src: wire.src.to_string(),
+                body: wire.body.to_owned(),
+            })
+        };
+        if let Err(err) = self.call("rpc reply", |h, ctx| (pending.on_reply)(h, ctx, result)) {
+            crate::log!(
+                Level::Warn,
+                &self.ctx.label,
+                "rpc continuation failed: {err:#}"
+            );
+        }
+    }
+
+    /// Answers a message the workload never saw with an error, from the
+    /// node's id or, before `init`, from the message's `dest`; logs it when
+    /// no reply is possible.
+    fn answer_error(&mut self, wire: &WireIn, header: &BodyHeader, error: &Error) {
+        crate::log!(
+            Level::Warn,
+            &self.ctx.label,
+            "{} from {}: {}",
+            header.kind,
+            wire.src,
+            error
+        );
+        // Never answer an error or a reply with an error: two nodes must not
+        // bounce errors at each other forever.
+        if header.kind == "error" || header.in_reply_to.is_some() {
+            return;
+        }
+        if let Some(msg_id) = header.msg_id {
+            let src = if self.ctx.id.is_empty() {
+                wire.dest.to_string()
+            } else {
+                self.ctx.id.clone()
+            };
+            self.ctx.write_error(&src, &wire.src, msg_id, error);
+        }
+    }
+
+    /// A line that is not a message: error 12 to its sender if one can be
+    /// found, a log line either way.
+    fn reject(&mut self, line: &[u8], why: &str) {
+        let shown = String::from_utf8_lossy(&line[..line.len().min(200)]);
+        crate::log!(
+            Level::Warn,
+            &self.ctx.label,
+            "rejected line: {why}; line: {shown}"
+        );
+        if let Some(s) = protocol::salvage(line) {
+            let src = match (self.ctx.id.is_empty(), &s.dest) {
+                (false, _) => self.ctx.id.clone(),
+                (true, Some(dest)) => dest.clone(),
+                (true, None) => return,
+            };
+            self.ctx
+                .write_error(&src, &s.src, s.msg_id, &Error::malformed(why));
+        }
+    }
+}
+
+/// Whether serde rejected a body because its `type` is none of the
+/// message enum's variants (→ error 10) rather than for a bad field (→ 12).
+/// serde reports an unknown tag as "unknown variant `TYPE`, expected …".
+fn is_unknown_type(e: &serde_json::Error, kind: &str) -> bool {
+    e.to_string()
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.strip_prefix(kind))
+        .is_some_and(|rest| rest.starts_with('`'))
+}
+
+impl<H: Handler> Process for Node<H> {
+    fn on_line(&mut self, now: Now, line: &[u8]) {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return;
+        }
+        self.ctx.now = now;
+        self.handle_line(line);
+    }
+
+    fn on_wake(&mut self, now: Now) {
+        self.ctx.now = now;
+        while let Some(fired) = self.ctx.timers.pop_due(now.elapsed, &mut self.ctx.rng) {
+            match fired {
+                Fired::Timer(timer) => {
+                    let what = format!("timer {timer:?}");
+                    if let Err(err) = self.call(&what, |h, ctx| h.on_timer(ctx, timer)) {
+                        crate::log!(Level::Warn, &self.ctx.label, "{what} failed: {err:#}");
+                    }
+                }
+                Fired::RpcTimeout(msg_id) => {
+                    let Some(pending) = self.ctx.rpcs.remove(&msg_id) else {
+                        continue; // answered in time
+                    };
+                    let error = Error::timeout(format!(
+                        "no reply from {} to msg {msg_id} in time",
+                        pending.dest
+                    ));
+                    if let Err(err) = self.call("rpc timeout", |h, ctx| {
+                        (pending.on_reply)(h, ctx, Err(error))
+                    }) {
+                        crate::log!(
+                            Level::Warn,
+                            &self.ctx.label,
+                            "rpc timeout handler failed: {err:#}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Duration> {
+        self.ctx.timers.next_deadline()
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.ctx.out
+    }
+
+    fn node_id(&self) -> Option<&str> {
+        (!self.ctx.id.is_empty()).then_some(self.ctx.id.as_str())
+    }
+
+    fn panics(&self) -> u64 {
+        self.panics
+    }
+
+    fn handler(&self) -> &dyn Any {
+        &self.handler
+    }
+}

@@ -1,0 +1,244 @@
+//! The runtime that drives one node on stdin/stdout in real time.
+//!
+//! stdin is read on its own thread, which cuts it into lines (refusing any
+//! longer than the limit without holding it in memory) and hands batches of
+//! whole lines to the event loop. The loop owns the node: it handles the
+//! lines, fires due timers between batches, and writes the node's output
+//! when it has nothing more to do right now (or when a lot has piled up).
+//! At end of input it stops: no more timers, output flushed, `Ok(())`.
+
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::log::Level;
+use crate::node::{Now, Process};
+
+/// The default longest input line: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Output is written once this much has piled up, even while input keeps
+/// coming, so a busy node neither stalls its peers nor grows its buffer.
+const FLUSH_AT_BYTES: usize = 64 * 1024;
+
+/// How much of an over-long line is kept for the log.
+const TOO_LONG_HEAD_BYTES: usize = 200;
+
+enum Input {
+    /// Whole lines, each ended by `\n`.
+    Lines(Vec<u8>),
+    /// A line longer than the limit, dropped; its length and first bytes.
+    TooLong {
+        len: usize,
+        limit: usize,
+        head: Vec<u8>,
+    },
+    Failed(io::Error),
+}
+
+/// Runs `node` on this process's stdin and stdout until stdin ends.
+pub fn run(node: &mut dyn Process, max_line_bytes: usize) -> io::Result<()> {
+    run_with(node, io::stdin(), io::stdout().lock(), max_line_bytes)
+}
+
+/// Runs `node` on the given input and output until the input ends.
+pub fn run_with(
+    node: &mut dyn Process,
+    input: impl Read + Send + 'static,
+    mut output: impl Write,
+    max_line_bytes: usize,
+) -> io::Result<()> {
+    let (tx, rx) = sync_channel(256);
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || LineReader::new(tx, max_line_bytes).run(input))?;
+    let clock = Clock::new();
+    let result = event_loop(node, &rx, &mut output, &clock);
+    let flushed = write_out(node, &mut output).and_then(|()| output.flush());
+    result.and(flushed)
+}
+
+fn event_loop(
+    node: &mut dyn Process,
+    rx: &Receiver<Input>,
+    output: &mut impl Write,
+    clock: &Clock,
+) -> io::Result<()> {
+    loop {
+        if node
+            .next_deadline()
+            .is_some_and(|d| d <= clock.now().elapsed)
+        {
+            node.on_wake(clock.now());
+        }
+        if node.output().len() >= FLUSH_AT_BYTES {
+            write_out(node, output)?;
+        }
+        let input = match rx.try_recv() {
+            Ok(input) => input,
+            Err(TryRecvError::Disconnected) => return Ok(()),
+            Err(TryRecvError::Empty) => {
+                // Nothing more to do right now: let the output go.
+                write_out(node, output)?;
+                output.flush()?;
+                let received = match node.next_deadline() {
+                    Some(deadline) => {
+                        let wait = deadline.saturating_sub(clock.now().elapsed);
+                        rx.recv_timeout(wait)
+                    }
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                match received {
+                    Ok(input) => input,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                }
+            }
+        };
+        match input {
+            Input::Lines(lines) => {
+                let now = clock.now();
+                for line in lines.split(|b| *b == b'\n') {
+                    node.on_line(now, line);
+                }
+            }
+            Input::TooLong { len, limit, head } => crate::log!(
+                Level::Warn,
+                node.node_id().unwrap_or("node"),
+                "dropped an input line of {len} bytes (limit {limit}, see --max-line-bytes); it began: {}",
+                String::from_utf8_lossy(&head)
+            ),
+            Input::Failed(e) => {
+                crate::log!(
+                    Level::Error,
+                    node.node_id().unwrap_or("node"),
+                    "reading stdin failed: {e}"
+                );
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn write_out(node: &mut dyn Process, output: &mut impl Write) -> io::Result<()> {
+    let out = node.output();
+    if !out.is_empty() {
+        output.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}
+
+struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Now {
+        let unix_micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        Now {
+            elapsed: self.start.elapsed(),
+            unix_micros,
+        }
+    }
+}
+
+/// Cuts input into lines of at most `max` bytes and sends them in batches.
+struct LineReader {
+    tx: SyncSender<Input>,
+    max: usize,
+    /// The start of a line whose end has not been read yet.
+    partial: Vec<u8>,
+    /// Set while skipping the rest of an over-long line: its length so far
+    /// and its first bytes.
+    skipping: Option<(usize, Vec<u8>)>,
+    batch: Vec<u8>,
+}
+
+impl LineReader {
+    fn new(tx: SyncSender<Input>, max: usize) -> Self {
+        LineReader {
+            tx,
+            max,
+            partial: Vec::new(),
+            skipping: None,
+            batch: Vec::new(),
+        }
+    }
+
+    fn run(mut self, mut input: impl Read) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.send_batch();
+                    let _ = self.tx.send(Input::Failed(e));
+                    return;
+                }
+            };
+            self.feed(&buf[..n]);
+            if !self.send_batch() {
+                return; // the event loop has gone
+            }
+        }
+        // A last line without a newline still counts.
+        self.end_line(&[]);
+        self.send_batch();
+    }
+
+    fn feed(&mut self, mut chunk: &[u8]) {
+        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+            self.end_line(&chunk[..pos]);
+            chunk = &chunk[pos + 1..];
+        }
+        self.continue_line(chunk);
+    }
+
+    fn continue_line(&mut self, part: &[u8]) {
+        if let Some((len, _)) = &mut self.skipping {
+            *len += part.len();
+        } else if self.partial.len() + part.len() > self.max {
+            let len = self.partial.len() + part.len();
+            let mut head = std::mem::take(&mut self.partial);
+            head.extend_from_slice(&part[..part.len().min(TOO_LONG_HEAD_BYTES)]);
+            head.truncate(TOO_LONG_HEAD_BYTES);
+            self.skipping = Some((len, head));
+        } else {
+            self.partial.extend_from_slice(part);
+        }
+    }
+
+    fn end_line(&mut self, tail: &[u8]) {
+        self.continue_line(tail);
+        if let Some((len, head)) = self.skipping.take() {
+            self.send_batch();
+            let limit = self.max;
+            let _ = self.tx.send(Input::TooLong { len, limit, head });
+        } else if !self.partial.is_empty() {
+            self.batch.extend_from_slice(&self.partial);
+            self.batch.push(b'\n');
+            self.partial.clear();
+        }
+    }
+
+    /// Sends the lines gathered so far; false once the receiver is gone.
+    fn send_batch(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.tx.send(Input::Lines(batch)).is_ok()
+    }
+}

@@ -1,0 +1,223 @@
+//! A node's queue of things due at a time: its timers and its RPC timeouts.
+//!
+//! Both runtimes only ask "when is the next thing due?" and "it is now t,
+//! give me what is due"; the queue decides the order, so the same node
+//! behaves the same under real and virtual time. Entries due at the same
+//! instant come out in the order they were scheduled.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
+
+use rand::Rng;
+
+/// A handle to cancel a timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(u64);
+
+/// What a queue entry stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Due {
+    Timer(TimerId),
+    RpcTimeout(u64),
+}
+
+struct Entry<T> {
+    timer: T,
+    /// `Some((interval, jitter))` for a periodic timer.
+    every: Option<(Duration, Duration)>,
+}
+
+pub(crate) struct Timers<T> {
+    heap: BinaryHeap<Reverse<(Duration, u64, Due)>>,
+    entries: HashMap<TimerId, Entry<T>>,
+    seq: u64,
+}
+
+impl<T: Clone> Timers<T> {
+    pub fn new() -> Self {
+        Timers {
+            heap: BinaryHeap::new(),
+            entries: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    fn push(&mut self, at: Duration, due: Due) {
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, due)));
+    }
+
+    pub fn once(&mut self, now: Duration, delay: Duration, timer: T) -> TimerId {
+        let id = TimerId(self.seq + 1);
+        self.entries.insert(id, Entry { timer, every: None });
+        self.push(now + delay, Due::Timer(id));
+        id
+    }
+
+    pub fn every(
+        &mut self,
+        now: Duration,
+        interval: Duration,
+        jitter: Duration,
+        timer: T,
+        rng: &mut impl Rng,
+    ) -> TimerId {
+        // A zero interval would fire forever without time passing.
+        let interval = interval.max(Duration::from_micros(1));
+        let id = TimerId(self.seq + 1);
+        let first = now + interval + sample_jitter(jitter, rng);
+        self.entries.insert(
+            id,
+            Entry {
+                timer,
+                every: Some((interval, jitter)),
+            },
+        );
+        self.push(first, Due::Timer(id));
+        id
+    }
+
+    pub fn cancel(&mut self, id: TimerId) -> bool {
+        // The heap entry stays and is skipped when it comes due.
+        self.entries.remove(&id).is_some()
+    }
+
+    pub fn rpc_timeout(&mut self, now: Duration, timeout: Duration, msg_id: u64) {
+        self.push(now + timeout, Due::RpcTimeout(msg_id));
+    }
+
+    /// When the earliest entry is due (possibly one that was cancelled: a
+    /// wake-up for nothing is harmless).
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Takes the next entry due at or before `now`. A periodic timer is
+    /// scheduled again before it is handed out; a one-shot one is removed.
+    pub fn pop_due(&mut self, now: Duration, rng: &mut impl Rng) -> Option<Fired<T>> {
+        loop {
+            let Reverse((at, _, due)) = *self.heap.peek()?;
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            match due {
+                Due::RpcTimeout(msg_id) => return Some(Fired::RpcTimeout(msg_id)),
+                Due::Timer(id) => {
+                    let Some(entry) = self.entries.get(&id) else {
+                        continue; // cancelled
+                    };
+                    let timer = entry.timer.clone();
+                    match entry.every {
+                        Some((interval, jitter)) => {
+                            // Keep the cadence of the schedule, but never
+                            // fire a burst of missed ticks after a stall.
+                            let mut next = at + interval + sample_jitter(jitter, rng);
+                            if next < now {
+                                next = now + interval;
+                            }
+                            self.push(next, Due::Timer(id));
+                        }
+                        None => {
+                            self.entries.remove(&id);
+                        }
+                    }
+                    return Some(Fired::Timer(timer));
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn active_timers(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+pub(crate) enum Fired<T> {
+    Timer(T),
+    RpcTimeout(u64),
+}
+
+fn sample_jitter(jitter: Duration, rng: &mut impl Rng) -> Duration {
+    if jitter.is_zero() {
+        Duration::ZERO
+    } else {
+        Duration::from_micros(rng.random_range(0..=jitter.as_micros() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn drain(t: &mut Timers<&'static str>, now: Duration, rng: &mut StdRng) -> Vec<String> {
+        let mut fired = Vec::new();
+        while let Some(f) = t.pop_due(now, rng) {
+            fired.push(match f {
+                Fired::Timer(name) => name.to_string(),
+                Fired::RpcTimeout(id) => format!("rpc{id}"),
+            });
+        }
+        fired
+    }
+
+    #[test]
+    fn fire_in_deadline_then_schedule_order() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut t = Timers::new();
+        t.once(ms(0), ms(30), "c");
+        t.once(ms(0), ms(10), "a");
+        t.rpc_timeout(ms(0), ms(10), 7);
+        t.every(ms(0), ms(20), Duration::ZERO, "tick", &mut rng);
+        assert_eq!(t.next_deadline(), Some(ms(10)));
+        assert!(drain(&mut t, ms(9), &mut rng).is_empty());
+        assert_eq!(drain(&mut t, ms(10), &mut rng), ["a", "rpc7"]);
+        assert_eq!(drain(&mut t, ms(40), &mut rng), ["tick", "c", "tick"]);
+        assert_eq!(t.next_deadline(), Some(ms(60)));
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_fire() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut t = Timers::new();
+        let id = t.every(ms(0), ms(5), Duration::ZERO, "tick", &mut rng);
+        t.once(ms(0), ms(7), "once");
+        assert_eq!(drain(&mut t, ms(5), &mut rng), ["tick"]);
+        assert!(t.cancel(id));
+        assert!(!t.cancel(id));
+        assert_eq!(drain(&mut t, ms(100), &mut rng), ["once"]);
+        assert_eq!(t.active_timers(), 0);
+    }
+
+    #[test]
+    fn a_stalled_periodic_timer_fires_once_not_a_burst() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut t = Timers::new();
+        t.every(ms(0), ms(10), Duration::ZERO, "tick", &mut rng);
+        assert_eq!(drain(&mut t, ms(1000), &mut rng), ["tick"]);
+        assert_eq!(t.next_deadline(), Some(ms(1010)));
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut t = Timers::new();
+        t.every(ms(0), ms(100), ms(20), "tick", &mut rng);
+        let mut last = Duration::ZERO;
+        for _ in 0..50 {
+            let at = t.next_deadline().unwrap();
+            let gap = at - last;
+            assert!(gap >= ms(100) && gap <= ms(120), "{gap:?}");
+            assert_eq!(drain(&mut t, at, &mut rng), ["tick"]);
+            last = at;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The binary's command line: the workload list, unknown names, help.
+
+use std::process::Command;
+
+fn node(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+        .args(args)
+        .output()
+        .expect("run maelstrom-node")
+}
+
+#[test]
+fn lists_every_registered_workload_sorted() {
+    let out = node(&["--list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    // The binary must link every workload crate, or inventory drops it.
+    assert_eq!(names, ["echo"]);
+    assert!(
+        text.lines().all(|l| l.split_whitespace().count() > 1),
+        "each has a description"
+    );
+}
+
+#[test]
+fn an_unknown_workload_exits_2_and_names_the_known_ones() {
+    let out = node(&["--workload", "no-such-thing"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no-such-thing"));
+    assert!(err.contains("echo"));
+}
+
+#[test]
+fn maelstrom_style_arguments_work() {
+    // Maelstrom runs `--bin maelstrom-node -- --workload echo`: the flags
+    // arrive as plain argv, also in `--workload=NAME` form.
+    for args in [
+        &["--workload", "echo"][..],
+        &["--workload=echo"],
+        &["-w", "echo"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"{\"src\":\"c0\",\"dest\":\"n3\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n3\",\"node_ids\":[\"n3\"]}}\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("\"init_ok\""), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn a_missing_workload_is_an_error() {
+    let out = node(&[]);
+    assert_eq!(out.status.code(), Some(2));
+}
