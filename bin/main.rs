@@ -3,16 +3,23 @@
 //! - `maelstrom-node --workload NAME [workload flags]` runs one node on
 //!   stdin/stdout, as Maelstrom's `--bin` (it passes the flags after `--`).
 //! - `maelstrom-node --list` lists the registered workloads.
+//! - `maelstrom-node sim --workload NAME [flags]` runs a simulated cluster
+//!   test and prints its report (exit status 1 when the check fails).
 //!
 //! This file only parses flags and wires crates together.
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use maelstrom_framework::sim::{self, SimConfig, Summary};
 use maelstrom_framework::{Registration, registry, stdio};
 
 // `inventory` only registers workloads from crates the binary links.
+use broadcast_fanout as _;
 use echo as _;
+use gossip_tuning as _;
+use kv_bench as _;
+use pn_counter_gossip as _;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,7 +30,7 @@ use echo as _;
 )]
 struct Cli {
     /// The workload to run (see --list).
-    #[arg(long, short = 'w', value_name = "NAME")]
+    #[arg(long, short = 'w', value_name = "NAME", global = true)]
     workload: Option<String>,
 
     /// List the registered workloads and exit.
@@ -37,6 +44,69 @@ struct Cli {
     /// Input lines longer than this are dropped (with a log line).
     #[arg(long, value_name = "BYTES", default_value_t = stdio::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workload's test on a simulated cluster (virtual time,
+    /// deterministic) and print the report.
+    #[command(
+        after_help = "Example:\n  maelstrom-node sim --workload broadcast --nodes 25 --latency 100 --rate 100 --time-limit 20 --nemesis partition"
+    )]
+    Sim(SimArgs),
+    /// Run the same test on real node processes in real time, through an
+    /// in-process network (a JVM-free Maelstrom), and write the results.
+    #[command(
+        after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\""
+    )]
+    Cluster(ClusterArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ClusterArgs {
+    #[command(flatten)]
+    config: SimConfig,
+    /// The node command, split on spaces (default: this binary with
+    /// --workload NAME and the workload flags given here).
+    #[arg(long = "bin", value_name = "COMMAND")]
+    bin: Option<String>,
+    /// Folder for the results (default: results/<workload>-<time>-seed<N>).
+    #[arg(long, value_name = "DIR")]
+    results: Option<std::path::PathBuf>,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Run once per seed of a range or list, one after the other, and
+    /// print the distribution of each metric.
+    #[arg(long, value_name = "RANGE")]
+    seeds: Option<String>,
+    /// Run twice, without and with --nemesis partition, and print the
+    /// metrics side by side.
+    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
+    versus_partition: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    #[command(flatten)]
+    config: SimConfig,
+    /// Run every seed of a range (`1..200`, inclusive) or list (`1,5,9`) and
+    /// print the distribution of each metric and the failing seeds.
+    #[arg(long, value_name = "RANGE")]
+    seeds: Option<String>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Run twice, without and with --nemesis partition, and print the
+    /// metrics side by side.
+    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
+    versus_partition: bool,
+    /// Threads for --seeds.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
 }
 
 fn main() -> ExitCode {
@@ -47,7 +117,16 @@ fn main() -> ExitCode {
     };
     let mut command = Cli::command();
     if let Some(w) = workload {
-        command = (w.augment_args)(command);
+        let with_lab = |sub: clap::Command| {
+            let sub = (w.augment_args)(sub);
+            match &w.lab {
+                Some(lab) => (lab.augment_args)(sub),
+                None => sub,
+            }
+        };
+        command = (w.augment_args)(command)
+            .mut_subcommand("sim", with_lab)
+            .mut_subcommand("cluster", with_lab);
     }
     let matches = command.get_matches_from(&args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -63,6 +142,16 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    if let (Some(Command::Sim(args)), Some(("sim", sim_matches))) =
+        (&cli.command, matches.subcommand())
+    {
+        return run_sim(workload, args, sim_matches);
+    }
+    if let (Some(Command::Cluster(args)), Some(("cluster", cluster_matches))) =
+        (&cli.command, matches.subcommand())
+    {
+        return run_cluster(workload, args, cluster_matches);
+    }
     let factory = (workload.build)(&matches).unwrap_or_else(|e| e.exit());
     let seed = cli.seed.unwrap_or_else(rand_seed);
     let mut node = factory(seed);
@@ -72,6 +161,307 @@ fn main() -> ExitCode {
             eprintln!("maelstrom-node: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) -> ExitCode {
+    let Some(lab) = &workload.lab else {
+        eprintln!(
+            "maelstrom-node: workload `{}` has no lab (clients and checker) for the simulator",
+            workload.name
+        );
+        return ExitCode::from(2);
+    };
+    if let Err(e) = args.config.validate() {
+        eprintln!("maelstrom-node sim: {e}");
+        return ExitCode::from(2);
+    }
+    let nodes = (workload.build)(matches).unwrap_or_else(|e| e.exit());
+    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    let print = |text: String| {
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+    };
+    if args.versus_partition {
+        let normal = sim::run_one(workload.name, &nodes, &lab, &args.config);
+        let cut = SimConfig {
+            nemesis: Some(sim::Nemesis::Partition),
+            ..args.config.clone()
+        };
+        let partitioned = sim::run_one(workload.name, &nodes, &lab, &cut);
+        if args.json {
+            let both = serde_json::json!({"normal": normal, "partitioned": partitioned});
+            print(serde_json::to_string_pretty(&both).expect("reports serialise"));
+        } else {
+            print(sim::report::side_by_side(&normal, &partitioned));
+        }
+        return if normal.valid && partitioned.valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    match &args.seeds {
+        None => {
+            let report = sim::run_one(workload.name, &nodes, &lab, &args.config);
+            if args.json {
+                print(serde_json::to_string_pretty(&report).expect("reports serialise"));
+            } else {
+                print(report.table());
+            }
+            if report.valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Some(range) => {
+            let seeds = match parse_seeds(range) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("maelstrom-node sim: --seeds {range}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let total = seeds.len();
+            let on_done = |report: &sim::Report, done: usize| {
+                if !report.valid {
+                    eprintln!(
+                        "seed {} FAILED: {}",
+                        report.config.seed,
+                        report.failures.join("; ")
+                    );
+                }
+                if done % 10 == 0 || done == total {
+                    eprintln!("{done}/{total} seeds done");
+                }
+            };
+            let reports = sim::run_seeds(
+                workload.name,
+                &nodes,
+                &lab,
+                &args.config,
+                &seeds,
+                args.threads,
+                &on_done,
+            );
+            let summary = Summary::new(&reports);
+            if args.json {
+                print(serde_json::to_string_pretty(&summary).expect("summaries serialise"));
+            } else {
+                print(summary.table());
+            }
+            if summary.failing_seeds.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run_cluster(
+    workload: &Registration,
+    args: &ClusterArgs,
+    matches: &clap::ArgMatches,
+) -> ExitCode {
+    let Some(lab) = &workload.lab else {
+        eprintln!(
+            "maelstrom-node: workload `{}` has no lab (clients and checker)",
+            workload.name
+        );
+        return ExitCode::from(2);
+    };
+    if let Err(e) = args.config.validate() {
+        eprintln!("maelstrom-node cluster: {e}");
+        return ExitCode::from(2);
+    }
+    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    let command: Vec<String> = match &args.bin {
+        Some(bin) => bin.split_whitespace().map(str::to_string).collect(),
+        None => {
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe.to_string_lossy().into_owned(),
+                Err(e) => {
+                    eprintln!("maelstrom-node cluster: cannot find this binary: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mut c = vec![exe, "--workload".to_string(), workload.name.to_string()];
+            c.extend(workload_flags(workload, matches));
+            c
+        }
+    };
+    if command.is_empty() {
+        eprintln!("maelstrom-node cluster: --bin is empty");
+        return ExitCode::from(2);
+    }
+    // Ctrl-C stops the run; dropping the cluster kills every node.
+    let _ = ctrlc::set_handler(|| {
+        sim::processes::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed)
+    });
+    let seeds = match &args.seeds {
+        Some(range) => match parse_seeds(range) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("maelstrom-node cluster: --seeds {range}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => vec![args.config.seed],
+    };
+    if args.versus_partition {
+        let base = args
+            .results
+            .clone()
+            .unwrap_or_else(|| default_results_dir(workload.name, args.config.seed));
+        let mut both = Vec::new();
+        for (label, nemesis) in [
+            ("normal", None),
+            ("partitioned", Some(sim::Nemesis::Partition)),
+        ] {
+            let cfg = SimConfig {
+                nemesis,
+                ..args.config.clone()
+            };
+            let dir = base.join(label);
+            match sim::run_processes(workload.name, &command, &lab, &cfg, &dir) {
+                Ok(report) => both.push(report),
+                Err(e) => {
+                    eprintln!("maelstrom-node cluster: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let text = sim::report::side_by_side(&both[0], &both[1]);
+        let _ = std::fs::write(base.join("versus-partition.txt"), &text);
+        if args.json {
+            let json = serde_json::json!({"normal": both[0], "partitioned": both[1]});
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("serialises")
+            );
+        } else {
+            print!("{text}");
+        }
+        eprintln!("results in {}", base.display());
+        return if both.iter().all(|r| r.valid) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let mut reports = Vec::new();
+    for seed in seeds {
+        let cfg = SimConfig {
+            seed,
+            ..args.config.clone()
+        };
+        let dir = args.results.clone().map_or_else(
+            || default_results_dir(workload.name, seed),
+            |d| {
+                if args.seeds.is_some() {
+                    d.join(format!("seed{seed}"))
+                } else {
+                    d
+                }
+            },
+        );
+        match sim::run_processes(workload.name, &command, &lab, &cfg, &dir) {
+            Ok(report) => {
+                if args.seeds.is_none() {
+                    if args.json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&report).expect("serialises")
+                        );
+                    } else {
+                        print!("{}", report.table());
+                    }
+                }
+                eprintln!("results in {}", dir.display());
+                reports.push(report);
+            }
+            Err(e) => {
+                eprintln!("maelstrom-node cluster: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if sim::processes::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+    }
+    if args.seeds.is_some() {
+        let summary = Summary::new(&reports);
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).expect("serialises")
+            );
+        } else {
+            print!("{}", summary.table());
+        }
+    }
+    if reports.iter().all(|r| r.valid) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The workload flags given on this command line, to pass on to the nodes.
+fn workload_flags(workload: &Registration, matches: &clap::ArgMatches) -> Vec<String> {
+    let declared = (workload.augment_args)(clap::Command::new("flags"));
+    let mut flags = Vec::new();
+    for arg in declared.get_arguments() {
+        let id = arg.get_id().as_str();
+        let (Some(long), Some(clap::parser::ValueSource::CommandLine)) =
+            (arg.get_long(), matches.value_source(id))
+        else {
+            continue;
+        };
+        if arg.get_action().takes_values() {
+            for value in matches.get_raw(id).into_iter().flatten() {
+                flags.push(format!("--{long}"));
+                flags.push(value.to_string_lossy().into_owned());
+            }
+        } else {
+            flags.push(format!("--{long}"));
+        }
+    }
+    flags
+}
+
+fn default_results_dir(workload: &str, seed: u64) -> std::path::PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    std::path::PathBuf::from("results").join(format!("{workload}-{secs}-seed{seed}"))
+}
+
+/// `1..200` (inclusive), `1..=200`, or `1,5,9`.
+fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
+    let bad = |e: std::num::ParseIntError| e.to_string();
+    if let Some((a, b)) = text.split_once("..") {
+        let b = b.strip_prefix('=').unwrap_or(b);
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(bad)?,
+            b.trim().parse().map_err(bad)?,
+        );
+        if a > b {
+            return Err("empty range".into());
+        }
+        if b - a >= 1_000_000 {
+            return Err("at most a million seeds".into());
+        }
+        Ok((a..=b).collect())
+    } else {
+        text.split(',')
+            .map(|s| s.trim().parse().map_err(bad))
+            .collect()
     }
 }
 

@@ -19,7 +19,7 @@ fn lists_every_registered_workload_sorted() {
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
     // The binary must link every workload crate, or inventory drops it.
-    assert_eq!(names, ["echo"]);
+    assert_eq!(names, ["broadcast", "counter", "echo", "kv", "tuning"]);
     assert!(
         text.lines().all(|l| l.split_whitespace().count() > 1),
         "each has a description"

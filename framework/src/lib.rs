@@ -7,6 +7,7 @@
 //! - [`gossip`]: fanout and interval settings shared by gossip workloads.
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
+//! - [`sim`]: the deterministic cluster simulator, its labs and reports.
 //!
 //! One event loop owns a node: input lines, timer ticks, RPC replies and RPC
 //! timeouts reach the handler one at a time, in one order, through `&mut
@@ -19,6 +20,7 @@ pub mod log;
 pub mod node;
 pub mod protocol;
 pub mod registry;
+pub mod sim;
 pub mod stdio;
 mod timers;
 
@@ -27,7 +29,7 @@ pub use gossip::GossipSettings;
 pub use log::Level;
 pub use node::{Ctx, Handler, Node, Now, Process, Request, RpcCallback};
 pub use protocol::{NodeId, Reply};
-pub use registry::{NoOptions, NodeFactory, Registration, Workload};
+pub use registry::{LabFactory, NoOptions, NodeFactory, Registration, Workload};
 pub use timers::TimerId;
 
 // Workload crates register through these; re-exported so that they need no

@@ -76,6 +76,32 @@ struct PendingRpc<H: Handler> {
     on_reply: RpcCallback<H>,
 }
 
+/// The request being handled. Its `src` buffer is reused, so tracking it
+/// costs no allocation per message.
+#[derive(Default)]
+struct Current {
+    active: bool,
+    src: String,
+    msg_id: Option<u64>,
+    replied: bool,
+}
+
+impl Current {
+    fn begin(&mut self, req: &Request) {
+        self.active = true;
+        self.src.clear();
+        self.src.push_str(&req.src);
+        self.msg_id = req.msg_id;
+        self.replied = false;
+    }
+
+    /// Ends the request; returns whether it was replied to.
+    fn end(&mut self) -> bool {
+        self.active = false;
+        self.replied
+    }
+}
+
 /// The framework's side of a node, handed to every [`Handler`] call.
 pub struct Ctx<H: Handler> {
     id: NodeId,
@@ -88,7 +114,7 @@ pub struct Ctx<H: Handler> {
     rpcs: HashMap<u64, PendingRpc<H>>,
     /// The request being handled and whether it has been answered, so that a
     /// failing handler gets an error reply only if it did not reply already.
-    current: Option<(Request, bool)>,
+    current: Current,
     label: String,
 }
 
@@ -103,7 +129,7 @@ impl<H: Handler> Ctx<H> {
             now: Now::default(),
             timers: Timers::new(),
             rpcs: HashMap::new(),
-            current: None,
+            current: Current::default(),
             label: "node".to_string(),
         }
     }
@@ -173,10 +199,8 @@ impl<H: Handler> Ctx<H> {
             return;
         };
         self.write(&req.src, body, Some(in_reply_to));
-        if let Some((current, replied)) = &mut self.current {
-            if current == req {
-                *replied = true;
-            }
+        if self.current.active && self.current.msg_id == req.msg_id && self.current.src == req.src {
+            self.current.replied = true;
         }
     }
 
@@ -372,9 +396,9 @@ impl<H: Handler> Node<H> {
             src: wire.src.into_owned(),
             msg_id: header.msg_id,
         };
-        self.ctx.current = Some((req.clone(), false));
+        self.ctx.current.begin(&req);
         let result = self.call(&header.kind, |h, ctx| h.handle(ctx, &req, msg));
-        let replied = matches!(self.ctx.current.take(), Some((_, true)));
+        let replied = self.ctx.current.end();
         if let Err(err) = result {
             let error = Error::from_handler_error(&err);
             crate::log!(

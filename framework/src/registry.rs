@@ -11,6 +11,7 @@
 //! workload crate (`use echo as _;`).
 
 use crate::node::{Handler, Node, Process};
+use crate::sim::{Lab, LabSetup, LabSpec};
 
 /// A handler that can be built from command-line options.
 pub trait Workload: Handler {
@@ -20,12 +21,17 @@ pub trait Workload: Handler {
     fn new(options: &Self::Options) -> Self;
 }
 
-/// A workload without options.
+/// A workload (or lab) without options. It makes no argument group, so a
+/// command can hold it twice.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
 pub struct NoOptions {}
 
 /// Builds one node of a workload from its seed.
 pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn Process> + Send + Sync>;
+
+/// Builds a workload's lab (clients and checker) for one simulated run.
+pub type LabFactory = Box<dyn Fn(&LabSetup) -> Box<dyn Lab> + Send + Sync>;
 
 /// One registered workload.
 pub struct Registration {
@@ -35,6 +41,14 @@ pub struct Registration {
     pub augment_args: fn(clap::Command) -> clap::Command,
     /// Reads the workload's flags and returns a node factory.
     pub build: fn(&clap::ArgMatches) -> Result<NodeFactory, clap::Error>,
+    /// The workload's lab, if it has one: it can then run in the simulator.
+    pub lab: Option<LabEntry>,
+}
+
+/// A registered lab: its flags and how to build it.
+pub struct LabEntry {
+    pub augment_args: fn(clap::Command) -> clap::Command,
+    pub build: fn(&clap::ArgMatches) -> Result<LabFactory, clap::Error>,
 }
 
 impl Registration {
@@ -44,8 +58,33 @@ impl Registration {
             about,
             augment_args: <W::Options as clap::Args>::augment_args,
             build: build::<W>,
+            lab: None,
         }
     }
+
+    /// Adds the workload's lab, so `maelstrom-node sim` can run it.
+    pub const fn with_lab<L: LabSpec>(self) -> Registration
+    where
+        L::Options: Send + Sync,
+    {
+        Registration {
+            lab: Some(LabEntry {
+                augment_args: <L::Options as clap::Args>::augment_args,
+                build: build_lab::<L>,
+            }),
+            ..self
+        }
+    }
+}
+
+fn build_lab<L: LabSpec>(matches: &clap::ArgMatches) -> Result<LabFactory, clap::Error>
+where
+    L::Options: Send + Sync,
+{
+    let options = <L::Options as clap::FromArgMatches>::from_arg_matches(matches)?;
+    Ok(Box::new(move |setup| {
+        Box::new(L::new(&options, setup)) as Box<dyn Lab>
+    }))
 }
 
 fn build<W: Workload>(matches: &clap::ArgMatches) -> Result<NodeFactory, clap::Error> {

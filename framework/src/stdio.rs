@@ -98,8 +98,10 @@ fn event_loop(
         match input {
             Input::Lines(lines) => {
                 let now = clock.now();
-                for line in lines.split(|b| *b == b'\n') {
-                    node.on_line(now, line);
+                let mut start = 0;
+                for end in memchr::memchr_iter(b'\n', &lines) {
+                    node.on_line(now, &lines[start..end]);
+                    start = end + 1;
                 }
             }
             Input::TooLong { len, limit, head } => crate::log!(
@@ -199,7 +201,7 @@ impl LineReader {
     }
 
     fn feed(&mut self, mut chunk: &[u8]) {
-        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', chunk) {
             self.end_line(&chunk[..pos]);
             chunk = &chunk[pos + 1..];
         }

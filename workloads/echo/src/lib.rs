@@ -1,7 +1,10 @@
 //! Workload `echo`: Maelstrom's echo, `echo {echo}` → `echo_ok {echo}`.
 //!
 //! The smallest complete workload; copy this crate to start a new one. It
-//! reads top to bottom as: messages, state, handler, registration.
+//! reads top to bottom as: messages, state, handler, registration. Its lab
+//! (clients and checker for the simulator) is in `lab.rs`.
+
+pub mod lab;
 
 use maelstrom_framework::{Ctx, Handler, NoOptions, Registration, Request, Workload};
 use serde::{Deserialize, Serialize};
@@ -45,7 +48,7 @@ impl Workload for Echo {
     }
 }
 
-maelstrom_framework::inventory::submit!(Registration::new::<Echo>(
-    "echo",
-    "Maelstrom's echo: echo {echo} -> echo_ok {echo}"
-));
+maelstrom_framework::inventory::submit!(
+    Registration::new::<Echo>("echo", "Maelstrom's echo: echo {echo} -> echo_ok {echo}")
+        .with_lab::<lab::EchoLab>()
+);

@@ -1,0 +1,107 @@
+//! Speed of the simulator: wall time of simulated runs, as a multiple of
+//! the simulated time, for the settings the issues name.
+//!
+//! `cargo bench --bench sim_speed`
+
+use std::time::Instant;
+
+use maelstrom_framework::registry;
+use maelstrom_framework::sim::{self, Nemesis, SimConfig};
+
+// Link the workload crates so inventory registers them.
+use broadcast_fanout as _;
+use echo as _;
+use gossip_tuning as _;
+use kv_bench as _;
+use pn_counter_gossip as _;
+
+fn main() {
+    let cases: Vec<(&str, SimConfig)> = vec![
+        (
+            "broadcast",
+            SimConfig {
+                nodes: 25,
+                latency: 100.0,
+                rate: 100.0,
+                time_limit: 20.0,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "broadcast",
+            SimConfig {
+                nodes: 25,
+                latency: 100.0,
+                rate: 100.0,
+                time_limit: 20.0,
+                nemesis: Some(Nemesis::Partition),
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "counter",
+            SimConfig {
+                nodes: 5,
+                rate: 100.0,
+                time_limit: 10.0,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "kv",
+            SimConfig {
+                nodes: 5,
+                latency: 20.0,
+                rate: 200.0,
+                time_limit: 20.0,
+                ..SimConfig::default()
+            },
+        ),
+    ];
+    for (name, cfg) in cases {
+        let Some(workload) = registry::find(name) else {
+            println!("{name}: not registered");
+            continue;
+        };
+        let Some(lab) = &workload.lab else {
+            println!("{name}: no lab yet");
+            continue;
+        };
+        let no_args = clap::Command::new("bench");
+        let matches = match &workload.lab {
+            Some(l) => (l.augment_args)((workload.augment_args)(no_args)),
+            None => (workload.augment_args)(no_args),
+        }
+        .get_matches_from(["bench"]);
+        let nodes = (workload.build)(&matches).expect("default options");
+        let lab = (lab.build)(&matches).expect("default lab options");
+        let rounds = 5;
+        let mut best = f64::MAX;
+        let mut report = None;
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let r = sim::run_one(name, &nodes, &lab, &cfg);
+            best = best.min(started.elapsed().as_secs_f64());
+            report = Some(r);
+        }
+        let r = report.expect("ran");
+        println!(
+            "{name:<10} nodes {:>2} latency {:>3} ms rate {:>3}/s time {:>2} s{}: best of {rounds} {:>7.1} ms wall for {:.0} s simulated = {:>6.0}x real time ({} events, {} msgs, valid {})",
+            cfg.nodes,
+            cfg.latency,
+            cfg.rate,
+            cfg.time_limit,
+            if cfg.nemesis.is_some() {
+                " partitions"
+            } else {
+                ""
+            },
+            best * 1000.0,
+            r.simulated_s,
+            r.simulated_s / best,
+            r.events,
+            r.net.sent,
+            r.valid
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! N nodes in one process on a virtual clock: the simulator's engine.
+//!
+//! Nodes are the very [`Process`]es the stdin/stdout runtime drives. The
+//! cluster hands them lines and wake-ups in the order of one event queue
+//! (time, then scheduling order), routes what they write through the
+//! simulated network, and keeps what they send to clients for the caller.
+//! Nothing here reads a real clock or an unseeded RNG.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::node::{Now, Process};
+use crate::protocol::{self, BodyHeader, NodeId};
+use crate::sim::network::{NetConfig, Partition};
+
+/// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
+pub const UNIX_BASE_MICROS: u64 = 1_704_067_200_000_000;
+
+/// Called after every node step: (now, node index, the node's handler).
+pub type Observer<'a> = dyn FnMut(Duration, usize, &dyn Any) + 'a;
+
+/// What the test driver needs of a cluster: the simulated [`Cluster`] and
+/// the cluster of real node processes implement it, so both run the same
+/// clients, nemesis, checkers and reports.
+pub trait Backend {
+    /// Time since the run started (virtual or real).
+    fn now(&self) -> Duration;
+    fn node_ids(&self) -> Vec<NodeId>;
+    /// Sends a client's request to `node`, undelayed; `msg_id` is added.
+    fn client_request(
+        &mut self,
+        client: &str,
+        node: usize,
+        msg_id: u64,
+        body: &Value,
+        observe: &mut Observer<'_>,
+    );
+    /// Messages nodes sent to clients since the last call.
+    fn take_client_messages(&mut self) -> Vec<ClientDelivery>;
+    /// Lets the cluster run until `until`.
+    fn run_until(&mut self, until: Duration, observe: &mut Observer<'_>);
+    fn partition(&mut self, partition: Partition);
+    fn heal(&mut self);
+    fn is_partitioned(&self) -> bool;
+    fn stats(&self) -> &NetStats;
+    /// Protocol problems seen (unknown destinations, lines that are not
+    /// messages, nodes that exited).
+    fn problems(&self) -> &[String];
+    fn panics(&self) -> u64;
+    fn events(&self) -> u64;
+    /// Set when the run cannot go on (a node process died): the driver
+    /// stops and reports it.
+    fn fatal(&self) -> Option<&str> {
+        None
+    }
+    /// Whether the lab sees node state through `observe` after every step
+    /// (the simulator) or must sample it with probe reads (real processes).
+    fn observable(&self) -> bool {
+        true
+    }
+    /// The runner's own measurements (e.g. scheduling lag).
+    fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
+        Vec::new()
+    }
+}
+
+impl Backend for Cluster {
+    fn now(&self) -> Duration {
+        Cluster::now(self)
+    }
+    fn node_ids(&self) -> Vec<NodeId> {
+        Cluster::node_ids(self)
+    }
+    fn client_request(
+        &mut self,
+        client: &str,
+        node: usize,
+        msg_id: u64,
+        body: &Value,
+        observe: &mut Observer<'_>,
+    ) {
+        Cluster::client_request(self, client, node, msg_id, body, observe)
+    }
+    fn take_client_messages(&mut self) -> Vec<ClientDelivery> {
+        Cluster::take_client_messages(self)
+    }
+    fn run_until(&mut self, until: Duration, observe: &mut Observer<'_>) {
+        Cluster::run_until(self, until, observe)
+    }
+    fn partition(&mut self, partition: Partition) {
+        Cluster::partition(self, partition)
+    }
+    fn heal(&mut self) {
+        Cluster::heal(self)
+    }
+    fn is_partitioned(&self) -> bool {
+        Cluster::is_partitioned(self)
+    }
+    fn stats(&self) -> &NetStats {
+        Cluster::stats(self)
+    }
+    fn problems(&self) -> &[String] {
+        Cluster::problems(self)
+    }
+    fn panics(&self) -> u64 {
+        Cluster::panics(self)
+    }
+    fn events(&self) -> u64 {
+        Cluster::events(self)
+    }
+}
+
+/// A message a node sent to a client.
+#[derive(Debug, Clone)]
+pub struct ClientDelivery {
+    pub at: Duration,
+    pub client: String,
+    pub node: usize,
+    pub body: Value,
+}
+
+/// Counts of node-to-node traffic.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NetStats {
+    /// Messages nodes sent to other nodes (Maelstrom's server messages).
+    pub sent: u64,
+    pub bytes: u64,
+    pub delivered: u64,
+    pub dropped_by_partition: u64,
+    pub dropped_by_loss: u64,
+    pub duplicated: u64,
+    /// Messages and bytes by body `type`.
+    pub by_type: BTreeMap<String, TypeStats>,
+    /// Per node, indexed like the node ids.
+    pub per_node: Vec<NodeTraffic>,
+    /// Client requests delivered to nodes, and replies back.
+    pub client_requests: u64,
+    pub client_replies: u64,
+    /// Messages sent per second of the run, by type (for plots).
+    #[serde(skip)]
+    pub per_second: BTreeMap<String, Vec<u64>>,
+}
+
+impl NetStats {
+    /// Counts one node-to-node message of `kind` and `bytes` from `from`.
+    pub fn count_sent(&mut self, at: Duration, from: usize, kind: &str, bytes: u64) {
+        self.sent += 1;
+        self.bytes += bytes;
+        let per_type = match self.by_type.get_mut(kind) {
+            Some(t) => t,
+            None => self.by_type.entry(kind.to_string()).or_default(),
+        };
+        per_type.messages += 1;
+        per_type.bytes += bytes;
+        self.per_node[from].sent += 1;
+        self.per_node[from].bytes_sent += bytes;
+        let second = at.as_secs() as usize;
+        let series = match self.per_second.get_mut(kind) {
+            Some(s) => s,
+            None => self.per_second.entry(kind.to_string()).or_default(),
+        };
+        if series.len() <= second {
+            series.resize(second + 1, 0);
+        }
+        series[second] += 1;
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TypeStats {
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeTraffic {
+    pub sent: u64,
+    pub received: u64,
+    pub bytes_sent: u64,
+}
+
+enum Event {
+    Deliver {
+        from: usize,
+        to: usize,
+        line: Box<[u8]>,
+    },
+    Wake(usize),
+}
+
+struct Queued {
+    at: Duration,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+struct SimNode {
+    id: NodeId,
+    process: Box<dyn Process>,
+    wake_at: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+struct OutHeader<'a> {
+    #[serde(borrow)]
+    dest: Cow<'a, str>,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// A simulated cluster.
+pub struct Cluster {
+    now: Duration,
+    nodes: Vec<SimNode>,
+    index: HashMap<NodeId, usize>,
+    queue: BinaryHeap<Reverse<Queued>>,
+    seq: u64,
+    net: NetConfig,
+    rng: StdRng,
+    partition: Option<Partition>,
+    stats: NetStats,
+    inbox: Vec<ClientDelivery>,
+    problems: Vec<String>,
+    spare: Vec<u8>,
+    events: u64,
+}
+
+impl Cluster {
+    /// Builds a cluster of `processes` named `node_ids`. `seed` drives the
+    /// network's randomness (latency samples, loss, duplication).
+    pub fn new(
+        node_ids: Vec<NodeId>,
+        processes: Vec<Box<dyn Process>>,
+        net: NetConfig,
+        seed: u64,
+    ) -> Cluster {
+        assert_eq!(node_ids.len(), processes.len());
+        let index = node_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let stats = NetStats {
+            per_node: vec![NodeTraffic::default(); node_ids.len()],
+            ..NetStats::default()
+        };
+        let nodes = node_ids
+            .into_iter()
+            .zip(processes)
+            .map(|(id, process)| SimNode {
+                id,
+                process,
+                wake_at: None,
+            })
+            .collect();
+        Cluster {
+            now: Duration::ZERO,
+            nodes,
+            index,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            net,
+            rng: StdRng::seed_from_u64(seed),
+            partition: None,
+            stats,
+            inbox: Vec::new(),
+            problems: Vec::new(),
+            spare: Vec::new(),
+            events: 0,
+        }
+    }
+
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn node_id(&self, node: usize) -> &str {
+        &self.nodes[node].id
+    }
+
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(|n| n.id.clone()).collect()
+    }
+
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// Events processed so far (deliveries and wake-ups).
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Protocol problems seen: messages to unknown destinations, output
+    /// lines that are not messages.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Handler panics across all nodes.
+    pub fn panics(&self) -> u64 {
+        self.nodes.iter().map(|n| n.process.panics()).sum()
+    }
+
+    /// The handler of `node`, for inspection.
+    pub fn handler(&self, node: usize) -> &dyn Any {
+        self.nodes[node].process.handler()
+    }
+
+    /// Cuts the network as `partition` says; messages already in flight
+    /// across a cut are dropped when they arrive.
+    pub fn partition(&mut self, partition: Partition) {
+        self.partition = Some(partition);
+    }
+
+    /// Ends any partition.
+    pub fn heal(&mut self) {
+        self.partition = None;
+    }
+
+    pub fn is_partitioned(&self) -> bool {
+        self.partition.is_some()
+    }
+
+    fn connected(&self, a: usize, b: usize) -> bool {
+        self.partition.as_ref().is_none_or(|p| p.can_talk(a, b))
+    }
+
+    fn now_for_nodes(&self) -> Now {
+        Now {
+            elapsed: self.now,
+            unix_micros: UNIX_BASE_MICROS + self.now.as_micros() as u64,
+        }
+    }
+
+    /// Sends a client's request to `node`, undelayed, and lets the node
+    /// handle it at once. The body gets `msg_id`.
+    pub fn client_request(
+        &mut self,
+        client: &str,
+        node: usize,
+        msg_id: u64,
+        body: &Value,
+        observe: &mut Observer<'_>,
+    ) {
+        let mut line = Vec::with_capacity(128);
+        let written =
+            protocol::write_line(&mut line, client, &self.nodes[node].id, body, msg_id, None);
+        if let Err(e) = written {
+            self.problems
+                .push(format!("client body is not a JSON object: {body} ({e})"));
+            return;
+        }
+        self.stats.client_requests += 1;
+        let now = self.now_for_nodes();
+        self.nodes[node].process.on_line(now, &line);
+        self.after_step(node, observe);
+    }
+
+    /// Messages nodes sent to clients since the last call.
+    pub fn take_client_messages(&mut self) -> Vec<ClientDelivery> {
+        std::mem::take(&mut self.inbox)
+    }
+
+    /// When the next event is due, if any.
+    pub fn next_event_at(&self) -> Option<Duration> {
+        self.queue.peek().map(|Reverse(q)| q.at)
+    }
+
+    /// Processes every event due up to `until`, then sets the clock there.
+    pub fn run_until(&mut self, until: Duration, observe: &mut Observer<'_>) {
+        while let Some(Reverse(top)) = self.queue.peek() {
+            if top.at > until {
+                break;
+            }
+            let Reverse(q) = self.queue.pop().expect("peeked");
+            self.now = q.at;
+            self.events += 1;
+            match q.event {
+                Event::Deliver { from, to, line } => {
+                    if !self.connected(from, to) {
+                        self.stats.dropped_by_partition += 1;
+                        continue;
+                    }
+                    self.stats.delivered += 1;
+                    self.stats.per_node[to].received += 1;
+                    let now = self.now_for_nodes();
+                    self.nodes[to].process.on_line(now, &line);
+                    self.after_step(to, observe);
+                }
+                Event::Wake(node) => {
+                    if self.nodes[node].wake_at == Some(q.at) {
+                        self.nodes[node].wake_at = None;
+                    }
+                    let due = self.nodes[node]
+                        .process
+                        .next_deadline()
+                        .is_some_and(|d| d <= self.now);
+                    if due {
+                        let now = self.now_for_nodes();
+                        self.nodes[node].process.on_wake(now);
+                        self.after_step(node, observe);
+                    } else {
+                        self.schedule_wake(node);
+                    }
+                }
+            }
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn push(&mut self, at: Duration, event: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    fn schedule_wake(&mut self, node: usize) {
+        let Some(deadline) = self.nodes[node].process.next_deadline() else {
+            return;
+        };
+        let at = deadline.max(self.now);
+        let sooner = self.nodes[node].wake_at.is_none_or(|w| at < w);
+        if sooner {
+            self.nodes[node].wake_at = Some(at);
+            self.push(at, Event::Wake(node));
+        }
+    }
+
+    /// Routes what `node` wrote, then lets the observer look at it.
+    fn after_step(&mut self, node: usize, observe: &mut Observer<'_>) {
+        let mut out = std::mem::replace(
+            self.nodes[node].process.output(),
+            std::mem::take(&mut self.spare),
+        );
+        for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            self.route(node, line);
+        }
+        out.clear();
+        self.spare = out;
+        self.schedule_wake(node);
+        observe(self.now, node, self.nodes[node].process.handler());
+    }
+
+    fn route(&mut self, from: usize, line: &[u8]) {
+        let parsed = serde_json::from_slice::<OutHeader>(line)
+            .ok()
+            .and_then(|h| {
+                let kind = serde_json::from_str::<BodyHeader>(h.body.get())
+                    .ok()?
+                    .kind
+                    .into_owned();
+                Some((h.dest, kind, h.body))
+            });
+        let Some((dest, kind, body)) = parsed else {
+            self.problems.push(format!(
+                "{} wrote a line that is not a message: {}",
+                self.nodes[from].id,
+                String::from_utf8_lossy(&line[..line.len().min(300)])
+            ));
+            return;
+        };
+        if protocol::is_client(&dest) {
+            self.stats.client_replies += 1;
+            let body = serde_json::from_str(body.get()).unwrap_or(Value::Null);
+            self.inbox.push(ClientDelivery {
+                at: self.now,
+                client: dest.into_owned(),
+                node: from,
+                body,
+            });
+            return;
+        }
+        let Some(&to) = self.index.get(dest.as_ref()) else {
+            self.problems.push(format!(
+                "{} sent to unknown destination {dest}: {}",
+                self.nodes[from].id,
+                String::from_utf8_lossy(&line[..line.len().min(300)])
+            ));
+            return;
+        };
+        let bytes = line.len() as u64 + 1;
+        self.stats.count_sent(self.now, from, &kind, bytes);
+
+        if !self.connected(from, to) {
+            self.stats.dropped_by_partition += 1;
+            return;
+        }
+        if self.net.loss > 0.0 && self.rng.random_bool(self.net.loss.min(1.0)) {
+            self.stats.dropped_by_loss += 1;
+            return;
+        }
+        let copies =
+            if self.net.duplicate > 0.0 && self.rng.random_bool(self.net.duplicate.min(1.0)) {
+                self.stats.duplicated += 1;
+                2
+            } else {
+                1
+            };
+        for _ in 0..copies {
+            let at = self.now + self.net.sample_latency(&mut self.rng);
+            self.push(
+                at,
+                Event::Deliver {
+                    from,
+                    to,
+                    line: line.into(),
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! What a workload brings to the simulator: its clients' operations and its
+//! checker. Each workload crate has a small `lab` module implementing
+//! [`Lab`] next to its handler, and registers it with
+//! [`crate::Registration::with_lab`].
+
+use std::any::Any;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::protocol::NodeId;
+use crate::sim::cluster::NetStats;
+
+/// What a lab knows of the cluster it is built for.
+#[derive(Debug, Clone)]
+pub struct LabSetup {
+    pub node_ids: Vec<NodeId>,
+}
+
+/// A workload's clients and checker, for one run.
+pub trait Lab {
+    /// A message to send each node right after `init` (Maelstrom sends
+    /// broadcast's `topology`), or `None`.
+    fn setup_message(&mut self, _node: &str, _node_ids: &[NodeId]) -> Option<Value> {
+        None
+    }
+
+    /// The body of the next client operation (`{"type": "add", "delta": 3}`),
+    /// or `None` when the lab's clients are done.
+    fn next_op(&mut self, rng: &mut StdRng) -> Option<Value>;
+
+    /// The bodies of the final reads sent to every node after healing and
+    /// settling, one after the other (kv reads every key).
+    fn final_reads(&self) -> Vec<Value>;
+
+    /// Called after every step of a node with its handler, so the lab can
+    /// record what only the simulator can see: when a value first reached
+    /// a node, when all nodes first agreed. Downcast `handler` to the
+    /// workload's handler type.
+    fn observe(&mut self, _now: Duration, _node: usize, _handler: &dyn Any) {}
+
+    /// The read that samples every node's state in the next probe round,
+    /// when the nodes are real processes whose handlers cannot be observed
+    /// (`None`: no probing). Called once per round, so a lab may rotate
+    /// what it reads. Probes are client messages, not operations.
+    fn probe(&mut self) -> Option<Value> {
+        None
+    }
+
+    /// A probe's reply from `node`, received at `now`.
+    fn on_probe(&mut self, _now: Duration, _node: usize, _reply: &Value) {}
+
+    /// Judges the run from its history (and what `observe` recorded);
+    /// `net` has the node-to-node traffic, for per-operation costs.
+    fn check(&mut self, history: &History, net: &NetStats) -> Verdict;
+}
+
+/// A lab's type, with its own flags (`--keys`, `--g-counter`…) on the
+/// `sim` command.
+pub trait LabSpec: Lab + Sized + 'static {
+    type Options: clap::Args + clap::FromArgMatches + Clone + 'static;
+
+    fn new(options: &Self::Options, setup: &LabSetup) -> Self;
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The node replied with its `_ok` body.
+    Ok { body: Value },
+    /// The node replied with a definite error: the operation did not happen.
+    Fail { code: u32, text: String },
+    /// No reply in time, or an indefinite error: it may or may not have
+    /// happened.
+    Info { reason: String },
+}
+
+impl Outcome {
+    pub fn from_error(error: &Error) -> Outcome {
+        if error.is_definite() {
+            Outcome::Fail {
+                code: error.code.code(),
+                text: error.text.clone(),
+            }
+        } else {
+            Outcome::Info {
+                reason: error.to_string(),
+            }
+        }
+    }
+}
+
+/// One client operation, from invocation to completion.
+#[derive(Debug, Clone, Serialize)]
+pub struct Op {
+    pub client: String,
+    pub node: usize,
+    /// The request's `type`.
+    pub kind: String,
+    pub request: Value,
+    /// Milliseconds since the run started, in JSON.
+    #[serde(serialize_with = "as_millis")]
+    pub invoke: Duration,
+    /// When the reply arrived (or the operation timed out).
+    #[serde(serialize_with = "as_millis")]
+    pub complete: Duration,
+    pub outcome: Outcome,
+    /// One of the reads sent to every node at the end.
+    pub final_read: bool,
+}
+
+impl Op {
+    pub fn ok_body(&self) -> Option<&Value> {
+        match &self.outcome {
+            Outcome::Ok { body } => Some(body),
+            _ => None,
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self.outcome, Outcome::Ok { .. })
+    }
+
+    /// Certainly did not happen.
+    pub fn is_fail(&self) -> bool {
+        matches!(self.outcome, Outcome::Fail { .. })
+    }
+}
+
+/// Every client operation of a run, in order of invocation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct History {
+    pub ops: Vec<Op>,
+    /// Node ids, indexed like [`Op::node`].
+    pub node_ids: Vec<NodeId>,
+    /// When the last partition healed (the end of faults), if any.
+    #[serde(skip)]
+    pub healed_at: Option<Duration>,
+}
+
+impl History {
+    pub fn final_reads(&self) -> impl Iterator<Item = &Op> {
+        self.ops.iter().filter(|op| op.final_read)
+    }
+}
+
+/// One measured quantity of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+impl Metric {
+    pub fn new(name: impl Into<String>, value: f64, unit: &'static str) -> Metric {
+        Metric {
+            name: name.into(),
+            value,
+            unit,
+        }
+    }
+}
+
+/// A checker's judgement: valid or not, why not, and what it measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verdict {
+    pub valid: bool,
+    /// What went wrong, one line each (empty when valid).
+    pub failures: Vec<String>,
+    pub metrics: Vec<Metric>,
+    /// Charts of what the checker saw (convergence over time, latencies).
+    #[serde(skip)]
+    pub plots: Vec<crate::sim::plots::Plot>,
+}
+
+impl Verdict {
+    pub fn new() -> Verdict {
+        Verdict {
+            valid: true,
+            ..Verdict::default()
+        }
+    }
+
+    pub fn fail(&mut self, why: impl Into<String>) {
+        self.valid = false;
+        self.failures.push(why.into());
+    }
+
+    pub fn metric(&mut self, name: impl Into<String>, value: f64, unit: &'static str) {
+        self.metrics.push(Metric::new(name, value, unit));
+    }
+
+    /// Adds p50/p95/p99/max of `samples` (in milliseconds) under `name`, or
+    /// nothing when there are none.
+    pub fn quantiles_ms(&mut self, name: &str, samples: &mut [f64]) {
+        if samples.is_empty() {
+            return;
+        }
+        samples.sort_by(f64::total_cmp);
+        for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
+            self.metric(format!("{name} {label}"), quantile(samples, q), "ms");
+        }
+        self.metric(format!("{name} max"), samples[samples.len() - 1], "ms");
+    }
+}
+
+/// The `q` quantile of sorted `samples` (nearest rank).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(millis(*d))
+}
+
+pub fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let s: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&s, 0.5), 50.0);
+        assert_eq!(quantile(&s, 0.99), 99.0);
+        assert_eq!(quantile(&s, 1.0), 100.0);
+        assert_eq!(quantile(&[7.0], 0.5), 7.0);
+    }
+}

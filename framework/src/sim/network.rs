@@ -1,0 +1,253 @@
+//! The simulated network between nodes: latency, loss, duplication and
+//! partitions. Clients are not on it: client↔node messages are never
+//! delayed or dropped, as in Maelstrom.
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::Rng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+
+/// How link latency is distributed around its mean, as Maelstrom's
+/// `--latency-dist`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyDist {
+    /// Always the mean.
+    Constant,
+    /// Uniform in 0..2×mean.
+    Uniform,
+    /// Exponential with the given mean (reorders messages).
+    Exponential,
+}
+
+/// The network's behaviour.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetConfig {
+    pub latency: Duration,
+    pub latency_dist: LatencyDist,
+    /// Probability that a node-to-node message is lost.
+    pub loss: f64,
+    /// Probability that a node-to-node message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            latency: Duration::ZERO,
+            latency_dist: LatencyDist::Constant,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+impl NetConfig {
+    /// One latency sample, at microsecond resolution.
+    pub fn sample_latency(&self, rng: &mut StdRng) -> Duration {
+        let mean = self.latency.as_micros() as f64;
+        if mean == 0.0 {
+            return Duration::ZERO;
+        }
+        let micros = match self.latency_dist {
+            LatencyDist::Constant => mean,
+            LatencyDist::Uniform => rng.random_range(0.0..2.0 * mean),
+            LatencyDist::Exponential => {
+                let u: f64 = rng.random_range(f64::EPSILON..1.0);
+                -mean * u.ln()
+            }
+        };
+        Duration::from_micros(micros.round() as u64)
+    }
+}
+
+/// Maelstrom's partition patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionPattern {
+    /// One node cut off from all others.
+    One,
+    /// A third of the nodes (at least one) cut off from the rest.
+    MinorityThird,
+    /// A clean split into a majority and a minority.
+    Majority,
+    /// Nodes on a ring, each seeing only its nearest neighbours: every node
+    /// sees a majority, but no two see the same one.
+    MajoritiesRing,
+}
+
+impl PartitionPattern {
+    pub const ALL: [PartitionPattern; 4] = [
+        PartitionPattern::One,
+        PartitionPattern::MinorityThird,
+        PartitionPattern::Majority,
+        PartitionPattern::MajoritiesRing,
+    ];
+}
+
+impl fmt::Display for PartitionPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PartitionPattern::One => "one",
+            PartitionPattern::MinorityThird => "minority-third",
+            PartitionPattern::Majority => "majority",
+            PartitionPattern::MajoritiesRing => "majorities-ring",
+        })
+    }
+}
+
+/// Which node pairs can talk: a symmetric matrix over node indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    n: usize,
+    connected: Vec<bool>,
+    /// A readable description: the groups, or the ring order.
+    pub description: String,
+}
+
+impl Partition {
+    /// Nodes in the same group can talk; nodes in different groups cannot.
+    pub fn groups(n: usize, groups: &[Vec<usize>]) -> Partition {
+        let mut group_of = vec![usize::MAX; n];
+        for (g, members) in groups.iter().enumerate() {
+            for &m in members {
+                group_of[m] = g;
+            }
+        }
+        let mut connected = vec![false; n * n];
+        for a in 0..n {
+            for b in 0..n {
+                connected[a * n + b] = a == b || group_of[a] == group_of[b];
+            }
+        }
+        Partition {
+            n,
+            connected,
+            description: groups
+                .iter()
+                .map(|g| names(g))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    /// A random instance of `pattern` over `n` nodes.
+    pub fn random(pattern: PartitionPattern, n: usize, rng: &mut StdRng) -> Partition {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(rng);
+        match pattern {
+            PartitionPattern::One => split(n, &order, 1),
+            PartitionPattern::MinorityThird => split(n, &order, (n / 3).max(1)),
+            PartitionPattern::Majority => split(n, &order, n / 2),
+            PartitionPattern::MajoritiesRing => ring(n, &order),
+        }
+    }
+
+    pub fn can_talk(&self, a: usize, b: usize) -> bool {
+        self.connected[a * self.n + b]
+    }
+}
+
+/// Simulated nodes are named after their index: n0, n1, …
+fn names(nodes: &[usize]) -> String {
+    let names: Vec<String> = nodes.iter().map(|i| format!("n{i}")).collect();
+    format!("[{}]", names.join(" "))
+}
+
+fn split(n: usize, order: &[usize], minority: usize) -> Partition {
+    let mut small: Vec<usize> = order[..minority.min(n)].to_vec();
+    let mut large: Vec<usize> = order[minority.min(n)..].to_vec();
+    small.sort_unstable();
+    large.sort_unstable();
+    Partition::groups(n, &[small, large])
+}
+
+fn ring(n: usize, order: &[usize]) -> Partition {
+    // Each node sees itself and `reach` neighbours on each side: with
+    // 2·reach + 1 ≥ a majority, every node sees a majority of the cluster.
+    let majority = n / 2 + 1;
+    let reach = majority / 2;
+    let mut connected = vec![false; n * n];
+    for (i, &a) in order.iter().enumerate() {
+        for d in 0..=reach {
+            let b1 = order[(i + d) % n];
+            let b2 = order[(i + n - d % n) % n];
+            for b in [b1, b2] {
+                connected[a * n + b] = true;
+                connected[b * n + a] = true;
+            }
+        }
+    }
+    Partition {
+        n,
+        connected,
+        description: format!(
+            "ring {}, each sees {reach} neighbour(s) per side",
+            names(order)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn patterns_cut_the_right_sizes() {
+        let mut rng = StdRng::seed_from_u64(1);
+        for n in [3, 5, 25] {
+            let p = Partition::random(PartitionPattern::One, n, &mut rng);
+            let isolated: Vec<usize> = (0..n)
+                .filter(|&a| (0..n).all(|b| a == b || !p.can_talk(a, b)))
+                .collect();
+            assert_eq!(isolated.len(), 1, "n={n}");
+
+            let p = Partition::random(PartitionPattern::Majority, n, &mut rng);
+            for a in 0..n {
+                let sees = (0..n).filter(|&b| p.can_talk(a, b)).count();
+                assert!(sees == n / 2 || sees == n - n / 2, "n={n} sees={sees}");
+            }
+
+            let p = Partition::random(PartitionPattern::MajoritiesRing, n, &mut rng);
+            for a in 0..n {
+                let sees = (0..n).filter(|&b| p.can_talk(a, b)).count();
+                assert!(
+                    sees > n / 2,
+                    "every node sees a majority: n={n} sees={sees}"
+                );
+                if n >= 5 {
+                    assert!(sees < n, "but not everyone: n={n}");
+                }
+                for b in 0..n {
+                    assert_eq!(p.can_talk(a, b), p.can_talk(b, a));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn latency_distributions_have_the_mean() {
+        let mut rng = StdRng::seed_from_u64(2);
+        for dist in [
+            LatencyDist::Constant,
+            LatencyDist::Uniform,
+            LatencyDist::Exponential,
+        ] {
+            let net = NetConfig {
+                latency: Duration::from_millis(100),
+                latency_dist: dist,
+                ..NetConfig::default()
+            };
+            let n = 20_000;
+            let total: f64 = (0..n)
+                .map(|_| net.sample_latency(&mut rng).as_secs_f64())
+                .sum();
+            let mean = total / n as f64;
+            assert!((mean - 0.1).abs() < 0.005, "{dist:?}: mean {mean}");
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! Real node processes under a simulated network, in real time: a JVM-free
+//! Maelstrom for any node that speaks the protocol on stdin/stdout.
+//!
+//! Each node is a child process. A thread per child reads its stdout and
+//! timestamps every line; the runner (the caller's thread) routes lines:
+//! to clients at once, to nodes after a latency sample, unless a partition
+//! or loss drops them — the same network model as the simulator. A thread
+//! per child writes its stdin, so a node that stops reading cannot stall
+//! the others. Children are killed when the cluster is dropped, whatever
+//! the reason (end of run, error, Ctrl-C through [`INTERRUPTED`]).
+
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::protocol::{self, BodyHeader, NodeId};
+use crate::sim::cluster::{Backend, ClientDelivery, NetStats, NodeTraffic, Observer};
+use crate::sim::lab::{Metric, quantile};
+use crate::sim::network::{NetConfig, Partition};
+
+/// Set by a Ctrl-C handler: the run stops, children are killed.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Lines longer than this from a node are a protocol problem.
+const MAX_NODE_LINE: usize = 16 << 20;
+
+enum FromNode {
+    Line {
+        node: usize,
+        line: Vec<u8>,
+        at: Instant,
+    },
+    TooLong {
+        node: usize,
+        len: usize,
+    },
+    Closed {
+        node: usize,
+    },
+}
+
+struct Delivery {
+    due: Duration,
+    seq: u64,
+    from: usize,
+    to: usize,
+    line: Vec<u8>,
+}
+
+impl PartialEq for Delivery {
+    fn eq(&self, o: &Self) -> bool {
+        (self.due, self.seq) == (o.due, o.seq)
+    }
+}
+impl Eq for Delivery {}
+impl PartialOrd for Delivery {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Delivery {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(o.due, o.seq))
+    }
+}
+
+#[derive(Deserialize)]
+struct OutHeader<'a> {
+    #[serde(borrow)]
+    dest: Cow<'a, str>,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// A cluster of node processes.
+pub struct ProcessCluster {
+    start: Instant,
+    node_ids: Vec<NodeId>,
+    index: HashMap<NodeId, usize>,
+    children: Vec<Child>,
+    stdin: Vec<Sender<Vec<u8>>>,
+    rx: Receiver<FromNode>,
+    queue: BinaryHeap<Reverse<Delivery>>,
+    seq: u64,
+    net: NetConfig,
+    rng: StdRng,
+    partition: Option<Partition>,
+    stats: NetStats,
+    inbox: Vec<ClientDelivery>,
+    problems: Vec<String>,
+    fatal: Option<String>,
+    /// Delivery time minus due time, in ms, one sample per delivery.
+    lag_ms: Vec<f64>,
+    message_log: Option<BufWriter<File>>,
+    events: u64,
+}
+
+impl ProcessCluster {
+    /// Starts one process per node id: `command[0]` with `command[1..]`.
+    /// Each node's stderr goes to `<logs>/<node>.log` when `logs` is given.
+    /// Node-to-node messages are logged to `<logs>/messages.jsonl`.
+    pub fn start(
+        command: &[String],
+        node_ids: Vec<NodeId>,
+        net: NetConfig,
+        seed: u64,
+        logs: Option<&Path>,
+    ) -> std::io::Result<ProcessCluster> {
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| std::io::Error::other("empty node command"))?;
+        let (tx, rx) = channel();
+        let mut children = Vec::new();
+        let mut stdin = Vec::new();
+        for (i, id) in node_ids.iter().enumerate() {
+            let mut child = Command::new(program)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| std::io::Error::other(format!("cannot start {program}: {e}")))?;
+            let out = child.stdout.take().expect("piped");
+            let err = child.stderr.take().expect("piped");
+            let input = child.stdin.take().expect("piped");
+            children.push(child);
+            let tx = tx.clone();
+            std::thread::spawn(move || read_stdout(i, out, tx));
+            let log = match logs {
+                Some(dir) => Some(File::create(dir.join(format!("{id}.log")))?),
+                None => None,
+            };
+            std::thread::spawn(move || copy_stderr(err, log));
+            let (line_tx, line_rx) = channel::<Vec<u8>>();
+            std::thread::spawn(move || write_stdin(input, line_rx));
+            stdin.push(line_tx);
+        }
+        let message_log = match logs {
+            Some(dir) => Some(BufWriter::new(File::create(dir.join("messages.jsonl"))?)),
+            None => None,
+        };
+        let stats = NetStats {
+            per_node: vec![NodeTraffic::default(); node_ids.len()],
+            ..NetStats::default()
+        };
+        Ok(ProcessCluster {
+            start: Instant::now(),
+            index: node_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect(),
+            node_ids,
+            children,
+            stdin,
+            rx,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            net,
+            rng: StdRng::seed_from_u64(seed),
+            partition: None,
+            stats,
+            inbox: Vec::new(),
+            problems: Vec::new(),
+            fatal: None,
+            lag_ms: Vec::new(),
+            message_log,
+            events: 0,
+        })
+    }
+
+    fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start)
+    }
+
+    fn connected(&self, a: usize, b: usize) -> bool {
+        self.partition.as_ref().is_none_or(|p| p.can_talk(a, b))
+    }
+
+    fn fail(&mut self, why: String) {
+        self.problems.push(why.clone());
+        if self.fatal.is_none() {
+            self.fatal = Some(why);
+        }
+    }
+
+    fn deliver_due(&mut self) {
+        let now = self.since_start(Instant::now());
+        while let Some(Reverse(top)) = self.queue.peek() {
+            if top.due > now {
+                break;
+            }
+            let Reverse(d) = self.queue.pop().expect("peeked");
+            self.events += 1;
+            if !self.connected(d.from, d.to) {
+                self.stats.dropped_by_partition += 1;
+                continue;
+            }
+            self.lag_ms.push((now - d.due).as_secs_f64() * 1000.0);
+            self.stats.delivered += 1;
+            self.stats.per_node[d.to].received += 1;
+            let _ = self.stdin[d.to].send(d.line);
+        }
+    }
+
+    fn route(&mut self, from: usize, line: Vec<u8>, at: Duration) {
+        let parsed = serde_json::from_slice::<OutHeader>(&line)
+            .ok()
+            .and_then(|h| {
+                let kind = serde_json::from_str::<BodyHeader>(h.body.get())
+                    .ok()?
+                    .kind
+                    .into_owned();
+                Some((h.dest.into_owned(), kind, h.body.get().to_string()))
+            });
+        let Some((dest, kind, body)) = parsed else {
+            let shown = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
+            return self.fail(format!(
+                "{} wrote a line that is not a Maelstrom message: {shown}",
+                self.node_ids[from]
+            ));
+        };
+        if protocol::is_client(&dest) {
+            self.stats.client_replies += 1;
+            self.inbox.push(ClientDelivery {
+                at,
+                client: dest,
+                node: from,
+                body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            });
+            return;
+        }
+        let Some(&to) = self.index.get(&dest) else {
+            let shown = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
+            return self.fail(format!(
+                "{} sent to unknown destination {dest}: {shown}",
+                self.node_ids[from]
+            ));
+        };
+        let bytes = line.len() as u64 + 1;
+        self.stats.count_sent(at, from, &kind, bytes);
+
+        let fate = if !self.connected(from, to) {
+            self.stats.dropped_by_partition += 1;
+            "partition"
+        } else if self.net.loss > 0.0 && self.rng.random_bool(self.net.loss.min(1.0)) {
+            self.stats.dropped_by_loss += 1;
+            "lost"
+        } else {
+            "sent"
+        };
+        if let Some(log) = &mut self.message_log {
+            let entry = serde_json::json!({
+                "at_ms": at.as_secs_f64() * 1000.0,
+                "from": self.node_ids[from],
+                "to": dest,
+                "type": kind,
+                "bytes": bytes,
+                "fate": fate,
+            });
+            let _ = writeln!(log, "{entry}");
+        }
+        if fate != "sent" {
+            return;
+        }
+        let copies =
+            if self.net.duplicate > 0.0 && self.rng.random_bool(self.net.duplicate.min(1.0)) {
+                self.stats.duplicated += 1;
+                2
+            } else {
+                1
+            };
+        let mut line = line;
+        line.push(b'\n');
+        for _ in 0..copies {
+            self.seq += 1;
+            let due = at + self.net.sample_latency(&mut self.rng);
+            self.queue.push(Reverse(Delivery {
+                due,
+                seq: self.seq,
+                from,
+                to,
+                line: line.clone(),
+            }));
+        }
+    }
+}
+
+impl Backend for ProcessCluster {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn node_ids(&self) -> Vec<NodeId> {
+        self.node_ids.clone()
+    }
+
+    fn client_request(
+        &mut self,
+        client: &str,
+        node: usize,
+        msg_id: u64,
+        body: &Value,
+        _observe: &mut Observer<'_>,
+    ) {
+        let mut line = Vec::with_capacity(128);
+        match protocol::write_line(&mut line, client, &self.node_ids[node], body, msg_id, None) {
+            Ok(()) => {
+                self.stats.client_requests += 1;
+                let _ = self.stdin[node].send(line);
+            }
+            Err(e) => self
+                .problems
+                .push(format!("client body is not a JSON object: {body} ({e})")),
+        }
+    }
+
+    fn take_client_messages(&mut self) -> Vec<ClientDelivery> {
+        std::mem::take(&mut self.inbox)
+    }
+
+    fn run_until(&mut self, until: Duration, _observe: &mut Observer<'_>) {
+        loop {
+            self.deliver_due();
+            if INTERRUPTED.load(Ordering::Relaxed) && self.fatal.is_none() {
+                self.fatal = Some("interrupted".into());
+            }
+            let now = self.now();
+            if now >= until || self.fatal.is_some() {
+                return;
+            }
+            let next = self
+                .queue
+                .peek()
+                .map_or(until, |Reverse(d)| d.due.min(until));
+            // Wake at least every 50 ms to notice Ctrl-C.
+            let wait = next.saturating_sub(now).min(Duration::from_millis(50));
+            match self.rx.recv_timeout(wait) {
+                Ok(FromNode::Line { node, line, at }) => {
+                    let at = self.since_start(at);
+                    self.route(node, line, at);
+                }
+                Ok(FromNode::TooLong { node, len }) => self.fail(format!(
+                    "{} wrote a line of {len} bytes (more than {MAX_NODE_LINE})",
+                    self.node_ids[node]
+                )),
+                Ok(FromNode::Closed { node }) => {
+                    let status = self.children[node]
+                        .try_wait()
+                        .ok()
+                        .flatten()
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "closed its stdout".into());
+                    self.fail(format!(
+                        "{} exited or closed stdout during the run ({status}); see its log",
+                        self.node_ids[node]
+                    ));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.fail("every node's output closed".into());
+                }
+            }
+        }
+    }
+
+    fn partition(&mut self, partition: Partition) {
+        self.partition = Some(partition);
+    }
+
+    fn heal(&mut self) {
+        self.partition = None;
+    }
+
+    fn is_partitioned(&self) -> bool {
+        self.partition.is_some()
+    }
+
+    fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    fn panics(&self) -> u64 {
+        0
+    }
+
+    fn events(&self) -> u64 {
+        self.events
+    }
+
+    fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
+    }
+
+    fn observable(&self) -> bool {
+        false
+    }
+
+    fn runner_metrics(&self) -> Vec<Metric> {
+        let mut lag = self.lag_ms.clone();
+        if lag.is_empty() {
+            return Vec::new();
+        }
+        lag.sort_by(f64::total_cmp);
+        vec![
+            Metric::new("scheduling lag p50", quantile(&lag, 0.5), "ms"),
+            Metric::new("scheduling lag p99", quantile(&lag, 0.99), "ms"),
+            Metric::new("scheduling lag max", lag[lag.len() - 1], "ms"),
+        ]
+    }
+}
+
+impl Drop for ProcessCluster {
+    fn drop(&mut self) {
+        if let Some(log) = &mut self.message_log {
+            let _ = log.flush();
+        }
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn read_stdout(node: usize, out: impl Read, tx: Sender<FromNode>) {
+    let mut reader = BufReader::with_capacity(1 << 16, out);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader
+            .by_ref()
+            .take(MAX_NODE_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let at = Instant::now();
+                if line.last() != Some(&b'\n') && line.len() > MAX_NODE_LINE {
+                    let _ = tx.send(FromNode::TooLong {
+                        node,
+                        len: line.len(),
+                    });
+                    return;
+                }
+                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    line.pop();
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let msg = FromNode::Line {
+                    node,
+                    line: std::mem::take(&mut line),
+                    at,
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(FromNode::Closed { node });
+}
+
+fn copy_stderr(err: impl Read, log: Option<File>) {
+    let mut err = BufReader::new(err);
+    match log {
+        Some(mut file) => {
+            let _ = std::io::copy(&mut err, &mut file);
+        }
+        None => {
+            let _ = std::io::copy(&mut err, &mut std::io::sink());
+        }
+    }
+}
+
+fn write_stdin(input: ChildStdin, lines: Receiver<Vec<u8>>) {
+    let mut input = BufWriter::new(input);
+    while let Ok(line) = lines.recv() {
+        if input.write_all(&line).is_err() {
+            return;
+        }
+        // Write everything that is queued, then flush once.
+        while let Ok(more) = lines.try_recv() {
+            if input.write_all(&more).is_err() {
+                return;
+            }
+        }
+        if input.flush().is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! What a run reports: a readable table, one JSON document, and for many
+//! seeds the distribution of every metric with the seeds that failed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
+
+use crate::sim::cluster::NetStats;
+use crate::sim::lab::{History, Metric, quantile};
+use crate::sim::network::{Partition, PartitionPattern};
+use crate::sim::plots::{Plot, Series};
+use crate::sim::run::SimConfig;
+
+fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
+}
+
+/// A partition started or healed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultEvent {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    /// `partition` or `heal`.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<String>,
+}
+
+impl FaultEvent {
+    pub fn partition(at: Duration, pattern: PartitionPattern, p: &Partition) -> FaultEvent {
+        FaultEvent {
+            at,
+            action: "partition",
+            pattern: Some(pattern.to_string()),
+            groups: Some(p.description.clone()),
+        }
+    }
+
+    pub fn heal(at: Duration) -> FaultEvent {
+        FaultEvent {
+            at,
+            action: "heal",
+            pattern: None,
+            groups: None,
+        }
+    }
+}
+
+/// Client operations by outcome and by type.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OpCounts {
+    pub total: u64,
+    pub ok: u64,
+    pub fail: u64,
+    /// Indeterminate: timed out or failed with an indefinite error.
+    pub info: u64,
+    pub by_kind: BTreeMap<String, u64>,
+}
+
+/// The result of one simulated run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub workload: String,
+    pub config: SimConfig,
+    /// The checker's verdict, and no handler panicked, and every message
+    /// went to a known destination.
+    pub valid: bool,
+    pub failures: Vec<String>,
+    pub ops: OpCounts,
+    /// Maelstrom's definition: node-to-node messages / all client
+    /// operations (reads and final reads included).
+    pub msgs_per_op: f64,
+    pub bytes_per_op: f64,
+    pub net: NetStats,
+    pub faults: Vec<FaultEvent>,
+    /// The workload checker's measurements.
+    pub checker: Vec<Metric>,
+    /// The runner's own measurements (real processes: scheduling lag).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runner: Vec<Metric>,
+    pub panics: u64,
+    /// Replies that reached no waiting client (after its timeout).
+    pub late_replies: u64,
+    /// Simulator events processed.
+    pub events: u64,
+    pub simulated_s: f64,
+    #[serde(skip)]
+    pub history: History,
+    /// Charts: the run's own and the checker's.
+    #[serde(skip)]
+    pub plots: Vec<Plot>,
+}
+
+impl Report {
+    /// The run's own charts: messages per second by type, and client
+    /// operation latency.
+    pub fn run_plots(net: &NetStats, history: &History) -> Vec<Plot> {
+        let series = net
+            .per_second
+            .iter()
+            .map(|(kind, counts)| Series {
+                name: kind.clone(),
+                points: counts
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &c)| (s as f64, c as f64))
+                    .collect(),
+            })
+            .collect();
+        let latencies: Vec<f64> = history
+            .ops
+            .iter()
+            .filter(|op| op.is_ok() && !op.final_read)
+            .map(|op| (op.complete - op.invoke).as_secs_f64() * 1000.0)
+            .collect();
+        vec![
+            Plot::lines(
+                "Node-to-node messages per second, by type",
+                "time (s)",
+                "messages / s",
+                series,
+            ),
+            Plot::histogram("Client operation latency", "latency (ms)", &latencies),
+        ]
+    }
+
+    /// Every numeric measure, for distributions over seeds.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let mut m = vec![
+            Metric::new("msgs-per-op", self.msgs_per_op, ""),
+            Metric::new("bytes-per-op", self.bytes_per_op, "B"),
+            Metric::new("ops", self.ops.total as f64, ""),
+            Metric::new("ops indeterminate", self.ops.info as f64, ""),
+            Metric::new("server messages", self.net.sent as f64, ""),
+        ];
+        m.extend(self.checker.iter().cloned());
+        m.extend(self.runner.iter().cloned());
+        m
+    }
+
+    /// The readable report.
+    pub fn table(&self) -> String {
+        let c = &self.config;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "workload {}  nodes {}  seed {}  latency {} ms ({})  rate {}/s  time {} s{}{}{}",
+            self.workload,
+            c.nodes,
+            c.seed,
+            c.latency,
+            format!("{:?}", c.latency_dist).to_lowercase(),
+            c.rate,
+            c.time_limit,
+            c.nemesis
+                .map(|_| format!("  nemesis partition every ~{} s", c.nemesis_interval))
+                .unwrap_or_default(),
+            if c.loss > 0.0 {
+                format!("  loss {}", c.loss)
+            } else {
+                String::new()
+            },
+            if c.duplicate > 0.0 {
+                format!("  duplicate {}", c.duplicate)
+            } else {
+                String::new()
+            },
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "operations    {} ({} ok, {} failed, {} indeterminate)  {}",
+            self.ops.total,
+            self.ops.ok,
+            self.ops.fail,
+            self.ops.info,
+            self.ops
+                .by_kind
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "messages      {} between nodes, {:.2} msgs-per-op, {:.0} bytes-per-op",
+            self.net.sent, self.msgs_per_op, self.bytes_per_op
+        );
+        let _ = writeln!(
+            out,
+            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated",
+            self.net.delivered,
+            self.net.dropped_by_partition,
+            self.net.dropped_by_loss,
+            self.net.duplicated
+        );
+        for (kind, t) in &self.net.by_type {
+            let _ = writeln!(
+                out,
+                "  {:<18} {:>9} msgs {:>12} bytes",
+                kind, t.messages, t.bytes
+            );
+        }
+        let busiest = self
+            .net
+            .per_node
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, t)| t.sent);
+        if let Some((i, t)) = busiest {
+            let _ = writeln!(
+                out,
+                "  busiest node       n{i}: {} sent, {} received",
+                t.sent, t.received
+            );
+        }
+        if !self.faults.is_empty() {
+            let parts = self
+                .faults
+                .iter()
+                .filter(|f| f.action == "partition")
+                .count();
+            let _ = writeln!(out, "faults        {parts} partition(s):");
+            for f in &self.faults {
+                let _ = writeln!(
+                    out,
+                    "  {:>8.3} s  {} {}",
+                    f.at.as_secs_f64(),
+                    f.action,
+                    f.pattern
+                        .as_deref()
+                        .map(|p| format!("{p} {}", f.groups.as_deref().unwrap_or("")))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "checker");
+        for m in &self.checker {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:>12} {}",
+                m.name,
+                format_value(m.value),
+                m.unit
+            );
+        }
+        if !self.runner.is_empty() {
+            let _ = writeln!(out, "runner");
+            for m in &self.runner {
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {:>12} {}",
+                    m.name,
+                    format_value(m.value),
+                    m.unit
+                );
+            }
+        }
+        if self.late_replies > 0 {
+            let _ = writeln!(
+                out,
+                "  late replies (to closed clients)   {:>12}",
+                self.late_replies
+            );
+        }
+        let _ = writeln!(out);
+        if self.valid {
+            let _ = writeln!(out, "VALID");
+        } else {
+            let _ = writeln!(out, "INVALID");
+            for f in self.failures.iter().take(20) {
+                let _ = writeln!(out, "  - {f}");
+            }
+            if self.failures.len() > 20 {
+                let _ = writeln!(
+                    out,
+                    "  … and {} more (see report.json)",
+                    self.failures.len() - 20
+                );
+            }
+        }
+        out
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+impl Report {
+    /// Writes the run into `dir`, like Maelstrom's store: `report.txt`,
+    /// `report.json`, `history.jsonl` (one operation a line) and
+    /// `report.html` (the table and the charts).
+    pub fn write_results(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(dir)?;
+        let table = self.table();
+        std::fs::write(dir.join("report.txt"), &table)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json + "\n")?;
+        let mut history =
+            std::io::BufWriter::new(std::fs::File::create(dir.join("history.jsonl"))?);
+        for op in &self.history.ops {
+            serde_json::to_writer(&mut history, op).map_err(std::io::Error::other)?;
+            history.write_all(b"\n")?;
+        }
+        history.flush()?;
+        let title = format!("{} — seed {}", self.workload, self.config.seed);
+        std::fs::write(
+            dir.join("report.html"),
+            crate::sim::plots::html(&title, &table, &self.plots),
+        )
+    }
+}
+
+/// Two runs of the same settings, without and with partitions, as one
+/// table: every metric side by side, then each run's verdict.
+pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
+    let mut out = String::new();
+    let c = &normal.config;
+    let _ = writeln!(
+        out,
+        "workload {}  nodes {}  seed {}  latency {} ms  rate {}/s  time {} s  (partitions every ~{} s on the right)\n",
+        normal.workload,
+        c.nodes,
+        c.seed,
+        c.latency,
+        c.rate,
+        c.time_limit,
+        partitioned.config.nemesis_interval
+    );
+    let _ = writeln!(
+        out,
+        "  {:<46} {:>14} {:>14}",
+        "metric", "normal", "partitioned"
+    );
+    let right = partitioned.metrics();
+    for m in normal.metrics() {
+        let other = right
+            .iter()
+            .find(|r| r.name == m.name)
+            .map_or("-".to_string(), |r| format_value(r.value));
+        let _ = writeln!(
+            out,
+            "  {:<46} {:>14} {:>14} {}",
+            m.name,
+            format_value(m.value),
+            other,
+            m.unit
+        );
+    }
+    for r in right
+        .iter()
+        .filter(|r| !normal.metrics().iter().any(|m| m.name == r.name))
+    {
+        let _ = writeln!(
+            out,
+            "  {:<46} {:>14} {:>14} {}",
+            r.name,
+            "-",
+            format_value(r.value),
+            r.unit
+        );
+    }
+    let parts = partitioned
+        .faults
+        .iter()
+        .filter(|f| f.action == "partition")
+        .count();
+    let _ = writeln!(out, "  {:<46} {:>14} {:>14}", "partitions", 0, parts);
+    for (label, r) in [("normal", normal), ("partitioned", partitioned)] {
+        let _ = writeln!(
+            out,
+            "\n{label}: {}",
+            if r.valid { "VALID" } else { "INVALID" }
+        );
+        for f in r.failures.iter().take(10) {
+            let _ = writeln!(out, "  - {f}");
+        }
+    }
+    out
+}
+
+/// Distribution of one metric over seeds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spread {
+    pub name: String,
+    pub unit: &'static str,
+    pub runs: usize,
+    pub min: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+/// Many seeds of the same settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub workload: String,
+    pub seeds: Vec<u64>,
+    pub failing_seeds: Vec<(u64, String)>,
+    pub metrics: Vec<Spread>,
+}
+
+impl Summary {
+    pub fn new(reports: &[Report]) -> Summary {
+        let mut by_name: Vec<(String, &'static str, Vec<f64>)> = Vec::new();
+        for r in reports {
+            for m in r.metrics() {
+                match by_name.iter_mut().find(|(n, _, _)| *n == m.name) {
+                    Some((_, _, v)) => v.push(m.value),
+                    None => by_name.push((m.name, m.unit, vec![m.value])),
+                }
+            }
+        }
+        let metrics = by_name
+            .into_iter()
+            .map(|(name, unit, mut values)| {
+                values.sort_by(f64::total_cmp);
+                Spread {
+                    name,
+                    unit,
+                    runs: values.len(),
+                    min: values[0],
+                    p50: quantile(&values, 0.5),
+                    p99: quantile(&values, 0.99),
+                    max: values[values.len() - 1],
+                    mean: values.iter().sum::<f64>() / values.len() as f64,
+                }
+            })
+            .collect();
+        Summary {
+            workload: reports
+                .first()
+                .map(|r| r.workload.clone())
+                .unwrap_or_default(),
+            seeds: reports.iter().map(|r| r.config.seed).collect(),
+            failing_seeds: reports
+                .iter()
+                .filter(|r| !r.valid)
+                .map(|r| {
+                    (
+                        r.config.seed,
+                        r.failures.first().cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            metrics,
+        }
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "workload {}: {} seeds ({}..{}), {} failed",
+            self.workload,
+            self.seeds.len(),
+            self.seeds.first().copied().unwrap_or(0),
+            self.seeds.last().copied().unwrap_or(0),
+            self.failing_seeds.len()
+        );
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "metric", "min", "p50", "p99", "max", "mean"
+        );
+        for m in &self.metrics {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {}",
+                m.name,
+                format_value(m.min),
+                format_value(m.p50),
+                format_value(m.p99),
+                format_value(m.max),
+                format!("{:.2}", m.mean),
+                m.unit
+            );
+        }
+        if self.failing_seeds.is_empty() {
+            let _ = writeln!(out, "\nALL VALID");
+        } else {
+            let _ = writeln!(out, "\nFAILING SEEDS (replay with --seed N):");
+            for (seed, why) in &self.failing_seeds {
+                let _ = writeln!(out, "  {seed}: {why}");
+            }
+        }
+        out
+    }
+}
+
+/// Progress on stderr for runs that take a while in real time.
+pub struct Progress {
+    label: &'static str,
+    total: Duration,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    pub fn new(label: &'static str, total: Duration) -> Progress {
+        let now = Instant::now();
+        Progress {
+            label,
+            total,
+            started: now,
+            last: now,
+        }
+    }
+
+    pub fn at(&mut self, simulated: Duration) {
+        if self.last.elapsed() >= Duration::from_secs(2) {
+            self.last = Instant::now();
+            eprintln!(
+                "{}: {:.1} of {:.1} s of the run ({:.0} s real)",
+                self.label,
+                simulated.as_secs_f64(),
+                self.total.as_secs_f64(),
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

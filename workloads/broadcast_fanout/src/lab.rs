@@ -1,0 +1,337 @@
+//! Broadcast in the cluster lab: Maelstrom's broadcast clients and its
+//! checker, plus what only a simulator can see — when each value truly
+//! reached every node. Used by `broadcast` and `tuning` alike.
+//!
+//! - Setup: Maelstrom's `topology` message (its default grid) to every
+//!   node.
+//! - Clients: `broadcast` of unique integers and `read`, half each
+//!   (`--read-fraction`).
+//! - Checker: every acknowledged value must be in every node's final read
+//!   (lost values fail the run), and no final read may hold a value nobody
+//!   broadcast.
+//! - Stable latency, as Maelstrom reports it (sampled by reads): for each
+//!   acknowledged value, from when it was known (its acknowledgement, or
+//!   the first read that showed it, whichever came first) to the last read,
+//!   on any node, that still missed it; 0 when no later read missed it.
+//! - Delivery latency, the truth: from the `broadcast` request to the
+//!   moment the last node held the value (seen after every simulator step;
+//!   with real processes, sampled by probe reads every `--probe-ms`).
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use maelstrom_framework::NodeId;
+use maelstrom_framework::sim::cluster::NetStats;
+use maelstrom_framework::sim::lab::millis;
+use maelstrom_framework::sim::plots::{Plot, Series};
+use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+
+/// A handler whose values the lab can see: every value held, in order of
+/// first receipt (so values past a known length are the new ones).
+pub trait HeldValues: 'static {
+    fn held(&self) -> &[Value];
+}
+
+impl HeldValues for crate::Broadcast {
+    fn held(&self) -> &[Value] {
+        self.values()
+    }
+}
+
+/// The lab's flags on `sim` and `cluster`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BroadcastLabOptions {
+    /// Fraction of operations that are reads.
+    #[arg(long, default_value_t = 0.5)]
+    pub read_fraction: f64,
+}
+
+pub struct BroadcastLab<H> {
+    options: BroadcastLabOptions,
+    nodes: usize,
+    next_value: u64,
+    /// How many values each node held when last looked at.
+    seen_len: Vec<usize>,
+    /// Values seen through probe reads, per node (real processes only).
+    probed: Vec<HashSet<u64>>,
+    /// Per value: how many nodes hold it, and when the last one got it.
+    reached: HashMap<u64, (usize, Option<Duration>)>,
+    handler: PhantomData<fn() -> H>,
+}
+
+impl<H> BroadcastLab<H> {
+    fn reach(&mut self, now: Duration, value: &Value) {
+        let Some(v) = value.as_u64() else { return };
+        let entry = self.reached.entry(v).or_insert((0, None));
+        entry.0 += 1;
+        if entry.0 == self.nodes {
+            entry.1 = Some(now);
+        }
+    }
+}
+
+/// Maelstrom's default `grid` topology: nodes in rows of ⌈√n⌉, each linked
+/// to its neighbours above, below, left and right.
+pub fn grid_topology(node_ids: &[NodeId]) -> BTreeMap<NodeId, Vec<NodeId>> {
+    let n = node_ids.len();
+    let width = (n as f64).sqrt().ceil().max(1.0) as usize;
+    let mut topology = BTreeMap::new();
+    for (i, id) in node_ids.iter().enumerate() {
+        let mut neighbours = Vec::new();
+        if i >= width {
+            neighbours.push(node_ids[i - width].clone());
+        }
+        if i + width < n {
+            neighbours.push(node_ids[i + width].clone());
+        }
+        if i % width > 0 {
+            neighbours.push(node_ids[i - 1].clone());
+        }
+        if i % width + 1 < width && i + 1 < n {
+            neighbours.push(node_ids[i + 1].clone());
+        }
+        topology.insert(id.clone(), neighbours);
+    }
+    topology
+}
+
+fn read_values(op: &Op) -> Option<HashSet<u64>> {
+    let messages = op.ok_body()?.get("messages")?.as_array()?;
+    Some(messages.iter().filter_map(Value::as_u64).collect())
+}
+
+impl<H: HeldValues> Lab for BroadcastLab<H> {
+    fn setup_message(&mut self, _node: &str, node_ids: &[NodeId]) -> Option<Value> {
+        Some(json!({"type": "topology", "topology": grid_topology(node_ids)}))
+    }
+
+    fn next_op(&mut self, rng: &mut StdRng) -> Option<Value> {
+        if rng.random_bool(self.options.read_fraction.clamp(0.0, 1.0)) {
+            Some(json!({"type": "read"}))
+        } else {
+            self.next_value += 1;
+            Some(json!({"type": "broadcast", "message": self.next_value}))
+        }
+    }
+
+    fn final_reads(&self) -> Vec<Value> {
+        vec![json!({"type": "read"})]
+    }
+
+    fn observe(&mut self, now: Duration, node: usize, handler: &dyn Any) {
+        let Some(h) = handler.downcast_ref::<H>() else {
+            return;
+        };
+        let held = h.held();
+        let from = self.seen_len[node];
+        if held.len() > from {
+            self.seen_len[node] = held.len();
+            for value in &held[from..] {
+                self.reach(now, value);
+            }
+        }
+    }
+
+    fn probe(&mut self) -> Option<Value> {
+        Some(json!({"type": "read"}))
+    }
+
+    fn on_probe(&mut self, now: Duration, node: usize, reply: &Value) {
+        let Some(messages) = reply.get("messages").and_then(Value::as_array) else {
+            return;
+        };
+        for value in messages {
+            if let Some(v) = value.as_u64() {
+                if self.probed[node].insert(v) {
+                    self.reach(now, value);
+                }
+            }
+        }
+    }
+
+    fn check(&mut self, history: &History, net: &NetStats) -> Verdict {
+        let mut verdict = Verdict::new();
+        let broadcasts: Vec<&Op> = history
+            .ops
+            .iter()
+            .filter(|op| op.kind == "broadcast")
+            .collect();
+        let value_of = |op: &Op| op.request["message"].as_u64();
+        let acked: BTreeMap<u64, &Op> = broadcasts
+            .iter()
+            .filter(|op| op.is_ok())
+            .filter_map(|op| Some((value_of(op)?, *op)))
+            .collect();
+        let attempted: HashSet<u64> = broadcasts
+            .iter()
+            .filter(|op| matches!(op.outcome, Outcome::Info { .. }))
+            .filter_map(|op| value_of(op))
+            .collect();
+
+        // Final reads: nothing acknowledged lost, nothing invented.
+        let mut lost_total = 0;
+        for op in history.final_reads() {
+            let node = &history.node_ids[op.node];
+            let Some(seen) = read_values(op) else {
+                verdict.fail(format!("final read at {node} failed: {:?}", op.outcome));
+                continue;
+            };
+            let lost: Vec<u64> = acked
+                .keys()
+                .filter(|v| !seen.contains(v))
+                .copied()
+                .collect();
+            if !lost.is_empty() {
+                lost_total += lost.len();
+                verdict.fail(format!(
+                    "{node} lacks {} acknowledged value(s), e.g. {:?}",
+                    lost.len(),
+                    &lost[..lost.len().min(5)]
+                ));
+            }
+            let invented: Vec<u64> = seen
+                .iter()
+                .filter(|v| !acked.contains_key(v) && !attempted.contains(v))
+                .copied()
+                .collect();
+            if !invented.is_empty() {
+                verdict.fail(format!("{node} read values never broadcast: {invented:?}"));
+            }
+        }
+
+        // Stable latency, sampled by reads as Maelstrom does.
+        let mut reads: Vec<(Duration, HashSet<u64>)> = history
+            .ops
+            .iter()
+            .filter(|op| op.kind == "read")
+            .filter_map(|op| Some((op.invoke, read_values(op)?)))
+            .collect();
+        reads.sort_by_key(|(t, _)| *t);
+        let mut stable = Vec::new();
+        let mut never_read = 0;
+        let mut missing_reads = 0u64;
+        for (&v, op) in &acked {
+            let first_shown = reads.iter().find(|(_, s)| s.contains(&v)).map(|(t, _)| *t);
+            if first_shown.is_none() {
+                never_read += 1;
+            }
+            let known = first_shown.map_or(op.complete, |t| t.min(op.complete));
+            let misses = reads
+                .iter()
+                .filter(|(t, s)| *t >= known && !s.contains(&v))
+                .map(|(t, _)| *t);
+            missing_reads += misses.clone().count() as u64;
+            let last_miss = misses.max();
+            stable.push(last_miss.map_or(0.0, |t| millis(t - known)));
+        }
+        verdict.metric("values acknowledged", acked.len() as f64, "");
+        verdict.metric("values lost", lost_total as f64, "");
+        verdict.metric("values never read before the end", never_read as f64, "");
+        verdict.metric(
+            "reads missing an acknowledged value",
+            missing_reads as f64,
+            "",
+        );
+        verdict.quantiles_ms("stable latency", &mut stable.clone());
+
+        // Delivery latency: what the simulator (or the probes) saw.
+        let mut delivery = Vec::new();
+        let mut undelivered = 0;
+        let mut delivered_at = Vec::new();
+        for (v, op) in &acked {
+            match self.reached.get(v).and_then(|(_, at)| *at) {
+                Some(at) => {
+                    delivery.push(millis(at.saturating_sub(op.invoke)));
+                    delivered_at.push(at);
+                }
+                None => undelivered += 1,
+            }
+        }
+        if !self.reached.is_empty() {
+            verdict.quantiles_ms("delivery latency", &mut delivery.clone());
+            verdict.metric("values never seen at every node", undelivered as f64, "");
+        }
+        let per_broadcast = net.sent as f64 / broadcasts.len().max(1) as f64;
+        verdict.metric("messages per broadcast", per_broadcast, "");
+
+        // Charts: values broadcast vs values at every node, over time;
+        // delivery and stable latency distributions.
+        let mut invoked: Vec<f64> = acked.values().map(|op| op.invoke.as_secs_f64()).collect();
+        invoked.sort_by(f64::total_cmp);
+        delivered_at.sort();
+        let count_series = |name: &str, times: Vec<f64>| Series {
+            name: name.into(),
+            points: times
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (t, (i + 1) as f64))
+                .collect(),
+        };
+        verdict.plots.push(Plot::lines(
+            "Acknowledged values: broadcast, and held by every node",
+            "time (s)",
+            "values",
+            vec![
+                count_series("broadcast", invoked),
+                count_series(
+                    "at every node",
+                    delivered_at.iter().map(Duration::as_secs_f64).collect(),
+                ),
+            ],
+        ));
+        if !delivery.is_empty() {
+            verdict.plots.push(Plot::histogram(
+                "Delivery latency (broadcast → every node)",
+                "latency (ms)",
+                &delivery,
+            ));
+        }
+        verdict.plots.push(Plot::histogram(
+            "Stable latency (sampled by reads)",
+            "latency (ms)",
+            &stable,
+        ));
+        verdict
+    }
+}
+
+impl<H: HeldValues> LabSpec for BroadcastLab<H> {
+    type Options = BroadcastLabOptions;
+
+    fn new(options: &BroadcastLabOptions, setup: &LabSetup) -> Self {
+        let nodes = setup.node_ids.len();
+        BroadcastLab {
+            options: options.clone(),
+            nodes,
+            next_value: 0,
+            seen_len: vec![0; nodes],
+            probed: vec![HashSet::new(); nodes],
+            reached: HashMap::new(),
+            handler: PhantomData,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_links_neighbours_both_ways() {
+        let ids: Vec<NodeId> = (0..5).map(|i| format!("n{i}")).collect();
+        let t = grid_topology(&ids);
+        // 5 nodes in rows of 3: n0 n1 n2 / n3 n4.
+        assert_eq!(t["n0"], ["n3", "n1"]);
+        assert_eq!(t["n4"], ["n1", "n3"]);
+        for (a, ns) in &t {
+            for b in ns {
+                assert!(t[b].contains(a), "{a} -> {b} but not back");
+            }
+        }
+    }
+}

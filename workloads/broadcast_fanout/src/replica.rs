@@ -1,0 +1,439 @@
+//! A broadcast node's state, shared by the `broadcast` and `tuning`
+//! workloads: the values it holds, what it knows each peer holds, its
+//! traffic counters, and the node-to-node messages that carry values.
+//!
+//! Workloads decide *when* and *to whom* values go (their strategies); the
+//! replica decides *what* a message carries and keeps the books.
+//!
+//! # Messages between nodes
+//! - `exchange {values, acks?}` → `exchange_ok {values, acks?}`: push-pull.
+//!   The request carries the values the receiver is not known to hold; the
+//!   reply acknowledges them and carries the values the asker is not known
+//!   to hold. (A reply cannot be acknowledged, so its values stay pending
+//!   at the replier: a later push may carry some of them again.)
+//! - `batch {values, acks?}`: one-way push. It is acknowledged by an entry
+//!   in `acks` of a later message the other way: acks ride on the next
+//!   message to their peer, or, after [`Timing::ack_delay`], go alone in a
+//!   `batch` without values, which needs no ack (acks never beget acks).
+//!
+//! `acks` lists msg_ids of the receiver's batches that the sender has
+//! stored; it is left out when empty. Each message carries at most
+//! [`MAX_BATCH_VALUES`] values and [`MAX_BATCH_BYTES`] bytes of them, oldest
+//! first. A push unacknowledged for [`Timing::resend_after`] is presumed
+//! lost and its values are pending again: what a partition cut off goes
+//! out again after it heals, and nothing acknowledged is ever sent again.
+
+use std::time::Duration;
+
+use maelstrom_framework::{Ctx, Handler, NodeId, Request};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ledger::Ledger;
+use crate::values::{Receipt, ValueIdx, ValueStore};
+
+/// The most values one message carries.
+pub const MAX_BATCH_VALUES: usize = 1000;
+
+/// The most bytes of value text one message carries (one value larger than
+/// this goes alone): a quarter of a node's default 1 MiB line limit, so a
+/// batch of large values is never refused by its receiver.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// The body of `batch`, `exchange` and `exchange_ok` as received.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Batch {
+    pub values: Vec<Value>,
+    #[serde(default)]
+    pub acks: Vec<u64>,
+}
+
+/// `exchange_ok` as received by the asker's RPC continuation.
+#[derive(Debug, Deserialize)]
+struct ExchangeReply {
+    values: Vec<Value>,
+    #[serde(default)]
+    acks: Vec<u64>,
+    in_reply_to: u64,
+}
+
+/// What the replica sends, borrowing the values from the store.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Out<'a> {
+    Batch {
+        values: Vec<&'a Value>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        acks: Vec<u64>,
+    },
+    Exchange {
+        values: Vec<&'a Value>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        acks: Vec<u64>,
+    },
+    ExchangeOk {
+        values: Vec<&'a Value>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        acks: Vec<u64>,
+    },
+}
+
+/// A handler built on a [`Replica`], so that an `exchange`'s RPC
+/// continuation can reach it.
+pub trait HasReplica {
+    fn replica_mut(&mut self) -> &mut Replica;
+}
+
+/// How long acknowledgements may wait, and how long a push may go
+/// unacknowledged before it is presumed lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// An ack rides on the next message to its peer; one that has waited
+    /// this long is sent alone.
+    pub ack_delay: Duration,
+    /// A push unacknowledged this long is presumed lost; its values are
+    /// pending again. Also the `exchange` RPC timeout.
+    pub resend_after: Duration,
+}
+
+impl Timing {
+    /// `ack_delay` = max(1 s, 2 × interval): long enough that most acks
+    /// ride on messages that go anyway, short enough that a lost push is
+    /// re-sent seconds, not minutes, later. `resend_after` =
+    /// 2 × ack_delay plus 2 × interval, well after an ack that waited its
+    /// full delay. Saturating: no interval can overflow it.
+    pub fn for_interval(interval: Duration) -> Timing {
+        let ack_delay = interval.saturating_mul(2).max(Duration::from_secs(1));
+        Timing {
+            ack_delay,
+            resend_after: ack_delay
+                .saturating_mul(2)
+                .saturating_add(interval.saturating_mul(2)),
+        }
+    }
+}
+
+/// A node's traffic counters. All saturate at `u64::MAX` rather than wrap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Client `broadcast` requests handled by this node, repeats of a value
+    /// already held included (malformed ones are refused before this).
+    pub broadcasts_received: u64,
+    /// Node-to-node messages this node wrote, of every type: requests,
+    /// replies to peers, ack-only batches. Replies to clients are not
+    /// counted.
+    pub messages_sent: u64,
+    /// Values carried by those messages, repeats included. Divided by
+    /// distinct values × (nodes − 1) it gives the payload redundancy.
+    pub values_sent: u64,
+}
+
+impl Stats {
+    /// messages_sent / broadcasts_received, or `None` before any broadcast.
+    pub fn messages_per_broadcast(&self) -> Option<f64> {
+        (self.broadcasts_received > 0)
+            .then(|| self.messages_sent as f64 / self.broadcasts_received as f64)
+    }
+
+    fn count_sent(&mut self, values: usize) {
+        self.messages_sent = self.messages_sent.saturating_add(1);
+        let values = u64::try_from(values).unwrap_or(u64::MAX);
+        self.values_sent = self.values_sent.saturating_add(values);
+    }
+}
+
+/// Values held, per-peer knowledge, counters.
+#[derive(Debug)]
+pub struct Replica {
+    store: ValueStore,
+    ledger: Ledger,
+    stats: Stats,
+    timing: Timing,
+}
+
+impl Replica {
+    pub fn new(timing: Timing) -> Replica {
+        Replica {
+            store: ValueStore::new(),
+            ledger: Ledger::default(),
+            stats: Stats::default(),
+            timing,
+        }
+    }
+
+    /// Sets the peers (from `init`: every node but this one).
+    pub fn join(&mut self, peers: impl IntoIterator<Item = NodeId>) {
+        self.ledger = Ledger::new(peers);
+    }
+
+    /// Every value held, each once, in order of first receipt.
+    pub fn values(&self) -> &[Value] {
+        self.store.as_slice()
+    }
+
+    pub fn store(&self) -> &ValueStore {
+        &self.store
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    pub fn set_timing(&mut self, timing: Timing) {
+        self.timing = timing;
+    }
+
+    pub fn is_peer(&self, id: &str) -> bool {
+        self.ledger.is_peer(id)
+    }
+
+    /// Counts a client `broadcast` request.
+    pub fn count_broadcast(&mut self) {
+        self.stats.broadcasts_received = self.stats.broadcasts_received.saturating_add(1);
+    }
+
+    /// Stores `value`, from a client (`from` = `None`) or from peer `from`,
+    /// which is then known to hold it.
+    pub fn accept(&mut self, value: Value, from: Option<&str>) -> Receipt {
+        let receipt = self.store.insert(value);
+        match (receipt, from) {
+            (Receipt::New(idx), _) => self.ledger.add_value(idx, from),
+            (Receipt::Known(idx), Some(peer)) => self.ledger.peer_holds(peer, idx),
+            (Receipt::Known(_), None) => {}
+        }
+        receipt
+    }
+
+    /// Handles peer `from`'s values and acks: the acks settle our pushes,
+    /// the values are stored (and known to be at `from`). A one-way batch
+    /// with values and a msg_id is owed an ack. Returns the indices of the
+    /// values that were new here.
+    pub fn on_batch(
+        &mut self,
+        from: &str,
+        owe_ack_for: Option<u64>,
+        batch: Batch,
+        now: Duration,
+    ) -> Vec<ValueIdx> {
+        self.ledger.acknowledged(from, &batch.acks);
+        if batch.values.is_empty() {
+            return Vec::new();
+        }
+        let new = batch
+            .values
+            .into_iter()
+            .map(|v| self.accept(v, Some(from)))
+            .filter_map(|r| r.is_new().then_some(r.idx()))
+            .collect();
+        if let Some(id) = owe_ack_for {
+            self.ledger.owe_ack(from, id, now);
+        }
+        new
+    }
+
+    /// Sends a node-to-node message that carries `values` values, counting
+    /// it. A workload's own node-to-node messages go through here.
+    pub fn send<H: Handler>(
+        &mut self,
+        ctx: &mut Ctx<H>,
+        dest: &str,
+        values: usize,
+        body: &impl Serialize,
+    ) -> u64 {
+        self.stats.count_sent(values);
+        ctx.send(dest, body)
+    }
+
+    /// Takes `peer`'s next batch out of its pending set, and the acks owed
+    /// to it; `None` when there is neither.
+    fn next_push(&mut self, peer: &str) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
+        let store = &self.store;
+        let batch = self
+            .ledger
+            .take_batch(peer, MAX_BATCH_VALUES, MAX_BATCH_BYTES, |i| store.size(i));
+        let acks = self.ledger.take_owed_acks(peer);
+        (!batch.is_empty() || !acks.is_empty()).then_some((batch, acks))
+    }
+
+    fn values_of(&self, batch: &[ValueIdx]) -> Vec<&Value> {
+        batch.iter().filter_map(|&i| self.store.get(i)).collect()
+    }
+
+    /// One-way push to `peer`: a `batch` of its pending values with every
+    /// ack owed to it. Sends nothing, and returns false, when there is
+    /// neither.
+    pub fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
+        let Some((batch, acks)) = self.next_push(peer) else {
+            return false;
+        };
+        self.stats.count_sent(batch.len());
+        let body = Out::Batch {
+            values: self.values_of(&batch),
+            acks,
+        };
+        let msg_id = ctx.send(peer, &body);
+        self.ledger.sent(peer, msg_id, batch, ctx.now());
+        true
+    }
+
+    /// Push-pull with `peer`: an `exchange` RPC carrying its pending values
+    /// and owed acks; the reply acknowledges them and brings what this node
+    /// is not known to hold. Sends nothing, and returns false, when there is
+    /// nothing to carry. A lost request or reply is covered by the resend.
+    pub fn exchange<H: Handler + HasReplica>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
+        let Some((batch, acks)) = self.next_push(peer) else {
+            return false;
+        };
+        self.stats.count_sent(batch.len());
+        let body = Out::Exchange {
+            values: self.values_of(&batch),
+            acks,
+        };
+        let from = peer.to_string();
+        let msg_id = ctx.rpc(
+            peer,
+            &body,
+            self.timing.resend_after,
+            move |h: &mut H, ctx, result| {
+                // On a timeout the batch stays unacknowledged until it is
+                // requeued: nothing to do here.
+                let Ok(reply) = result else { return Ok(()) };
+                let reply: ExchangeReply = reply.parse()?;
+                let replica = h.replica_mut();
+                replica.ledger.acknowledged(&from, &[reply.in_reply_to]);
+                let pulled = Batch {
+                    values: reply.values,
+                    acks: reply.acks,
+                };
+                replica.on_batch(&from, None, pulled, ctx.now());
+                Ok(())
+            },
+        );
+        self.ledger.sent(peer, msg_id, batch, ctx.now());
+        true
+    }
+
+    /// Answers peer `req.src`'s `exchange`: stores its values, then replies
+    /// with the values it is not known to hold and any acks owed to it.
+    pub fn answer_exchange<H: Handler>(&mut self, ctx: &mut Ctx<H>, req: &Request, batch: Batch) {
+        let peer = req.src.as_str();
+        self.on_batch(peer, None, batch, ctx.now());
+        let store = &self.store;
+        let pull = self
+            .ledger
+            .peek_batch(peer, MAX_BATCH_VALUES, MAX_BATCH_BYTES, |i| store.size(i));
+        let acks = self.ledger.take_owed_acks(peer);
+        self.stats.count_sent(pull.len());
+        let body = Out::ExchangeOk {
+            values: self.values_of(&pull),
+            acks,
+        };
+        ctx.reply(req, &body);
+    }
+
+    /// Sends the acks that have waited [`Timing::ack_delay`] for a message
+    /// to ride on: each peer's in one `batch` without values.
+    pub fn send_due_acks<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
+        for peer in self.ledger.acks_due(ctx.now(), self.timing.ack_delay) {
+            let acks = self.ledger.take_owed_acks(&peer);
+            self.stats.count_sent(0);
+            let body = Out::Batch {
+                values: Vec::new(),
+                acks,
+            };
+            ctx.send(&peer, &body);
+        }
+    }
+
+    /// Gives up on pushes unacknowledged for [`Timing::resend_after`]:
+    /// their values are pending again. Returns how many were given up.
+    pub fn requeue_expired(&mut self, now: Duration) -> usize {
+        self.ledger.requeue_expired(now, self.timing.resend_after)
+    }
+
+    /// Peers with nothing pending, to leave out of a push round.
+    pub fn peers_without_pending(&self) -> Vec<&str> {
+        self.ledger.peers_without_pending()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timing_grows_with_the_interval_and_never_overflows() {
+        let t = Timing::for_interval(Duration::from_millis(100));
+        assert_eq!(t.ack_delay, Duration::from_secs(1));
+        assert_eq!(t.resend_after, Duration::from_millis(2200));
+        let t = Timing::for_interval(Duration::from_secs(3));
+        assert_eq!(t.ack_delay, Duration::from_secs(6));
+        assert_eq!(t.resend_after, Duration::from_secs(18));
+        let t = Timing::for_interval(Duration::MAX);
+        assert_eq!(t.resend_after, Duration::MAX);
+    }
+
+    #[test]
+    fn batch_parses_with_or_without_acks() {
+        let b: Batch = serde_json::from_str(r#"{"type":"batch","values":[1,"a"]}"#).unwrap();
+        assert_eq!(b.values.len(), 2);
+        assert!(b.acks.is_empty());
+        let b: Batch = serde_json::from_str(r#"{"values":[],"acks":[3,4]}"#).unwrap();
+        assert_eq!(b.acks, [3, 4]);
+        assert!(serde_json::from_str::<Batch>(r#"{"acks":[1]}"#).is_err());
+        assert!(serde_json::from_str::<Batch>(r#"{"values":[],"acks":[-1]}"#).is_err());
+    }
+
+    #[test]
+    fn outgoing_messages_leave_out_empty_acks() {
+        let v = json!(7);
+        let body = Out::Exchange {
+            values: vec![&v],
+            acks: vec![],
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"type": "exchange", "values": [7]})
+        );
+        let body = Out::Batch {
+            values: vec![],
+            acks: vec![1, 2],
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"type": "batch", "values": [], "acks": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn values_from_a_peer_are_known_there_and_a_batch_is_owed_an_ack() {
+        let mut r = Replica::new(Timing::for_interval(Duration::from_millis(100)));
+        r.join(["n2".to_string(), "n3".to_string()]);
+        assert!(r.accept(json!(1), None).is_new());
+        let batch = Batch {
+            values: vec![json!(1), json!(2)],
+            acks: vec![],
+        };
+        let new = r.on_batch("n2", Some(9), batch, Duration::ZERO);
+        assert_eq!(new, [1]);
+        assert_eq!(r.ledger().pending_len("n2"), 0, "n2 sent both");
+        assert_eq!(r.ledger().pending_len("n3"), 2);
+        assert_eq!(r.ledger().owed_len("n2"), 1);
+        // A batch without values (acks only) is owed nothing.
+        let acks_only = Batch {
+            values: vec![],
+            acks: vec![1],
+        };
+        r.on_batch("n3", Some(4), acks_only, Duration::ZERO);
+        assert_eq!(r.ledger().owed_len("n3"), 0);
+    }
+}

@@ -1,0 +1,335 @@
+//! The kv store in the cluster lab: clients writing and reading a key set,
+//! a last-writer-wins checker, and the seed's benchmark figures.
+//!
+//! - Clients: `write {key, value}` of unique integers and `read {key}`
+//!   over `--keys` keys (`k0`, `k1`, …), `--read-fraction` of them reads.
+//! - Final reads: `kv_read` of every key at every node.
+//! - Lost writes (must be 0): for each key, every node's final value must
+//!   be the winning acknowledged write — the one with the highest `ts` —
+//!   or a later write whose outcome was indeterminate. Replicas that
+//!   disagree also fail the run.
+//! - Stale reads, as clients see them: a read that returned an older
+//!   value (lower `ts`, or "not found") than the newest write acknowledged
+//!   before the read began. Reported as a fraction of all reads, next to
+//!   its simple model: writes per second per key × mean convergence time.
+//! - Convergence of a write: from its acknowledgement until every node
+//!   holds it or a newer entry (a higher `ts`) for its key — seen after
+//!   every simulator step, or sampled by probe reads (`kv_read`, one key
+//!   per round in turn) with real processes. Entries are compared by `ts`
+//!   alone here, which only differs from the store's order on exact ties.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use maelstrom_framework::sim::cluster::NetStats;
+use maelstrom_framework::sim::lab::millis;
+use maelstrom_framework::sim::plots::{Plot, Series};
+use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+
+use crate::KvNode;
+use crate::store::Ts;
+
+/// The lab's flags on `sim` and `cluster`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KvLabOptions {
+    /// How many keys the clients use.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys: u64,
+    /// Fraction of operations that are reads.
+    #[arg(long, default_value_t = 0.5)]
+    pub read_fraction: f64,
+}
+
+pub struct KvLab {
+    options: KvLabOptions,
+    keys: Vec<String>,
+    next_value: u64,
+    next_probe_key: usize,
+    /// Per node, per key: when its entry changed, to which `ts`. The `ts`
+    /// only grows (last writer wins), which the checker relies on.
+    held: Vec<HashMap<String, Vec<(Duration, Ts)>>>,
+}
+
+impl KvLab {
+    fn record(&mut self, now: Duration, node: usize, key: &str, ts: Ts) {
+        let changes = self.held[node].entry(key.to_string()).or_default();
+        if changes.last().is_none_or(|(_, last)| ts > *last) {
+            changes.push((now, ts));
+        }
+    }
+
+    /// When `node` first held `key` at `ts` or newer.
+    fn held_since(&self, node: usize, key: &str, ts: Ts) -> Option<Duration> {
+        let changes = self.held[node].get(key)?;
+        let i = changes.partition_point(|(_, t)| *t < ts);
+        changes.get(i).map(|(at, _)| *at)
+    }
+}
+
+/// A write as the checker needs it.
+struct Write<'a> {
+    op: &'a Op,
+    key: &'a str,
+    value: &'a Value,
+    ts: Option<Ts>,
+}
+
+fn writes(history: &History) -> Vec<Write<'_>> {
+    history
+        .ops
+        .iter()
+        .filter(|op| op.kind == "write" && !op.is_fail())
+        .filter_map(|op| {
+            Some(Write {
+                op,
+                key: op.request["key"].as_str()?,
+                value: &op.request["value"],
+                ts: op
+                    .ok_body()
+                    .and_then(|b| b["ts"].as_f64())
+                    .and_then(Ts::from_secs),
+            })
+        })
+        .collect()
+}
+
+impl Lab for KvLab {
+    fn next_op(&mut self, rng: &mut StdRng) -> Option<Value> {
+        let key = &self.keys[rng.random_range(0..self.keys.len())];
+        if rng.random_bool(self.options.read_fraction.clamp(0.0, 1.0)) {
+            Some(json!({"type": "read", "key": key}))
+        } else {
+            self.next_value += 1;
+            Some(json!({"type": "write", "key": key, "value": self.next_value}))
+        }
+    }
+
+    fn final_reads(&self) -> Vec<Value> {
+        self.keys
+            .iter()
+            .map(|key| json!({"type": "kv_read", "key": key}))
+            .collect()
+    }
+
+    fn observe(&mut self, now: Duration, node: usize, handler: &dyn Any) {
+        let Some(kv) = handler.downcast_ref::<KvNode>() else {
+            return;
+        };
+        for k in 0..self.keys.len() {
+            if let Some(entry) = kv.store().get(&self.keys[k]) {
+                let (key, ts) = (self.keys[k].clone(), entry.ts);
+                self.record(now, node, &key, ts);
+            }
+        }
+    }
+
+    fn probe(&mut self) -> Option<Value> {
+        let key = &self.keys[self.next_probe_key % self.keys.len()];
+        self.next_probe_key += 1;
+        Some(json!({"type": "kv_read", "key": key}))
+    }
+
+    fn on_probe(&mut self, now: Duration, node: usize, reply: &Value) {
+        let (Some(key), Some(ts)) = (
+            reply["key"].as_str(),
+            reply["ts"].as_f64().and_then(Ts::from_secs),
+        ) else {
+            return;
+        };
+        let key = key.to_string();
+        self.record(now, node, &key, ts);
+    }
+
+    fn check(&mut self, history: &History, net: &NetStats) -> Verdict {
+        let mut verdict = Verdict::new();
+        let writes = writes(history);
+        let acked: Vec<&Write> = writes.iter().filter(|w| w.ts.is_some()).collect();
+        let ts_of_value: HashMap<String, Ts> = acked
+            .iter()
+            .map(|w| (w.value.to_string(), w.ts.expect("acked")))
+            .collect();
+
+        // Final state: every replica holds the winner of every key.
+        let mut finals: BTreeMap<&str, BTreeMap<usize, Value>> = BTreeMap::new();
+        for op in history.final_reads() {
+            let key = op.request["key"].as_str().unwrap_or("?");
+            let value = match &op.outcome {
+                Outcome::Ok { body } => body["value"].clone(),
+                Outcome::Fail { code: 20, .. } => Value::Null,
+                other => {
+                    verdict.fail(format!(
+                        "final read of {key} at {} failed: {other:?}",
+                        history.node_ids[op.node]
+                    ));
+                    continue;
+                }
+            };
+            finals.entry(key).or_default().insert(op.node, value);
+        }
+        let mut lost = 0;
+        for (key, per_node) in &finals {
+            let mut distinct: Vec<&Value> = per_node.values().collect();
+            distinct.dedup();
+            if distinct.len() > 1 {
+                verdict.fail(format!("replicas disagree on {key}: {per_node:?}"));
+            }
+            let winner = acked.iter().filter(|w| w.key == *key).max_by(|a, b| {
+                let writer = |w: &Write| &history.node_ids[w.op.node];
+                a.ts.cmp(&b.ts).then_with(|| writer(a).cmp(writer(b)))
+            });
+            let Some(winner) = winner else { continue };
+            for (node, value) in per_node {
+                if value == winner.value {
+                    continue;
+                }
+                // A later write whose reply never came may have won.
+                let later_maybe = writes
+                    .iter()
+                    .any(|w| w.key == *key && w.ts.is_none() && w.value == value);
+                if !later_maybe {
+                    lost += 1;
+                    verdict.fail(format!(
+                        "lost write: {key} at {} is {value}, but {} (ts {}) was acknowledged last",
+                        history.node_ids[*node],
+                        winner.value,
+                        winner.ts.expect("acked").secs()
+                    ));
+                }
+            }
+        }
+        verdict.metric("writes acknowledged", acked.len() as f64, "");
+        verdict.metric("lost writes", f64::from(lost), "");
+
+        // Stale reads as clients see them.
+        let mut reads = 0u64;
+        let mut stale = 0u64;
+        for op in history
+            .ops
+            .iter()
+            .filter(|op| op.kind == "read" && !op.final_read)
+        {
+            let key = op.request["key"].as_str().unwrap_or("?");
+            let returned: Option<Ts> = match &op.outcome {
+                Outcome::Ok { body } => ts_of_value.get(&body["value"].to_string()).copied(),
+                Outcome::Fail { code: 20, .. } => None,
+                _ => continue,
+            };
+            reads += 1;
+            let newest_before = acked
+                .iter()
+                .filter(|w| w.key == key && w.op.complete <= op.invoke)
+                .filter_map(|w| w.ts)
+                .max();
+            if let Some(newest) = newest_before {
+                if returned.is_none_or(|r| r < newest) {
+                    stale += 1;
+                }
+            }
+        }
+        let stale_fraction = stale as f64 / reads.max(1) as f64;
+        verdict.metric("reads", reads as f64, "");
+        verdict.metric("stale reads", stale as f64, "");
+        verdict.metric("stale-read fraction", stale_fraction, "");
+
+        // Convergence of acknowledged writes.
+        let nodes = history.node_ids.len();
+        let mut convergence = Vec::new();
+        let mut unconverged = 0;
+        for w in &acked {
+            let ts = w.ts.expect("acked");
+            let everywhere = (0..nodes)
+                .map(|n| self.held_since(n, w.key, ts))
+                .collect::<Option<Vec<_>>>()
+                .and_then(|times| times.into_iter().max());
+            match everywhere {
+                Some(at) => convergence.push(millis(at.saturating_sub(w.op.complete))),
+                None => unconverged += 1,
+            }
+        }
+        if self.held.iter().any(|h| !h.is_empty()) {
+            let mean = convergence.iter().sum::<f64>() / convergence.len().max(1) as f64;
+            verdict.quantiles_ms("convergence", &mut convergence.clone());
+            verdict.metric("writes never everywhere", f64::from(unconverged), "");
+            let span = history
+                .ops
+                .iter()
+                .filter(|op| !op.final_read)
+                .map(|op| op.invoke)
+                .max()
+                .unwrap_or_default()
+                .as_secs_f64()
+                .max(1e-9);
+            let rate_per_key = acked.len() as f64 / span / self.keys.len() as f64;
+            verdict.metric(
+                "stale-read model (rate/key × mean convergence)",
+                rate_per_key * mean / 1000.0,
+                "",
+            );
+            if !convergence.is_empty() {
+                verdict.plots.push(Plot::histogram(
+                    "Write convergence (acknowledged → every node)",
+                    "convergence (ms)",
+                    &convergence,
+                ));
+            }
+        }
+        let per_write = |x: u64| x as f64 / writes.len().max(1) as f64;
+        verdict.metric("messages per write", per_write(net.sent), "");
+        verdict.metric("bytes per write", per_write(net.bytes), "B");
+        verdict.plots.push(self.agreement_plot(nodes));
+        verdict
+    }
+}
+
+impl KvLab {
+    /// Keys on which every node holds the same entry, over time.
+    fn agreement_plot(&self, nodes: usize) -> Plot {
+        let mut events: Vec<(Duration, usize, &str, Ts)> = Vec::new();
+        for (node, keys) in self.held.iter().enumerate() {
+            for (key, changes) in keys {
+                for (at, ts) in changes {
+                    events.push((*at, node, key, *ts));
+                }
+            }
+        }
+        events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
+        let mut current: HashMap<&str, Vec<Option<Ts>>> = HashMap::new();
+        let mut agreeing = 0i64;
+        let mut points = Vec::new();
+        for (at, node, key, ts) in events {
+            let row = current.entry(key).or_insert_with(|| vec![None; nodes]);
+            let before = row.iter().all(|t| t.is_some() && *t == row[0]);
+            row[node] = Some(ts);
+            let after = row.iter().all(|t| t.is_some() && *t == row[0]);
+            agreeing += i64::from(after) - i64::from(before);
+            points.push((at.as_secs_f64(), agreeing as f64));
+        }
+        Plot::lines(
+            "Keys on which every node agrees",
+            "time (s)",
+            "keys",
+            vec![Series {
+                name: "agreeing keys".into(),
+                points,
+            }],
+        )
+    }
+}
+
+impl LabSpec for KvLab {
+    type Options = KvLabOptions;
+
+    fn new(options: &KvLabOptions, setup: &LabSetup) -> Self {
+        KvLab {
+            options: options.clone(),
+            keys: (0..options.keys).map(|k| format!("k{k}")).collect(),
+            next_value: 0,
+            next_probe_key: 0,
+            held: vec![HashMap::new(); setup.node_ids.len()],
+        }
+    }
+}
