@@ -83,3 +83,19 @@ fn broken_nodes_fail_the_run_with_the_node_and_the_line() {
         assert!(all.contains(expect), "{mode}: {all}");
     }
 }
+
+#[test]
+fn our_gossip_workloads_pass_through_real_processes() {
+    for (workload, extra) in [
+        ("counter", &["--nodes", "3", "--strategy", "delta-push"][..]),
+        ("broadcast", &["--nodes", "5", "--latency", "10"]),
+        ("tuning", &["--nodes", "5", "--strategy", "hub"]),
+        ("kv", &["--nodes", "3", "--keys", "4"]),
+    ] {
+        let dir = results_dir(workload);
+        let out = cluster(workload, extra, &dir);
+        assert!(out.status.success(), "{workload}: {}", text(&out));
+        let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+        assert!(report.contains("VALID"), "{report}");
+    }
+}

@@ -60,7 +60,9 @@ pub fn enabled(level: Level) -> bool {
 /// Writes one line to stderr: `LEVEL who: message`.
 pub fn write(level: Level, who: &str, message: std::fmt::Arguments<'_>) {
     if enabled(level) {
-        eprintln!("{} {}: {}", level.label(), who, message);
+        // A closed stderr must not take the node down.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{} {}: {}", level.label(), who, message);
     }
 }
 

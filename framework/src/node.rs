@@ -220,6 +220,11 @@ impl<H: Handler> Ctx<H> {
         on_reply: impl FnOnce(&mut H, &mut Ctx<H>, Result<Reply, Error>) -> anyhow::Result<()> + 'static,
     ) -> u64 {
         let msg_id = self.send(dest, body);
+        if self.next_msg_id == msg_id {
+            // Nothing was written (the body did not serialise; logged): no
+            // reply can come, and the id will be given to the next message.
+            return msg_id;
+        }
         self.rpcs.insert(
             msg_id,
             PendingRpc {
@@ -434,8 +439,21 @@ impl<H: Handler> Node<H> {
                 );
                 return self.answer_error(wire, header, &error);
             }
+            // A retry: answer again, but the workload's init runs once.
+            let req = Request {
+                src: wire.src.to_string(),
+                msg_id: header.msg_id,
+            };
+            self.ctx.reply(&req, &InitOk {});
+            return;
+        } else if init.node_id.is_empty() {
+            let error = Error::malformed("init: node_id must not be empty");
+            return self.answer_error(wire, header, &error);
         } else {
             let mut node_ids = init.node_ids;
+            // Keep the order, drop repeats: peers are sampled from this list.
+            let mut seen = std::collections::HashSet::new();
+            node_ids.retain(|id| seen.insert(id.clone()));
             if !node_ids.contains(&init.node_id) {
                 crate::log!(
                     Level::Warn,
@@ -535,7 +553,7 @@ impl<H: Handler> Node<H> {
             &self.ctx.label,
             "rejected line: {why}; line: {shown}"
         );
-        if let Some(s) = protocol::salvage(line) {
+        if let Some(s) = protocol::salvage(line).filter(|s| !s.is_reply) {
             let src = match (self.ctx.id.is_empty(), &s.dest) {
                 (false, _) => self.ctx.id.clone(),
                 (true, Some(dest)) => dest.clone(),
@@ -569,7 +587,12 @@ impl<H: Handler> Process for Node<H> {
 
     fn on_wake(&mut self, now: Now) {
         self.ctx.now = now;
-        while let Some(fired) = self.ctx.timers.pop_due(now.elapsed, &mut self.ctx.rng) {
+        let mark = self.ctx.timers.mark();
+        while let Some(fired) = self
+            .ctx
+            .timers
+            .pop_due(now.elapsed, mark, &mut self.ctx.rng)
+        {
             match fired {
                 Fired::Timer(timer) => {
                     let what = format!("timer {timer:?}");

@@ -63,6 +63,8 @@ pub struct Salvage {
     pub src: String,
     pub dest: Option<String>,
     pub msg_id: u64,
+    /// The body is an `error` or has `in_reply_to`: it must not be answered.
+    pub is_reply: bool,
 }
 
 /// Best effort: find `src`, `dest` and `body.msg_id` in a line whose message
@@ -77,12 +79,23 @@ pub fn salvage(line: &[u8]) -> Option<Salvage> {
     #[derive(Deserialize)]
     struct LooseBody {
         msg_id: Option<serde_json::Value>,
+        #[serde(rename = "type")]
+        kind: Option<serde_json::Value>,
+        in_reply_to: Option<serde_json::Value>,
     }
     let loose: Loose = serde_json::from_slice(line).ok()?;
     let src = loose.src?.as_str()?.to_owned();
-    let msg_id = loose.body?.msg_id?.as_u64()?;
+    let body = loose.body?;
+    let is_reply =
+        body.in_reply_to.is_some() || body.kind.as_ref().and_then(|k| k.as_str()) == Some("error");
+    let msg_id = body.msg_id?.as_u64()?;
     let dest = loose.dest.and_then(|d| d.as_str().map(str::to_owned));
-    Some(Salvage { src, dest, msg_id })
+    Some(Salvage {
+        src,
+        dest,
+        msg_id,
+        is_reply,
+    })
 }
 
 /// The body written on the wire: the payload's own fields, then `msg_id`
@@ -223,11 +236,14 @@ mod tests {
             Salvage {
                 src: "c1".into(),
                 dest: Some("n1".into()),
-                msg_id: 5
+                msg_id: 5,
+                is_reply: false,
             }
         );
         assert_eq!(salvage(br#"{"src":"c1","body":{"msg_id":"5"}}"#), None);
         assert_eq!(salvage(b"not json"), None);
+        let reply = salvage(br#"{"src":"n2","body":{"type":"error","msg_id":3,"in_reply_to":-2}}"#);
+        assert!(reply.unwrap().is_reply);
         assert_eq!(salvage(b"[1,2]"), None);
     }
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use rand::Rng;
 
+/// The shortest delay: nothing scheduled from a wake-up is due in it.
+const MIN_DELAY: Duration = Duration::from_micros(1);
+
 /// A handle to cancel a timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TimerId(u64);
@@ -51,7 +54,9 @@ impl<T: Clone> Timers<T> {
     pub fn once(&mut self, now: Duration, delay: Duration, timer: T) -> TimerId {
         let id = TimerId(self.seq + 1);
         self.entries.insert(id, Entry { timer, every: None });
-        self.push(now + delay, Due::Timer(id));
+        // A zero delay means "as soon as the current event is handled"; it
+        // never fires within the wake-up that set it (see `pop_due`).
+        self.push(now.saturating_add(delay), Due::Timer(id));
         id
     }
 
@@ -64,9 +69,11 @@ impl<T: Clone> Timers<T> {
         rng: &mut impl Rng,
     ) -> TimerId {
         // A zero interval would fire forever without time passing.
-        let interval = interval.max(Duration::from_micros(1));
+        let interval = interval.max(MIN_DELAY);
         let id = TimerId(self.seq + 1);
-        let first = now + interval + sample_jitter(jitter, rng);
+        let first = now
+            .saturating_add(interval)
+            .saturating_add(sample_jitter(jitter, rng));
         self.entries.insert(
             id,
             Entry {
@@ -84,7 +91,10 @@ impl<T: Clone> Timers<T> {
     }
 
     pub fn rpc_timeout(&mut self, now: Duration, timeout: Duration, msg_id: u64) {
-        self.push(now + timeout, Due::RpcTimeout(msg_id));
+        self.push(
+            now.saturating_add(timeout.max(MIN_DELAY)),
+            Due::RpcTimeout(msg_id),
+        );
     }
 
     /// When the earliest entry is due (possibly one that was cancelled: a
@@ -93,12 +103,22 @@ impl<T: Clone> Timers<T> {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
-    /// Takes the next entry due at or before `now`. A periodic timer is
-    /// scheduled again before it is handed out; a one-shot one is removed.
-    pub fn pop_due(&mut self, now: Duration, rng: &mut impl Rng) -> Option<Fired<T>> {
+    /// The mark to pass to [`Timers::pop_due`] for one wake-up.
+    pub fn mark(&self) -> u64 {
+        self.seq
+    }
+
+    /// Takes the next entry due at or before `now` that was scheduled
+    /// before `mark` was taken: what a handler schedules during a wake-up
+    /// waits for the next one, so a zero-delay timer that re-arms itself
+    /// cannot keep a wake-up going forever. A periodic timer is scheduled
+    /// again before it is handed out; a one-shot one is removed.
+    pub fn pop_due(&mut self, now: Duration, mark: u64, rng: &mut impl Rng) -> Option<Fired<T>> {
         loop {
-            let Reverse((at, _, due)) = *self.heap.peek()?;
-            if at > now {
+            let Reverse((at, seq, due)) = *self.heap.peek()?;
+            // Entries scheduled during this wake-up are due at `now` or
+            // later, after every older entry due at `now`: stop at the first.
+            if at > now || seq > mark {
                 return None;
             }
             self.heap.pop();
@@ -113,9 +133,11 @@ impl<T: Clone> Timers<T> {
                         Some((interval, jitter)) => {
                             // Keep the cadence of the schedule, but never
                             // fire a burst of missed ticks after a stall.
-                            let mut next = at + interval + sample_jitter(jitter, rng);
+                            let mut next = at
+                                .saturating_add(interval)
+                                .saturating_add(sample_jitter(jitter, rng));
                             if next < now {
-                                next = now + interval;
+                                next = now.saturating_add(interval);
                             }
                             self.push(next, Due::Timer(id));
                         }
@@ -160,7 +182,8 @@ mod tests {
 
     fn drain(t: &mut Timers<&'static str>, now: Duration, rng: &mut StdRng) -> Vec<String> {
         let mut fired = Vec::new();
-        while let Some(f) = t.pop_due(now, rng) {
+        let mark = t.mark();
+        while let Some(f) = t.pop_due(now, mark, rng) {
             fired.push(match f {
                 Fired::Timer(name) => name.to_string(),
                 Fired::RpcTimeout(id) => format!("rpc{id}"),
@@ -180,7 +203,10 @@ mod tests {
         assert_eq!(t.next_deadline(), Some(ms(10)));
         assert!(drain(&mut t, ms(9), &mut rng).is_empty());
         assert_eq!(drain(&mut t, ms(10), &mut rng), ["a", "rpc7"]);
-        assert_eq!(drain(&mut t, ms(40), &mut rng), ["tick", "c", "tick"]);
+        // The tick due at 20 is re-armed for 40 during this wake-up: it
+        // waits for the next one, even though it is due.
+        assert_eq!(drain(&mut t, ms(40), &mut rng), ["tick", "c"]);
+        assert_eq!(drain(&mut t, ms(40), &mut rng), ["tick"]);
         assert_eq!(t.next_deadline(), Some(ms(60)));
     }
 

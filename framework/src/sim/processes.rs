@@ -197,6 +197,31 @@ impl ProcessCluster {
         }
     }
 
+    fn handle(&mut self, msg: FromNode) {
+        match msg {
+            FromNode::Line { node, line, at } => {
+                let at = self.since_start(at);
+                self.route(node, line, at);
+            }
+            FromNode::TooLong { node, len } => self.fail(format!(
+                "{} wrote a line of more than {MAX_NODE_LINE} bytes ({len} read)",
+                self.node_ids[node]
+            )),
+            FromNode::Closed { node } => {
+                let status = self.children[node]
+                    .try_wait()
+                    .ok()
+                    .flatten()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "closed its stdout".into());
+                self.fail(format!(
+                    "{} exited or closed stdout during the run ({status}); see its log",
+                    self.node_ids[node]
+                ));
+            }
+        }
+    }
+
     fn deliver_due(&mut self) {
         let now = self.since_start(Instant::now());
         while let Some(Reverse(top)) = self.queue.peek() {
@@ -334,6 +359,11 @@ impl Backend for ProcessCluster {
 
     fn run_until(&mut self, until: Duration, _observe: &mut Observer<'_>) {
         loop {
+            // Route what has already arrived before looking at the clock, so
+            // a busy runner never mistakes a received reply for a timeout.
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
             self.deliver_due();
             if INTERRUPTED.load(Ordering::Relaxed) && self.fatal.is_none() {
                 self.fatal = Some("interrupted".into());
@@ -349,26 +379,7 @@ impl Backend for ProcessCluster {
             // Wake at least every 50 ms to notice Ctrl-C.
             let wait = next.saturating_sub(now).min(Duration::from_millis(50));
             match self.rx.recv_timeout(wait) {
-                Ok(FromNode::Line { node, line, at }) => {
-                    let at = self.since_start(at);
-                    self.route(node, line, at);
-                }
-                Ok(FromNode::TooLong { node, len }) => self.fail(format!(
-                    "{} wrote a line of {len} bytes (more than {MAX_NODE_LINE})",
-                    self.node_ids[node]
-                )),
-                Ok(FromNode::Closed { node }) => {
-                    let status = self.children[node]
-                        .try_wait()
-                        .ok()
-                        .flatten()
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "closed its stdout".into());
-                    self.fail(format!(
-                        "{} exited or closed stdout during the run ({status}); see its log",
-                        self.node_ids[node]
-                    ));
-                }
+                Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     self.fail("every node's output closed".into());

@@ -1,0 +1,156 @@
+//! Every workload through the simulator with fixed seeds, with and without
+//! partitions (and, for some, loss and reordering): the workload's checker
+//! must pass — no lost values, no lost writes, exact counter sums.
+
+use maelstrom_framework::registry;
+use maelstrom_framework::sim::{self, LatencyDist, Nemesis, SimConfig};
+
+use broadcast_fanout as _;
+use echo as _;
+use gossip_tuning as _;
+use kv_bench as _;
+use pn_counter_gossip as _;
+
+/// Runs `workload` with workload/lab flags `flags` for `seeds`, asserting
+/// every run valid; returns the reports.
+fn campaign(workload: &str, flags: &[&str], cfg: SimConfig, seeds: &[u64]) -> Vec<sim::Report> {
+    let reg = registry::find(workload).expect("registered");
+    let lab = reg.lab.as_ref().expect("has a lab");
+    let cmd = (lab.augment_args)((reg.augment_args)(clap::Command::new("test")));
+    let matches = cmd.get_matches_from(std::iter::once(&"test").chain(flags));
+    let nodes = (reg.build)(&matches).unwrap();
+    let lab = (lab.build)(&matches).unwrap();
+    let reports = sim::run_seeds(workload, &nodes, &lab, &cfg, seeds, 2, &|_, _| {});
+    for r in &reports {
+        assert!(
+            r.valid,
+            "{workload} {flags:?} seed {}:\n{}",
+            r.config.seed,
+            r.table()
+        );
+    }
+    reports
+}
+
+fn partitioned(nodes: usize, latency: f64, rate: f64, time: f64) -> SimConfig {
+    SimConfig {
+        nodes,
+        latency,
+        rate,
+        time_limit: time,
+        nemesis: Some(Nemesis::Partition),
+        nemesis_interval: 3.0,
+        settle: 5.0,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn counter_sums_are_exact_with_partitions_both_strategies() {
+    for strategy in ["full-state", "delta-push"] {
+        let reports = campaign(
+            "counter",
+            &["--strategy", strategy, "--adds", "1000"],
+            partitioned(5, 10.0, 100.0, 12.0),
+            &[1, 2, 3, 4],
+        );
+        assert!(
+            reports.iter().all(|r| r.faults.len() >= 2),
+            "partitions happened"
+        );
+        let normal = campaign(
+            "counter",
+            &["--strategy", strategy, "--adds", "1000"],
+            SimConfig {
+                nodes: 5,
+                rate: 100.0,
+                time_limit: 12.0,
+                settle: 2.0,
+                ..SimConfig::default()
+            },
+            &[5, 6],
+        );
+        assert_eq!(normal[0].ops.by_kind["add"], 1000);
+    }
+}
+
+#[test]
+fn counter_survives_loss_duplication_and_reordering() {
+    let cfg = SimConfig {
+        loss: 0.2,
+        duplicate: 0.05,
+        latency_dist: LatencyDist::Exponential,
+        ..partitioned(5, 20.0, 50.0, 10.0)
+    };
+    campaign(
+        "counter",
+        &["--strategy", "delta-push"],
+        cfg.clone(),
+        &[7, 8],
+    );
+    campaign("counter", &[], cfg, &[9]);
+}
+
+#[test]
+fn broadcast_loses_nothing_at_5_and_25_nodes_with_partitions() {
+    campaign(
+        "broadcast",
+        &[],
+        partitioned(5, 20.0, 50.0, 10.0),
+        &[1, 2, 3],
+    );
+    campaign("broadcast", &[], partitioned(25, 100.0, 100.0, 10.0), &[4]);
+}
+
+#[test]
+fn tuning_loses_nothing_with_either_strategy() {
+    campaign("tuning", &[], partitioned(5, 20.0, 50.0, 10.0), &[1, 2]);
+    campaign(
+        "tuning",
+        &["--strategy", "hub"],
+        partitioned(25, 100.0, 100.0, 10.0),
+        &[3],
+    );
+    campaign(
+        "tuning",
+        &["--strategy", "hub"],
+        partitioned(5, 20.0, 50.0, 10.0),
+        &[4, 5],
+    );
+}
+
+#[test]
+fn kv_replicas_converge_to_the_winner_with_partitions() {
+    let reports = campaign(
+        "kv",
+        &["--keys", "5"],
+        partitioned(5, 20.0, 100.0, 10.0),
+        &[1, 2, 3],
+    );
+    for r in &reports {
+        let lost = r.checker.iter().find(|m| m.name == "lost writes").unwrap();
+        assert_eq!(lost.value, 0.0);
+    }
+    let lossy = SimConfig {
+        loss: 0.1,
+        latency_dist: LatencyDist::Exponential,
+        ..partitioned(5, 20.0, 100.0, 10.0)
+    };
+    campaign("kv", &[], lossy, &[4]);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report_for_every_workload() {
+    for (workload, flags) in [
+        ("counter", &["--strategy", "delta-push"][..]),
+        ("broadcast", &[]),
+        ("tuning", &["--strategy", "hub"]),
+        ("kv", &[]),
+    ] {
+        let cfg = partitioned(5, 20.0, 50.0, 5.0);
+        let a = campaign(workload, flags, cfg.clone(), &[11]);
+        let b = campaign(workload, flags, cfg, &[11]);
+        let json = |r: &sim::Report| serde_json::to_string(r).unwrap() + &r.table();
+        assert_eq!(json(&a[0]), json(&b[0]), "{workload}");
+    }
+}
