@@ -69,3 +69,23 @@ fn a_missing_workload_is_an_error() {
     let out = node(&[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn absurd_sim_settings_are_refused_not_a_panic() {
+    for args in [
+        &["--time-limit", "1e20"][..],
+        &["--latency", "1e30"],
+        &["--rate", "0"],
+        &["--loss", "1"],
+        &["--nodes", "0"],
+    ] {
+        let mut all = vec!["sim", "--workload", "echo"];
+        all.extend_from_slice(args);
+        let out = node(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+}

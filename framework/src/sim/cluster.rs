@@ -234,6 +234,17 @@ struct OutHeader<'a> {
     body: &'a RawValue,
 }
 
+/// A line a node wrote, as a router needs it: destination, body `type`,
+/// raw body. `None` when the line is not a message.
+pub(crate) fn parse_output(line: &[u8]) -> Option<(Cow<'_, str>, String, &RawValue)> {
+    let h = serde_json::from_slice::<OutHeader>(line).ok()?;
+    let kind = serde_json::from_str::<BodyHeader>(h.body.get())
+        .ok()?
+        .kind
+        .into_owned();
+    Some((h.dest, kind, h.body))
+}
+
 /// A simulated cluster.
 pub struct Cluster {
     now: Duration,
@@ -480,16 +491,7 @@ impl Cluster {
     }
 
     fn route(&mut self, from: usize, line: &[u8]) {
-        let parsed = serde_json::from_slice::<OutHeader>(line)
-            .ok()
-            .and_then(|h| {
-                let kind = serde_json::from_str::<BodyHeader>(h.body.get())
-                    .ok()?
-                    .kind
-                    .into_owned();
-                Some((h.dest, kind, h.body))
-            });
-        let Some((dest, kind, body)) = parsed else {
+        let Some((dest, kind, body)) = parse_output(line) else {
             self.problems.push(format!(
                 "{} wrote a line that is not a message: {}",
                 self.nodes[from].id,

@@ -9,7 +9,6 @@
 //! the others. Children are killed when the cluster is dropped, whatever
 //! the reason (end of run, error, Ctrl-C through [`INTERRUPTED`]).
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
@@ -22,11 +21,9 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-use crate::protocol::{self, BodyHeader, NodeId};
+use crate::protocol::{self, NodeId};
 use crate::sim::cluster::{Backend, ClientDelivery, NetStats, NodeTraffic, Observer};
 use crate::sim::lab::{Metric, quantile};
 use crate::sim::network::{NetConfig, Partition};
@@ -75,14 +72,6 @@ impl Ord for Delivery {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         (self.due, self.seq).cmp(&(o.due, o.seq))
     }
-}
-
-#[derive(Deserialize)]
-struct OutHeader<'a> {
-    #[serde(borrow)]
-    dest: Cow<'a, str>,
-    #[serde(borrow)]
-    body: &'a RawValue,
 }
 
 /// A cluster of node processes.
@@ -242,15 +231,8 @@ impl ProcessCluster {
     }
 
     fn route(&mut self, from: usize, line: Vec<u8>, at: Duration) {
-        let parsed = serde_json::from_slice::<OutHeader>(&line)
-            .ok()
-            .and_then(|h| {
-                let kind = serde_json::from_str::<BodyHeader>(h.body.get())
-                    .ok()?
-                    .kind
-                    .into_owned();
-                Some((h.dest.into_owned(), kind, h.body.get().to_string()))
-            });
+        let parsed = crate::sim::cluster::parse_output(&line)
+            .map(|(dest, kind, body)| (dest.into_owned(), kind, body.get().to_string()));
         let Some((dest, kind, body)) = parsed else {
             let shown = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
             return self.fail(format!(

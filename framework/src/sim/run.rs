@@ -116,18 +116,27 @@ impl SimConfig {
         if self.loss >= 1.0 {
             return Err("--loss 1 would drop every message".into());
         }
-        for (name, v) in [
-            ("--rate", self.rate),
-            ("--time-limit", self.time_limit),
-            ("--op-timeout", self.op_timeout),
-            ("--nemesis-interval", self.nemesis_interval),
+        // Upper bounds keep every duration far from overflow: a day of run
+        // time, a million operations per second.
+        const DAY: f64 = 86_400.0;
+        for (name, v, max) in [
+            ("--rate", self.rate, 1e6),
+            ("--time-limit", self.time_limit, DAY),
+            ("--op-timeout", self.op_timeout, DAY),
+            ("--nemesis-interval", self.nemesis_interval, DAY),
         ] {
-            if !(v > 0.0 && v.is_finite()) {
-                return Err(format!("{name} must be > 0"));
+            if !(v > 0.0 && v <= max) {
+                return Err(format!("{name} must be > 0 and at most {max}"));
             }
         }
-        if !(self.settle >= 0.0 && self.settle.is_finite()) {
-            return Err("--settle must be >= 0".into());
+        if self.rate < 1e-3 {
+            return Err("--rate must be at least 0.001 ops/s".into());
+        }
+        if !(0.0..=DAY).contains(&self.settle) {
+            return Err(format!("--settle must be in 0..={DAY}"));
+        }
+        if self.latency > DAY * 1000.0 {
+            return Err("--latency is in milliseconds, at most a day".into());
         }
         if self.probe_ms == 0 {
             return Err("--probe-ms must be at least 1".into());
