@@ -8,19 +8,16 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::node::{Now, Process};
 use crate::protocol::{self, BodyHeader, NodeId};
-use crate::sim::network::{NetConfig, Partition};
+use crate::sim::network::{Fate, NetConfig, Network, Partition, TimedQueue};
 
 /// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
 pub const UNIX_BASE_MICROS: u64 = 1_704_067_200_000_000;
@@ -197,29 +194,6 @@ enum Event {
     Wake(usize),
 }
 
-struct Queued {
-    at: Duration,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 struct SimNode {
     id: NodeId,
     process: Box<dyn Process>,
@@ -250,12 +224,8 @@ pub struct Cluster {
     now: Duration,
     nodes: Vec<SimNode>,
     index: HashMap<NodeId, usize>,
-    queue: BinaryHeap<Reverse<Queued>>,
-    seq: u64,
-    net: NetConfig,
-    rng: StdRng,
-    partition: Option<Partition>,
-    stats: NetStats,
+    queue: TimedQueue<Event>,
+    network: Network,
     inbox: Vec<ClientDelivery>,
     problems: Vec<String>,
     spare: Vec<u8>,
@@ -277,10 +247,7 @@ impl Cluster {
             .enumerate()
             .map(|(i, id)| (id.clone(), i))
             .collect();
-        let stats = NetStats {
-            per_node: vec![NodeTraffic::default(); node_ids.len()],
-            ..NetStats::default()
-        };
+        let network = Network::new(net, seed, node_ids.len());
         let nodes = node_ids
             .into_iter()
             .zip(processes)
@@ -294,12 +261,8 @@ impl Cluster {
             now: Duration::ZERO,
             nodes,
             index,
-            queue: BinaryHeap::new(),
-            seq: 0,
-            net,
-            rng: StdRng::seed_from_u64(seed),
-            partition: None,
-            stats,
+            queue: TimedQueue::default(),
+            network,
             inbox: Vec::new(),
             problems: Vec::new(),
             spare: Vec::new(),
@@ -328,7 +291,7 @@ impl Cluster {
     }
 
     pub fn stats(&self) -> &NetStats {
-        &self.stats
+        self.network.stats()
     }
 
     /// Events processed so far (deliveries and wake-ups).
@@ -355,20 +318,16 @@ impl Cluster {
     /// Cuts the network as `partition` says; messages already in flight
     /// across a cut are dropped when they arrive.
     pub fn partition(&mut self, partition: Partition) {
-        self.partition = Some(partition);
+        self.network.partition(partition);
     }
 
     /// Ends any partition.
     pub fn heal(&mut self) {
-        self.partition = None;
+        self.network.heal();
     }
 
     pub fn is_partitioned(&self) -> bool {
-        self.partition.is_some()
-    }
-
-    fn connected(&self, a: usize, b: usize) -> bool {
-        self.partition.as_ref().is_none_or(|p| p.can_talk(a, b))
+        self.network.is_partitioned()
     }
 
     fn now_for_nodes(&self) -> Now {
@@ -396,7 +355,7 @@ impl Cluster {
                 .push(format!("client body is not a JSON object: {body} ({e})"));
             return;
         }
-        self.stats.client_requests += 1;
+        self.network.stats_mut().client_requests += 1;
         let now = self.now_for_nodes();
         self.nodes[node].process.on_line(now, &line);
         self.after_step(node, observe);
@@ -409,32 +368,25 @@ impl Cluster {
 
     /// When the next event is due, if any.
     pub fn next_event_at(&self) -> Option<Duration> {
-        self.queue.peek().map(|Reverse(q)| q.at)
+        self.queue.next_at()
     }
 
     /// Processes every event due up to `until`, then sets the clock there.
     pub fn run_until(&mut self, until: Duration, observe: &mut Observer<'_>) {
-        while let Some(Reverse(top)) = self.queue.peek() {
-            if top.at > until {
-                break;
-            }
-            let Reverse(q) = self.queue.pop().expect("peeked");
-            self.now = q.at;
+        while let Some((at, event)) = self.queue.pop_due(until) {
+            self.now = at;
             self.events += 1;
-            match q.event {
+            match event {
                 Event::Deliver { from, to, line } => {
-                    if !self.connected(from, to) {
-                        self.stats.dropped_by_partition += 1;
+                    if !self.network.arrives(from, to) {
                         continue;
                     }
-                    self.stats.delivered += 1;
-                    self.stats.per_node[to].received += 1;
                     let now = self.now_for_nodes();
                     self.nodes[to].process.on_line(now, &line);
                     self.after_step(to, observe);
                 }
                 Event::Wake(node) => {
-                    if self.nodes[node].wake_at == Some(q.at) {
+                    if self.nodes[node].wake_at == Some(at) {
                         self.nodes[node].wake_at = None;
                     }
                     let due = self.nodes[node]
@@ -455,12 +407,7 @@ impl Cluster {
     }
 
     fn push(&mut self, at: Duration, event: Event) {
-        self.seq += 1;
-        self.queue.push(Reverse(Queued {
-            at,
-            seq: self.seq,
-            event,
-        }));
+        self.queue.push(at, event);
     }
 
     fn schedule_wake(&mut self, node: usize) {
@@ -500,7 +447,7 @@ impl Cluster {
             return;
         };
         if protocol::is_client(&dest) {
-            self.stats.client_replies += 1;
+            self.network.stats_mut().client_replies += 1;
             let body = serde_json::from_str(body.get()).unwrap_or(Value::Null);
             self.inbox.push(ClientDelivery {
                 at: self.now,
@@ -519,33 +466,11 @@ impl Cluster {
             return;
         };
         let bytes = line.len() as u64 + 1;
-        self.stats.count_sent(self.now, from, &kind, bytes);
-
-        if !self.connected(from, to) {
-            self.stats.dropped_by_partition += 1;
-            return;
-        }
-        if self.net.loss > 0.0 && self.rng.random_bool(self.net.loss.min(1.0)) {
-            self.stats.dropped_by_loss += 1;
-            return;
-        }
-        let copies =
-            if self.net.duplicate > 0.0 && self.rng.random_bool(self.net.duplicate.min(1.0)) {
-                self.stats.duplicated += 1;
-                2
-            } else {
-                1
-            };
-        for _ in 0..copies {
-            let at = self.now + self.net.sample_latency(&mut self.rng);
-            self.push(
-                at,
-                Event::Deliver {
-                    from,
-                    to,
-                    line: line.into(),
-                },
-            );
+        if let Fate::Arrives(times) = self.network.send(self.now, from, to, &kind, bytes) {
+            for at in times {
+                let line = line.into();
+                self.push(at, Event::Deliver { from, to, line });
+            }
         }
     }
 }

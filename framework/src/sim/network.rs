@@ -251,3 +251,162 @@ mod tests {
         }
     }
 }
+
+/// The fate of a node-to-node message, decided when it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    /// Cut off by a partition.
+    Partitioned,
+    /// Lost (`--loss`).
+    Lost,
+    /// Delivered at these times: one, or two when duplicated.
+    Arrives(Vec<Duration>),
+}
+
+/// The network both runners share: counts node-to-node traffic, cuts it by
+/// partitions, loses, duplicates and delays it, with its own seeded RNG.
+pub struct Network {
+    config: NetConfig,
+    rng: StdRng,
+    partition: Option<Partition>,
+    stats: crate::sim::cluster::NetStats,
+}
+
+impl Network {
+    pub fn new(config: NetConfig, seed: u64, nodes: usize) -> Network {
+        Network {
+            config,
+            rng: <StdRng as rand::SeedableRng>::seed_from_u64(seed),
+            partition: None,
+            stats: crate::sim::cluster::NetStats {
+                per_node: vec![Default::default(); nodes],
+                ..Default::default()
+            },
+        }
+    }
+
+    pub fn stats(&self) -> &crate::sim::cluster::NetStats {
+        &self.stats
+    }
+
+    /// For the runners' client counters, which share the stats.
+    pub fn stats_mut(&mut self) -> &mut crate::sim::cluster::NetStats {
+        &mut self.stats
+    }
+
+    pub fn partition(&mut self, partition: Partition) {
+        self.partition = Some(partition);
+    }
+
+    pub fn heal(&mut self) {
+        self.partition = None;
+    }
+
+    pub fn is_partitioned(&self) -> bool {
+        self.partition.is_some()
+    }
+
+    fn connected(&self, a: usize, b: usize) -> bool {
+        self.partition.as_ref().is_none_or(|p| p.can_talk(a, b))
+    }
+
+    /// Counts a message of `kind` and `bytes` sent by `from` to `to` at
+    /// `at`, and decides what becomes of it.
+    pub fn send(&mut self, at: Duration, from: usize, to: usize, kind: &str, bytes: u64) -> Fate {
+        self.stats.count_sent(at, from, kind, bytes);
+        if !self.connected(from, to) {
+            self.stats.dropped_by_partition += 1;
+            return Fate::Partitioned;
+        }
+        if self.config.loss > 0.0 && self.rng.random_bool(self.config.loss.min(1.0)) {
+            self.stats.dropped_by_loss += 1;
+            return Fate::Lost;
+        }
+        let duplicated =
+            self.config.duplicate > 0.0 && self.rng.random_bool(self.config.duplicate.min(1.0));
+        if duplicated {
+            self.stats.duplicated += 1;
+        }
+        let copies = if duplicated { 2 } else { 1 };
+        Fate::Arrives(
+            (0..copies)
+                .map(|_| at + self.config.sample_latency(&mut self.rng))
+                .collect(),
+        )
+    }
+
+    /// Whether a message in flight from `from` arrives at `to` now: one
+    /// that a partition cut while in flight is dropped, as in Maelstrom.
+    pub fn arrives(&mut self, from: usize, to: usize) -> bool {
+        if !self.connected(from, to) {
+            self.stats.dropped_by_partition += 1;
+            return false;
+        }
+        self.stats.delivered += 1;
+        self.stats.per_node[to].received += 1;
+        true
+    }
+}
+
+/// Items due at times, taken in order of time, then of scheduling.
+pub struct TimedQueue<T> {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Timed<T>>>,
+    seq: u64,
+}
+
+struct Timed<T> {
+    at: Duration,
+    seq: u64,
+    item: T,
+}
+
+impl<T> PartialEq for Timed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<T> Eq for Timed<T> {}
+impl<T> PartialOrd for Timed<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Timed<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+impl<T> Default for TimedQueue<T> {
+    fn default() -> Self {
+        TimedQueue {
+            heap: std::collections::BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+}
+
+impl<T> TimedQueue<T> {
+    pub fn push(&mut self, at: Duration, item: T) {
+        self.seq += 1;
+        self.heap.push(std::cmp::Reverse(Timed {
+            at,
+            seq: self.seq,
+            item,
+        }));
+    }
+
+    /// When the next item is due.
+    pub fn next_at(&self) -> Option<Duration> {
+        self.heap.peek().map(|std::cmp::Reverse(t)| t.at)
+    }
+
+    /// The next item due at or before `until`, with its time.
+    pub fn pop_due(&mut self, until: Duration) -> Option<(Duration, T)> {
+        if self.next_at()? > until {
+            return None;
+        }
+        let std::cmp::Reverse(t) = self.heap.pop().expect("peeked");
+        Some((t.at, t.item))
+    }
+}

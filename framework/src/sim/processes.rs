@@ -9,8 +9,7 @@
 //! the others. Children are killed when the cluster is dropped, whatever
 //! the reason (end of run, error, Ctrl-C through [`INTERRUPTED`]).
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -19,14 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use crate::protocol::{self, NodeId};
-use crate::sim::cluster::{Backend, ClientDelivery, NetStats, NodeTraffic, Observer};
+use crate::sim::cluster::{Backend, ClientDelivery, NetStats, Observer};
 use crate::sim::lab::{Metric, quantile};
-use crate::sim::network::{NetConfig, Partition};
+use crate::sim::network::{Fate, NetConfig, Network, Partition, TimedQueue};
 
 /// Set by a Ctrl-C handler: the run stops, children are killed.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -49,29 +46,11 @@ enum FromNode {
     },
 }
 
+/// A message on its way to a node.
 struct Delivery {
-    due: Duration,
-    seq: u64,
     from: usize,
     to: usize,
     line: Vec<u8>,
-}
-
-impl PartialEq for Delivery {
-    fn eq(&self, o: &Self) -> bool {
-        (self.due, self.seq) == (o.due, o.seq)
-    }
-}
-impl Eq for Delivery {}
-impl PartialOrd for Delivery {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Delivery {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.due, self.seq).cmp(&(o.due, o.seq))
-    }
 }
 
 /// A cluster of node processes.
@@ -82,12 +61,8 @@ pub struct ProcessCluster {
     children: Vec<Child>,
     stdin: Vec<Sender<Vec<u8>>>,
     rx: Receiver<FromNode>,
-    queue: BinaryHeap<Reverse<Delivery>>,
-    seq: u64,
-    net: NetConfig,
-    rng: StdRng,
-    partition: Option<Partition>,
-    stats: NetStats,
+    queue: TimedQueue<Delivery>,
+    network: Network,
     inbox: Vec<ClientDelivery>,
     problems: Vec<String>,
     fatal: Option<String>,
@@ -141,10 +116,7 @@ impl ProcessCluster {
             Some(dir) => Some(BufWriter::new(File::create(dir.join("messages.jsonl"))?)),
             None => None,
         };
-        let stats = NetStats {
-            per_node: vec![NodeTraffic::default(); node_ids.len()],
-            ..NetStats::default()
-        };
+        let network = Network::new(net, seed, node_ids.len());
         Ok(ProcessCluster {
             start: Instant::now(),
             index: node_ids
@@ -156,12 +128,8 @@ impl ProcessCluster {
             children,
             stdin,
             rx,
-            queue: BinaryHeap::new(),
-            seq: 0,
-            net,
-            rng: StdRng::seed_from_u64(seed),
-            partition: None,
-            stats,
+            queue: TimedQueue::default(),
+            network,
             inbox: Vec::new(),
             problems: Vec::new(),
             fatal: None,
@@ -173,10 +141,6 @@ impl ProcessCluster {
 
     fn since_start(&self, at: Instant) -> Duration {
         at.saturating_duration_since(self.start)
-    }
-
-    fn connected(&self, a: usize, b: usize) -> bool {
-        self.partition.as_ref().is_none_or(|p| p.can_talk(a, b))
     }
 
     fn fail(&mut self, why: String) {
@@ -213,19 +177,12 @@ impl ProcessCluster {
 
     fn deliver_due(&mut self) {
         let now = self.since_start(Instant::now());
-        while let Some(Reverse(top)) = self.queue.peek() {
-            if top.due > now {
-                break;
-            }
-            let Reverse(d) = self.queue.pop().expect("peeked");
+        while let Some((due, d)) = self.queue.pop_due(now) {
             self.events += 1;
-            if !self.connected(d.from, d.to) {
-                self.stats.dropped_by_partition += 1;
+            if !self.network.arrives(d.from, d.to) {
                 continue;
             }
-            self.lag_ms.push((now - d.due).as_secs_f64() * 1000.0);
-            self.stats.delivered += 1;
-            self.stats.per_node[d.to].received += 1;
+            self.lag_ms.push((now - due).as_secs_f64() * 1000.0);
             let _ = self.stdin[d.to].send(d.line);
         }
     }
@@ -241,7 +198,7 @@ impl ProcessCluster {
             ));
         };
         if protocol::is_client(&dest) {
-            self.stats.client_replies += 1;
+            self.network.stats_mut().client_replies += 1;
             self.inbox.push(ClientDelivery {
                 at,
                 client: dest,
@@ -258,17 +215,7 @@ impl ProcessCluster {
             ));
         };
         let bytes = line.len() as u64 + 1;
-        self.stats.count_sent(at, from, &kind, bytes);
-
-        let fate = if !self.connected(from, to) {
-            self.stats.dropped_by_partition += 1;
-            "partition"
-        } else if self.net.loss > 0.0 && self.rng.random_bool(self.net.loss.min(1.0)) {
-            self.stats.dropped_by_loss += 1;
-            "lost"
-        } else {
-            "sent"
-        };
+        let fate = self.network.send(at, from, to, &kind, bytes);
         if let Some(log) = &mut self.message_log {
             let entry = serde_json::json!({
                 "at_ms": at.as_secs_f64() * 1000.0,
@@ -276,32 +223,22 @@ impl ProcessCluster {
                 "to": dest,
                 "type": kind,
                 "bytes": bytes,
-                "fate": fate,
+                "fate": match &fate {
+                    Fate::Partitioned => "partition",
+                    Fate::Lost => "lost",
+                    Fate::Arrives(times) if times.len() > 1 => "duplicated",
+                    Fate::Arrives(_) => "sent",
+                },
             });
             let _ = writeln!(log, "{entry}");
         }
-        if fate != "sent" {
-            return;
-        }
-        let copies =
-            if self.net.duplicate > 0.0 && self.rng.random_bool(self.net.duplicate.min(1.0)) {
-                self.stats.duplicated += 1;
-                2
-            } else {
-                1
-            };
-        let mut line = line;
-        line.push(b'\n');
-        for _ in 0..copies {
-            self.seq += 1;
-            let due = at + self.net.sample_latency(&mut self.rng);
-            self.queue.push(Reverse(Delivery {
-                due,
-                seq: self.seq,
-                from,
-                to,
-                line: line.clone(),
-            }));
+        if let Fate::Arrives(times) = fate {
+            let mut line = line;
+            line.push(b'\n');
+            for due in times {
+                let line = line.clone();
+                self.queue.push(due, Delivery { from, to, line });
+            }
         }
     }
 }
@@ -326,7 +263,7 @@ impl Backend for ProcessCluster {
         let mut line = Vec::with_capacity(128);
         match protocol::write_line(&mut line, client, &self.node_ids[node], body, msg_id, None) {
             Ok(()) => {
-                self.stats.client_requests += 1;
+                self.network.stats_mut().client_requests += 1;
                 let _ = self.stdin[node].send(line);
             }
             Err(e) => self
@@ -354,10 +291,7 @@ impl Backend for ProcessCluster {
             if now >= until || self.fatal.is_some() {
                 return;
             }
-            let next = self
-                .queue
-                .peek()
-                .map_or(until, |Reverse(d)| d.due.min(until));
+            let next = self.queue.next_at().map_or(until, |due| due.min(until));
             // Wake at least every 50 ms to notice Ctrl-C.
             let wait = next.saturating_sub(now).min(Duration::from_millis(50));
             match self.rx.recv_timeout(wait) {
@@ -371,19 +305,19 @@ impl Backend for ProcessCluster {
     }
 
     fn partition(&mut self, partition: Partition) {
-        self.partition = Some(partition);
+        self.network.partition(partition);
     }
 
     fn heal(&mut self) {
-        self.partition = None;
+        self.network.heal();
     }
 
     fn is_partitioned(&self) -> bool {
-        self.partition.is_some()
+        self.network.is_partitioned()
     }
 
     fn stats(&self) -> &NetStats {
-        &self.stats
+        self.network.stats()
     }
 
     fn problems(&self) -> &[String] {
