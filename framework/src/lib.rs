@@ -7,6 +7,7 @@
 //! - [`gossip`]: fanout and interval settings shared by gossip workloads.
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
+//! - [`testing`]: helpers for tests that drive a node by hand.
 //! - [`sim`]: the deterministic cluster simulator, its labs and reports.
 //!
 //! One event loop owns a node: input lines, timer ticks, RPC replies and RPC
@@ -22,6 +23,7 @@ pub mod protocol;
 pub mod registry;
 pub mod sim;
 pub mod stdio;
+pub mod testing;
 mod timers;
 
 pub use error::{Error, ErrorCode};

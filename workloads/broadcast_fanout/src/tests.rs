@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use maelstrom_framework::{GossipSettings, Node, Now, Process};
+use maelstrom_framework::{GossipSettings, Node, Process, testing};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -12,13 +12,6 @@ use crate::cluster::{Cluster, Load};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn at(t: Duration) -> Now {
-    Now {
-        elapsed: t,
-        unix_micros: 1_704_067_200_000_000 + t.as_micros() as u64,
-    }
 }
 
 fn settings(fanout: u64) -> GossipSettings {
@@ -31,27 +24,17 @@ fn settings(fanout: u64) -> GossipSettings {
 /// One node, `n1` of `nodes`, after `init`.
 fn node(nodes: &[&str], fanout: u64) -> Node<Broadcast> {
     let mut node = Node::new(Broadcast::new(settings(fanout)), 3);
-    let init = json!({"src": "c0", "dest": "n1", "body":
-        {"type": "init", "msg_id": 1, "node_id": "n1", "node_ids": nodes}});
-    node.on_line(at(Duration::ZERO), init.to_string().as_bytes());
-    assert_eq!(output(&mut node)[0]["body"]["type"], "init_ok");
+    testing::init(&mut node, "n1", nodes);
     node
 }
 
 fn output(node: &mut Node<Broadcast>) -> Vec<Value> {
-    let out = std::mem::take(node.output());
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    testing::take_output(node)
 }
 
 /// Hands `node` one message from `src` and returns what it wrote.
 fn send(node: &mut Node<Broadcast>, src: &str, body: Value) -> Vec<Value> {
-    let line = json!({"src": src, "dest": "n1", "body": body});
-    node.on_line(at(Duration::ZERO), line.to_string().as_bytes());
-    output(node)
+    testing::deliver(node, Duration::ZERO, src, body)
 }
 
 fn cluster(n: usize, fanout: u64, seed: u64) -> Cluster<Broadcast> {
@@ -149,7 +132,7 @@ fn a_one_node_cluster_never_sends_to_a_node() {
         json!({"type": "broadcast", "message": 1, "msg_id": 1}),
     );
     for t in 1..=100 {
-        n1.on_wake(at(ms(t * 50)));
+        n1.on_wake(testing::at(ms(t * 50)));
     }
     assert!(output(&mut n1).is_empty());
     assert_eq!(n1.handler_ref().stats().messages_sent, 0);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use broadcast_fanout::cluster::{Cluster, Load};
-use maelstrom_framework::{GossipSettings, Node, Now, Process};
+use maelstrom_framework::{GossipSettings, Node, Process, testing};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -13,13 +13,6 @@ use crate::{MessagesPerOp, Strategy, Tuning};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn at(t: Duration) -> Now {
-    Now {
-        elapsed: t,
-        unix_micros: 1_704_067_200_000_000 + t.as_micros() as u64,
-    }
 }
 
 fn settings(fanout: u64, interval_ms: u64) -> GossipSettings {
@@ -32,27 +25,17 @@ fn settings(fanout: u64, interval_ms: u64) -> GossipSettings {
 /// One node, `n1` of `nodes`, after `init`.
 fn node(nodes: &[&str], strategy: Strategy) -> Node<Tuning> {
     let mut node = Node::new(Tuning::new(GossipSettings::default(), strategy), 3);
-    let init = json!({"src": "c0", "dest": "n1", "body":
-        {"type": "init", "msg_id": 1, "node_id": "n1", "node_ids": nodes}});
-    node.on_line(at(Duration::ZERO), init.to_string().as_bytes());
-    assert_eq!(output(&mut node)[0]["body"]["type"], "init_ok");
+    testing::init(&mut node, "n1", nodes);
     node
 }
 
 fn output(node: &mut Node<Tuning>) -> Vec<Value> {
-    let out = std::mem::take(node.output());
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    testing::take_output(node)
 }
 
 /// Hands `node` one message from `src` at time `t` and returns its output.
 fn send_at(node: &mut Node<Tuning>, t: Duration, src: &str, body: Value) -> Vec<Value> {
-    let line = json!({"src": src, "dest": "n1", "body": body});
-    node.on_line(at(t), line.to_string().as_bytes());
-    output(node)
+    testing::deliver(node, t, src, body)
 }
 
 fn send(node: &mut Node<Tuning>, src: &str, body: Value) -> Vec<Value> {
@@ -170,10 +153,10 @@ fn a_new_interval_re_arms_the_timer() {
         json!({"type": "broadcast", "msg_id": 2, "message": 8}),
     );
     // The old 100 ms timer is gone: nothing at 500 ms.
-    n1.on_wake(at(ms(500)));
+    n1.on_wake(testing::at(ms(500)));
     assert!(output(&mut n1).is_empty());
     // The new one fires within 1000 ms + 5 % jitter.
-    n1.on_wake(at(ms(1050)));
+    n1.on_wake(testing::at(ms(1050)));
     let out = output(&mut n1);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0]["dest"], "n2");
