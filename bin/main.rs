@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use maelstrom_framework::sim::{self, SimConfig, Summary};
+use maelstrom_framework::sim::{self, SimConfig, Summary, sweep};
 use maelstrom_framework::{Registration, registry, stdio};
 
 // `inventory` only registers workloads from crates the binary links.
@@ -107,11 +107,29 @@ struct SimArgs {
     /// Threads for --seeds.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Run the test for every combination of flag values and print one row
+    /// per setting (repeatable): `--sweep fanout=1,2,4 --sweep
+    /// gossip-interval-ms=50,100,200`. Any valued flag of the workload, its
+    /// lab or `sim` itself can be swept; each setting runs every seed of
+    /// --seeds (default: --seed).
+    #[arg(
+        long,
+        value_name = "FLAG=V1,V2,..",
+        conflicts_with = "versus_partition"
+    )]
+    sweep: Vec<String>,
+    /// A column of the sweep table (repeatable; default: msgs-per-op and
+    /// every latency median and maximum the checker reports).
+    #[arg(long, value_name = "METRIC", requires = "sweep")]
+    sweep_metric: Vec<String>,
+    /// Also write the sweep's table and trade-off charts to this HTML file.
+    #[arg(long, value_name = "FILE", requires = "sweep")]
+    sweep_html: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let workload = match workload_named(&args) {
+    let argv: Vec<String> = std::env::args().collect();
+    let workload = match workload_named(&argv) {
         Ok(w) => w,
         Err(code) => return code,
     };
@@ -128,7 +146,7 @@ fn main() -> ExitCode {
             .mut_subcommand("sim", with_lab)
             .mut_subcommand("cluster", with_lab);
     }
-    let matches = command.get_matches_from(&args);
+    let matches = command.clone().get_matches_from(&argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
 
     if cli.list {
@@ -145,6 +163,9 @@ fn main() -> ExitCode {
     if let (Some(Command::Sim(args)), Some(("sim", sim_matches))) =
         (&cli.command, matches.subcommand())
     {
+        if !args.sweep.is_empty() {
+            return run_sweep(workload, args, &command, &argv);
+        }
         return run_sim(workload, args, sim_matches);
     }
     if let (Some(Command::Cluster(args)), Some(("cluster", cluster_matches))) =
@@ -260,6 +281,131 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
             }
         }
     }
+}
+
+/// `sim --sweep`: re-parses the command line once per setting of the grid,
+/// with the swept flags replaced, so every flag keeps its own validation.
+fn run_sweep(
+    workload: &Registration,
+    args: &SimArgs,
+    command: &clap::Command,
+    argv: &[String],
+) -> ExitCode {
+    let axes: Vec<sweep::Axis> = match args.sweep.iter().map(|a| sweep::Axis::parse(a)).collect() {
+        Ok(axes) => axes,
+        Err(e) => {
+            eprintln!("maelstrom-node sim: --sweep {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seeds = match &args.seeds {
+        Some(range) => match parse_seeds(range) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("maelstrom-node sim: --seeds {range}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => vec![args.config.seed],
+    };
+    let swept: Vec<&str> = axes.iter().map(|a| a.flag.as_str()).collect();
+    let base = without_flags(argv, &swept);
+    let grid = sweep::grid(&axes);
+    let mut points = Vec::new();
+    for (i, settings) in grid.iter().enumerate() {
+        let mut argv = base.clone();
+        for (flag, value) in settings {
+            argv.push(format!("--{flag}"));
+            argv.push(value.clone());
+        }
+        let matches = match command.clone().try_get_matches_from(&argv) {
+            Ok(m) => m,
+            Err(e) => e.exit(),
+        };
+        let Some(("sim", sim_matches)) = matches.subcommand() else {
+            unreachable!("the sweep re-parses a sim command line");
+        };
+        let config = SimConfig::from_arg_matches(sim_matches).unwrap_or_else(|e| e.exit());
+        if let Err(e) = config.validate() {
+            eprintln!("maelstrom-node sim: {e}");
+            return ExitCode::from(2);
+        }
+        let Some(lab) = &workload.lab else {
+            eprintln!("maelstrom-node: workload `{}` has no lab", workload.name);
+            return ExitCode::from(2);
+        };
+        let nodes = (workload.build)(sim_matches).unwrap_or_else(|e| e.exit());
+        let lab = (lab.build)(sim_matches).unwrap_or_else(|e| e.exit());
+        let reports = sim::run_seeds(
+            workload.name,
+            &nodes,
+            &lab,
+            &config,
+            &seeds,
+            args.threads,
+            &|_, _| {},
+        );
+        let settings_text: Vec<String> = settings.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        eprintln!("{}/{} {} done", i + 1, grid.len(), settings_text.join(" "));
+        points.push(sweep::SweepPoint {
+            settings: settings.clone(),
+            summary: Summary::new(&reports),
+        });
+    }
+    let columns = if args.sweep_metric.is_empty() {
+        sweep::default_columns(&points)
+    } else {
+        args.sweep_metric.clone()
+    };
+    let table = sweep::table(&points, &columns);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&points).expect("summaries serialise")
+        );
+    } else {
+        print!("{table}");
+    }
+    if let Some(path) = &args.sweep_html {
+        let page = sim::plots::html(
+            &format!("{} sweep", workload.name),
+            &table,
+            &sweep::plots(&points, &columns),
+        );
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("maelstrom-node sim: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("charts in {}", path.display());
+    }
+    if points.iter().all(|p| p.summary.failing_seeds.is_empty()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `argv` without `--sweep*` flags and without the swept flags (in either
+/// `--flag value` or `--flag=value` form), so they can be set anew.
+fn without_flags(argv: &[String], swept: &[&str]) -> Vec<String> {
+    let removed = |name: &str| name.starts_with("sweep") || swept.contains(&name);
+    let mut out = Vec::new();
+    let mut iter = argv.iter();
+    while let Some(arg) = iter.next() {
+        match arg.strip_prefix("--") {
+            Some(rest) if rest.contains('=') => {
+                let name = rest.split('=').next().unwrap_or_default();
+                if !removed(name) {
+                    out.push(arg.clone());
+                }
+            }
+            Some(name) if removed(name) => {
+                iter.next();
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
 }
 
 fn run_cluster(

@@ -75,6 +75,8 @@ enum BroadcastMsg {
     Topology {},
 }
 
+// The protocol's reply types all end in `_ok`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum BroadcastOut<'a> {
@@ -207,6 +209,8 @@ enum KvMsg {
     KvRead { key: String },
 }
 
+// The protocol's reply types all end in `_ok`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum KvOut<'a> {

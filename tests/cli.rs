@@ -89,3 +89,69 @@ fn absurd_sim_settings_are_refused_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn a_sweep_runs_every_setting_and_prints_one_row_each() {
+    let html = std::env::temp_dir().join(format!("sweep-{}.html", std::process::id()));
+    let out = node(&[
+        "sim",
+        "--workload",
+        "counter",
+        "--gossip-interval-ms",
+        "999",
+        "--nodes",
+        "3",
+        "--rate",
+        "50",
+        "--time-limit",
+        "3",
+        "--settle",
+        "2",
+        "--seeds",
+        "1..2",
+        "--sweep",
+        "gossip-interval-ms=20,200",
+        "--sweep",
+        "fanout=1,2",
+        "--sweep-html",
+        html.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("gossip-interval-ms"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let settings: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        settings,
+        [("20", "1"), ("20", "2"), ("200", "1"), ("200", "2")],
+        "{text}"
+    );
+    // The swept value replaced the one on the command line: gossiping ten
+    // times as often costs more messages per operation.
+    let msgs = |row: &Vec<&str>| row[3].parse::<f64>().unwrap();
+    assert!(msgs(&rows[0]) > msgs(&rows[2]) * 3.0, "{text}");
+    assert!(msgs(&rows[1]) > msgs(&rows[0]), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let _ = std::fs::remove_file(&html);
+    // One trade-off chart per time column: convergence after the last add.
+    assert!(text.contains("convergence after last add"), "{text}");
+    assert_eq!(page.matches("<svg").count(), 1, "{page}");
+    assert_eq!(
+        page.matches("<polyline").count(),
+        2,
+        "a line per interval: {page}"
+    );
+}
+
+#[test]
+fn a_sweep_of_an_unknown_flag_or_a_bad_value_is_refused() {
+    for sweep in ["no-such-flag=1,2", "fanout", "fanout=zero"] {
+        let out = node(&["sim", "--workload", "counter", "--sweep", sweep]);
+        assert_eq!(out.status.code(), Some(2), "--sweep {sweep}");
+    }
+}

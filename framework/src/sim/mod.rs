@@ -14,6 +14,7 @@
 //! - [`processes`]: the same tests on real node processes in real time.
 //! - [`plots`]: charts of a run as one self-contained HTML page.
 //! - [`report`]: the table, the JSON document, distributions over seeds.
+//! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
 
 pub mod cluster;
 pub mod lab;
@@ -22,6 +23,7 @@ pub mod plots;
 pub mod processes;
 pub mod report;
 pub mod run;
+pub mod sweep;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
