@@ -513,6 +513,10 @@ impl<B: Backend> Driver<'_, B> {
             .map(|Nemesis::Partition| self.nemesis_gap());
         let mut issued = 0u64;
         let limit = self.cfg.ops.unwrap_or(u64::MAX);
+        // The phase ends at the time limit, or once the clients have no
+        // more operations (--ops, a lab's --adds) and the last one is done:
+        // a fixed amount of work is measured without idle time after it.
+        let mut clients_done = false;
         let label = if self.cluster.observable() {
             "sim"
         } else {
@@ -520,6 +524,9 @@ impl<B: Backend> Driver<'_, B> {
         };
         let mut progress = crate::sim::report::Progress::new(label, end);
         loop {
+            if clients_done && self.clients.iter().all(|c| c.in_flight.is_none()) {
+                break;
+            }
             let mut t = end.min(next_op);
             if let Some(f) = next_fault {
                 t = t.min(f);
@@ -555,9 +562,13 @@ impl<B: Backend> Driver<'_, B> {
                             issued += 1;
                             next_op = t + self.stagger();
                         }
-                        None => next_op = end,
+                        None => {
+                            clients_done = true;
+                            next_op = end;
+                        }
                     }
                 } else {
+                    clients_done = true;
                     next_op = end;
                 }
             }

@@ -10,6 +10,9 @@ use serde::Serialize;
 use crate::sim::plots::{Plot, Series};
 use crate::sim::report::{Spread, Summary};
 
+/// The statistics over seeds a column can ask for (`NAME:p99`).
+pub const STATS: [&str; 5] = ["min", "p50", "p99", "max", "mean"];
+
 /// One flag and the values it takes in a sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Axis {
@@ -64,16 +67,24 @@ pub struct SweepPoint {
 }
 
 impl SweepPoint {
-    /// The metric's cell value: the median over seeds, except for a
-    /// worst-case metric (its name ends in `max`), which shows the worst
-    /// seed, so the table never hides a bad run.
-    pub fn cell(&self, metric: &str) -> Option<f64> {
-        self.spread(metric).map(|s| {
-            if metric.ends_with("max") {
-                s.max
-            } else {
-                s.p50
-            }
+    /// A column's value. `column` is a metric's name, optionally followed
+    /// by `:STAT` (`min`, `p50`, `p99`, `max` or `mean` over the seeds).
+    /// Without it: the median over seeds, except for a worst-case metric
+    /// (its name ends in `max`), which shows the worst seed, so the table
+    /// never hides a bad run.
+    pub fn cell(&self, column: &str) -> Option<f64> {
+        let (metric, stat) = match column.rsplit_once(':') {
+            Some((m, stat)) if STATS.contains(&stat) => (m, stat),
+            _ if column.ends_with("max") => (column, "max"),
+            _ => (column, "p50"),
+        };
+        let s = self.spread(metric)?;
+        Some(match stat {
+            "min" => s.min,
+            "p99" => s.p99,
+            "max" => s.max,
+            "mean" => s.mean,
+            _ => s.p50,
         })
     }
 
@@ -106,7 +117,7 @@ pub fn table(points: &[SweepPoint], columns: &[String]) -> String {
     let flags: Vec<&str> = first.settings.iter().map(|(f, _)| f.as_str()).collect();
     let _ = writeln!(
         out,
-        "sweep of {} over {} settings × {} seeds; cells are medians over seeds, `max` columns the worst seed",
+        "sweep of {} over {} settings × {} seeds; cells are medians over seeds (`max` columns: the worst seed; `NAME:STAT`: that statistic)",
         first.summary.workload,
         points.len(),
         first.summary.seeds.len()
@@ -223,5 +234,34 @@ mod tests {
         );
         assert_eq!(g[3][0].1, "2");
         assert_eq!(grid(&[]), vec![Vec::<(String, String)>::new()]);
+    }
+
+    #[test]
+    fn cells_are_medians_worst_seeds_for_maxima_or_the_named_statistic() {
+        let spread = |name: &str| Spread {
+            name: name.into(),
+            unit: "ms",
+            runs: 3,
+            min: 1.0,
+            p50: 2.0,
+            p99: 9.0,
+            max: 10.0,
+            mean: 4.0,
+        };
+        let point = SweepPoint {
+            settings: vec![("fanout".into(), "2".into())],
+            summary: Summary {
+                workload: "w".into(),
+                seeds: vec![1, 2, 3],
+                failing_seeds: vec![],
+                metrics: vec![spread("latency"), spread("latency max")],
+            },
+        };
+        assert_eq!(point.cell("latency"), Some(2.0));
+        assert_eq!(point.cell("latency max"), Some(10.0));
+        assert_eq!(point.cell("latency:p99"), Some(9.0));
+        assert_eq!(point.cell("latency max:min"), Some(1.0));
+        assert_eq!(point.cell("latency:mean"), Some(4.0));
+        assert_eq!(point.cell("nothing"), None);
     }
 }

@@ -67,7 +67,7 @@ fn delta() -> Options {
 }
 
 #[test]
-fn an_add_is_pushed_at_once_and_acked_at_the_receivers_next_tick() {
+fn an_add_is_pushed_at_once_and_acked_at_the_receivers_fourth_tick() {
     let ids = ["n0", "n1"];
     let mut n0 = started("n0", &ids, &delta());
     let mut n1 = started("n1", &ids, &delta());
@@ -93,17 +93,18 @@ fn an_add_is_pushed_at_once_and_acked_at_the_receivers_next_tick() {
     assert!(deliver(&mut n1, ms(1), &push[0]).is_empty(), "acks wait");
     assert_eq!(status(&mut n1, ms(1)), (5, 1, 0));
 
-    // n1 acks on its next gossip tick (100..=110 ms), with no entries.
-    assert!(wake_until(&mut n1, ms(99)).is_empty());
-    let ack = wake_until(&mut n1, ms(110));
+    // With nothing going back to ride on, n1 acks alone on its fourth
+    // gossip tick (ticks every 100..=110 ms: 400..=440 ms), with no entries.
+    assert!(wake_until(&mut n1, ms(399)).is_empty());
+    let ack = wake_until(&mut n1, ms(440));
     assert_eq!(ack.len(), 1, "{ack:?}");
     let body = &ack[0]["body"];
     assert_eq!(body["ack"], push[0]["body"]["msg_id"]);
     assert_eq!(body["p_counters"], json!({}));
     assert!(body.get("wants_ack").is_none(), "an ack is never acked");
 
-    assert!(deliver(&mut n0, ms(120), &ack[0]).is_empty());
-    assert_eq!(status(&mut n0, ms(120)), (5, 1, 120));
+    assert!(deliver(&mut n0, ms(450), &ack[0]).is_empty());
+    assert_eq!(status(&mut n0, ms(450)), (5, 1, 450));
 
     // Idle and known in sync: ten seconds of ticks, not one message.
     assert!(wake_until(&mut n0, ms(10_000)).is_empty());
@@ -137,26 +138,30 @@ fn third_parties_learn_from_everyone_has() {
     // n1 knows n0 holds its state, but not whether n2 does.
     assert_eq!(status(&mut n1, ms(1)), (-3, 1, -1));
 
-    // Both ack on their ticks; n0 then knows everyone has its entries…
-    for ack in wake_until(&mut n1, ms(110))
+    // Both ack on their fourth ticks (n0's own fourth tick has nothing to
+    // say yet); n0 then knows everyone has its entries…
+    assert!(wake_until(&mut n0, ms(440)).is_empty());
+    for ack in wake_until(&mut n1, ms(440))
         .into_iter()
-        .chain(wake_until(&mut n2, ms(110)))
+        .chain(wake_until(&mut n2, ms(440)))
     {
         assert_eq!(ack["dest"], "n0");
-        deliver(&mut n0, ms(111), &ack);
+        deliver(&mut n0, ms(441), &ack);
     }
-    assert_eq!(status(&mut n0, ms(111)), (-3, 2, 111));
+    assert_eq!(status(&mut n0, ms(441)), (-3, 2, 441));
 
-    // …and says so on its next tick, to both.
-    let news = wake_until(&mut n0, ms(230));
+    // …and says so on its eighth tick (800..=880 ms), to both.
+    let early = wake_until(&mut n0, ms(799));
+    assert!(early.is_empty(), "{early:?}");
+    let news = wake_until(&mut n0, ms(880));
     assert_eq!(news.len(), 2, "{news:?}");
     for msg in &news {
         assert_eq!(msg["body"]["everyone_has"], json!({"p": 0, "n": 3}));
         assert_eq!(msg["body"]["p_counters"], json!({}));
     }
     let to_n1 = news.iter().find(|m| m["dest"] == "n1").unwrap();
-    deliver(&mut n1, ms(231), to_n1);
-    assert_eq!(status(&mut n1, ms(231)), (-3, 2, 230));
+    deliver(&mut n1, ms(881), to_n1);
+    assert_eq!(status(&mut n1, ms(881)), (-3, 2, 880));
 
     // Nobody relays n0's entry between n1 and n2, now or later.
     assert!(wake_until(&mut n1, ms(5_000)).is_empty());
@@ -176,19 +181,21 @@ fn a_lost_push_is_repaired_once_retry_after_has_passed() {
     let lost = wake_until(&mut n0, ms(0));
     assert_eq!(lost.len(), 1);
 
-    // retry_after = 2 × (100 + 10) ms = 220 ms: no repair before it.
-    assert!(wake_until(&mut n0, ms(219)).is_empty());
-    let repair = wake_until(&mut n0, ms(400));
+    // retry_after = 2 × (4 ticks × 110 + 10) ms = 900 ms: no repair before
+    // it, then one at the next tick.
+    assert!(wake_until(&mut n0, ms(899)).is_empty());
+    let repair = wake_until(&mut n0, ms(1_010));
     assert_eq!(repair.len(), 1, "{repair:?}");
     assert!(repair[0]["body"]["msg_id"].as_u64() > lost[0]["body"]["msg_id"].as_u64());
     assert_eq!(repair[0]["body"]["p_counters"], json!({"n0": 2}));
     assert_eq!(repair[0]["body"]["wants_ack"], true);
 
-    deliver(&mut n1, ms(401), &repair[0]);
-    for ack in wake_until(&mut n1, ms(520)) {
-        deliver(&mut n0, ms(521), &ack);
+    deliver(&mut n1, ms(1_011), &repair[0]);
+    // n1's next fourth tick: its twelfth, 1200..=1320 ms.
+    for ack in wake_until(&mut n1, ms(1_320)) {
+        deliver(&mut n0, ms(1_321), &ack);
     }
-    assert_eq!(status(&mut n0, ms(521)), (2, 1, 521));
+    assert_eq!(status(&mut n0, ms(1_321)), (2, 1, 1_321));
     assert!(wake_until(&mut n0, ms(5_000)).is_empty());
 }
 
