@@ -265,3 +265,95 @@ fn the_html_report_renders_in_a_headless_browser() {
     assert!(colours > 2, "a blank screenshot: {colours} colour(s)");
     assert_eq!(bands, with_data, "charts with visible data marks");
 }
+
+/// The node and grandchild pids the `echo-with-child` and `stops-reading`
+/// modes log, one pair per node.
+fn logged_pids(dir: &Path, nodes: usize) -> Vec<u32> {
+    (0..nodes)
+        .flat_map(|i| {
+            let log = std::fs::read_to_string(dir.join(format!("n{i}.log"))).unwrap_or_default();
+            let line = log
+                .lines()
+                .find_map(|l| l.strip_prefix("pids "))
+                .unwrap_or_else(|| panic!("n{i}.log has no pids: {log}"))
+                .to_string();
+            line.split(' ')
+                .map(|p| p.parse::<u32>().expect("a pid"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Gone, or dead and waiting to be reaped by whoever adopted it.
+#[cfg(target_os = "linux")]
+fn assert_dead(pid: u32) {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) STATE ...": the state follows the last ')'.
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        assert!(state.starts_with('Z'), "process {pid} still runs: {stat}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_node_that_stops_reading_fails_the_run_and_everything_is_killed() {
+    let script = format!("{}/tests/nodes/broken_node.py", env!("CARGO_MANIFEST_DIR"));
+    let dir = results_dir("stops-reading");
+    let bin = format!("python3 {script} stops-reading");
+    // n1 stops reading while n0 floods it with 10 000 messages: more than
+    // its input queue and pipe hold, so the runner waits for it, then gives
+    // up after the stall limit (the operation timeout).
+    let out = cluster(
+        "echo",
+        &["--nodes", "2", "--op-timeout", "1", "--bin", &bin],
+        &dir,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("n1 has not read its input for 1.0 s"), "{all}");
+    // The nodes and what they started are killed, n1 mid-sleep.
+    for pid in logged_pids(&dir, 2) {
+        assert_dead(pid);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_run_reports_it_and_kills_every_node() {
+    let script = format!("{}/tests/nodes/broken_node.py", env!("CARGO_MANIFEST_DIR"));
+    for signal in ["INT", "TERM"] {
+        let dir = results_dir(&format!("signal-{signal}"));
+        let runner = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .args(["cluster", "--workload", "echo", "--nodes", "2"])
+            .args(["--time-limit", "600", "--results"])
+            .arg(&dir)
+            .args(["--bin", &format!("python3 {script} echo-with-child")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the runner");
+        // Wait until both nodes have started their grandchildren (a bound
+        // so a broken runner fails the test rather than hanging it).
+        let mut tries = 0;
+        while !(0..2).all(|i| {
+            std::fs::read_to_string(dir.join(format!("n{i}.log")))
+                .is_ok_and(|log| log.contains("pids "))
+        }) {
+            tries += 1;
+            assert!(tries < 3000, "the nodes never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), runner.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let out = runner.wait_with_output().expect("the runner ends");
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{signal}: {all}");
+        assert!(all.contains("run stopped: interrupted"), "{signal}: {all}");
+        for pid in logged_pids(&dir, 2) {
+            assert_dead(pid);
+        }
+    }
+}

@@ -12,9 +12,18 @@ MODE (argv[1]):
   counts a gossiped add each time it hears it, and every node passes what it
   hears on once more, so remote nodes count other nodes' adds twice.
 
-The last two break no rule of the protocol: only the checker can catch them."""
+The last two break no rule of the protocol: only the checker can catch them.
+
+For the runner's clean-up, two modes start a grandchild (`sleep`) and log
+"pids NODE GRANDCHILD" to stderr, so a test can check both are killed:
+- `echo-with-child` is a correct echo node;
+- `stops-reading`: n1 never reads its input after init, while n0 floods it
+  with gossip on its first request."""
 import json
+import os
+import subprocess
 import sys
+import time
 
 mode = sys.argv[1]
 node_id = None
@@ -44,6 +53,11 @@ for line in sys.stdin:
         node_id = body["node_id"]
         node_ids = body["node_ids"]
         reply(msg, {"type": "init_ok"})
+        if mode in ("echo-with-child", "stops-reading"):
+            child = subprocess.Popen(["sleep", "600"])
+            print(f"pids {os.getpid()} {child.pid}", file=sys.stderr, flush=True)
+        if mode == "stops-reading" and node_id == "n1":
+            time.sleep(3600)
         continue
     if mode == "exit":
         sys.exit(3)
@@ -53,6 +67,13 @@ for line in sys.stdin:
         send("n99", {"type": "gossip"})
     elif mode == "wrong-echo":
         reply(msg, {"type": "echo_ok", "echo": "not what you sent"})
+    elif mode == "echo-with-child":
+        reply(msg, {"type": "echo_ok", "echo": body["echo"]})
+    elif mode == "stops-reading":
+        if kind == "echo" and next_id < 10:
+            for _ in range(10000):
+                send("n1", {"type": "gossip"})
+        reply(msg, {"type": "echo_ok", "echo": body.get("echo")})
     elif mode == "lonely-broadcast":
         if kind == "topology":
             reply(msg, {"type": "topology_ok"})
