@@ -2,7 +2,8 @@
 //! Maelstrom for any node that speaks the protocol on stdin/stdout.
 //!
 //! Each node is a child process. A thread per child reads its stdout and
-//! timestamps every line; the runner (the caller's thread) routes lines:
+//! timestamps every line into a bounded queue (a runner that falls behind
+//! makes the nodes wait on their stdout); the runner (the caller's thread) routes lines:
 //! to clients at once, to nodes after a latency sample, unless a partition
 //! or loss drops them — the same network model as the simulator. A thread
 //! per child writes its stdin from a bounded queue: when a node falls
@@ -19,9 +20,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{
-    Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError, channel, sync_channel,
-};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -41,6 +40,11 @@ const MAX_NODE_LINE: usize = 16 << 20;
 /// top of the pipe's own buffer). Seconds of input at thousands of
 /// messages per second: a healthy node never fills it.
 const STDIN_QUEUE_LINES: usize = 4096;
+
+/// Lines read from all nodes and not yet routed. When the runner falls
+/// this far behind, the reader threads wait, so nodes block on their
+/// stdout: back-pressure on the producers rather than unbounded memory.
+const FROM_NODES_QUEUE_LINES: usize = 65_536;
 
 enum FromNode {
     Line {
@@ -127,7 +131,7 @@ impl ProcessCluster {
         logs: Option<&Path>,
     ) -> std::io::Result<ProcessCluster> {
         assert_eq!(commands.len(), node_ids.len(), "one command per node");
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
         let mut children = Children(Vec::new());
         let mut stdin = Vec::new();
         for (i, (id, command)) in node_ids.iter().zip(commands).enumerate() {
@@ -191,9 +195,9 @@ impl ProcessCluster {
     }
 
     /// Queues a line for a node's stdin. When the queue is full the runner
-    /// waits for the node to read (everything else waits too, and the wait
-    /// shows as scheduling lag); a node that reads nothing for the stall
-    /// limit fails the run.
+    /// waits for the node to read (deliveries to the others wait too, and
+    /// the wait shows as scheduling lag); a node that reads nothing for the
+    /// stall limit fails the run.
     fn send_to_node(&mut self, node: usize, line: Vec<u8>) {
         let mut line = match self.stdin[node].try_send(line) {
             Ok(()) => return,
@@ -208,6 +212,12 @@ impl ProcessCluster {
         let since = Instant::now();
         loop {
             std::thread::sleep(Duration::from_millis(1));
+            // Keep routing what nodes write (routing never writes to a
+            // stdin), so no node, this one included, blocks on its stdout
+            // behind us: waiting here cannot deadlock.
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
             line = match self.stdin[node].try_send(line) {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => return,
                 Err(TrySendError::Full(line)) => line,
@@ -449,7 +459,7 @@ impl Drop for ProcessCluster {
     }
 }
 
-fn read_stdout(node: usize, out: impl Read, tx: Sender<FromNode>) {
+fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>) {
     let mut reader = BufReader::with_capacity(1 << 16, out);
     let mut line = Vec::new();
     loop {
