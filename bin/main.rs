@@ -60,7 +60,7 @@ enum Command {
     /// Run the same test on real node processes in real time, through an
     /// in-process network (a JVM-free Maelstrom), and write the results.
     #[command(
-        after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\""
+        after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000 --rate 100 --time-limit 12 --seeds 1..10\n  maelstrom-node cluster --workload kv --versus-partition\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\"\n\nOperations stop at --time-limit: give --rate and --time-limit room for --adds."
     )]
     Cluster(ClusterArgs),
 }
