@@ -222,8 +222,8 @@ impl ProcessCluster {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => return,
                 Err(TrySendError::Full(line)) => line,
             };
-            if INTERRUPTED.load(Ordering::Relaxed) {
-                return;
+            if INTERRUPTED.load(Ordering::Relaxed) || self.fatal.is_some() {
+                return; // the run is ending: stop waiting
             }
             if since.elapsed() >= self.stall_limit {
                 return self.fail(format!(
