@@ -60,7 +60,7 @@ enum Command {
     /// Run the same test on real node processes in real time, through an
     /// in-process network (a JVM-free Maelstrom), and write the results.
     #[command(
-        after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\""
+        after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000 --rate 100 --time-limit 12 --seeds 1..10\n  maelstrom-node cluster --workload kv --versus-partition\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\"\n\nOperations stop at --time-limit: give --rate and --time-limit room for --adds."
     )]
     Cluster(ClusterArgs),
 }
@@ -425,8 +425,10 @@ fn run_cluster(
         return ExitCode::from(2);
     }
     let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
-    let command: Vec<String> = match &args.bin {
-        Some(bin) => bin.split_whitespace().map(str::to_string).collect(),
+    let program = match &args.bin {
+        Some(bin) => {
+            sim::NodeProgram::Foreign(bin.split_whitespace().map(str::to_string).collect())
+        }
         None => {
             let exe = match std::env::current_exe() {
                 Ok(exe) => exe.to_string_lossy().into_owned(),
@@ -437,14 +439,15 @@ fn run_cluster(
             };
             let mut c = vec![exe, "--workload".to_string(), workload.name.to_string()];
             c.extend(workload_flags(workload, matches));
-            c
+            sim::NodeProgram::Ours(c)
         }
     };
-    if command.is_empty() {
+    if matches!(&program, sim::NodeProgram::Foreign(c) if c.is_empty()) {
         eprintln!("maelstrom-node cluster: --bin is empty");
         return ExitCode::from(2);
     }
-    // Ctrl-C stops the run; dropping the cluster kills every node.
+    // Ctrl-C (or SIGTERM) stops the run; dropping the cluster kills every
+    // node.
     let _ = ctrlc::set_handler(|| {
         sim::processes::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed)
     });
@@ -473,12 +476,20 @@ fn run_cluster(
                 ..args.config.clone()
             };
             let dir = base.join(label);
-            match sim::run_processes(workload.name, &command, &lab, &cfg, &dir) {
+            match sim::run_processes(workload.name, &program, &lab, &cfg, &dir) {
                 Ok(report) => both.push(report),
                 Err(e) => {
                     eprintln!("maelstrom-node cluster: {e}");
                     return ExitCode::FAILURE;
                 }
+            }
+            if sim::processes::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "maelstrom-node cluster: interrupted; results in {}",
+                    base.display()
+                );
+                print!("{}", both[0].table());
+                return ExitCode::FAILURE;
             }
         }
         let text = sim::report::side_by_side(&both[0], &both[1]);
@@ -515,7 +526,7 @@ fn run_cluster(
                 }
             },
         );
-        match sim::run_processes(workload.name, &command, &lab, &cfg, &dir) {
+        match sim::run_processes(workload.name, &program, &lab, &cfg, &dir) {
             Ok(report) => {
                 if args.seeds.is_none() {
                     if args.json {

@@ -2,8 +2,9 @@
 //! own nodes and nodes that are not ours pass; broken nodes fail the run,
 //! named, with the offending line, without hanging.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn cluster(workload: &str, extra: &[&str], results: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
@@ -97,5 +98,262 @@ fn our_gossip_workloads_pass_through_real_processes() {
         assert!(out.status.success(), "{workload}: {}", text(&out));
         let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
         assert!(report.contains("VALID"), "{report}");
+    }
+}
+
+/// Nodes that break no protocol rule but are wrong: the run completes and
+/// the checker's verdict fails it, saying what is wrong.
+#[test]
+fn wrong_but_well_behaved_nodes_fail_the_check() {
+    let script = format!("{}/tests/nodes/broken_node.py", env!("CARGO_MANIFEST_DIR"));
+    for (workload, mode, extra, expect) in [
+        (
+            "broadcast",
+            "lonely-broadcast",
+            &["--nodes", "3"][..],
+            "acknowledged value(s)",
+        ),
+        (
+            "counter",
+            "double-counter",
+            &["--nodes", "3", "--g-counter"],
+            "but acknowledged adds sum to",
+        ),
+    ] {
+        let dir = results_dir(mode);
+        let bin = format!("python3 {script} {mode}");
+        let mut args = extra.to_vec();
+        args.extend(["--bin", &bin]);
+        let out = cluster(workload, &args, &dir);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {all}");
+        let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+        assert!(report.contains("INVALID"), "{mode}: {report}");
+        assert!(report.contains(expect), "{mode}: {report}");
+        // The checker's verdict, not the runner's crash detection.
+        assert!(!report.contains("run stopped"), "{mode}: {report}");
+    }
+}
+
+/// A headless Chromium on PATH, if there is one.
+fn browser() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser", "google-chrome"].map(|b| dir.join(b)))
+        .find(|p| p.is_file())
+}
+
+/// Runs the browser on `page` with `args`, killing it if it hangs.
+fn run_browser(browser: &Path, page: &Path, args: &[String]) -> Output {
+    let profile = results_dir("chromium-profile");
+    let child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the browser");
+    let id = child.id();
+    // A watchdog, not a timing assertion: a wedged browser must not hang CI.
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait.recv_timeout(Duration::from_secs(120)).is_err() {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait for the browser");
+    let _ = done.send(());
+    let _ = watchdog.join();
+    let _ = std::fs::remove_dir_all(&profile);
+    out
+}
+
+/// Horizontal bands of the screenshot holding coloured (saturated) pixels
+/// left of `max_x`: one per chart with something drawn in its plot area.
+/// Text, axes, grid lines and backgrounds are grey; only marks have colour.
+fn coloured_bands(png_file: &Path, max_x: u32) -> (usize, usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png_file).expect("screenshot written"),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("sane size")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "expected an RGB screenshot, got {info:?}");
+    let mut colours = std::collections::HashSet::new();
+    let mut bands = 0;
+    let mut last_row: Option<u32> = None;
+    for y in 0..info.height {
+        let mut coloured = false;
+        for x in 0..info.width {
+            let i = (y * info.width + x) as usize * channels;
+            let (r, g, b) = (buf[i], buf[i + 1], buf[i + 2]);
+            colours.insert((r, g, b));
+            let spread = r.max(g).max(b) - r.min(g).min(b);
+            coloured |= x < max_x && spread > 60;
+        }
+        if coloured {
+            // Rows of one chart are contiguous (lines join their points,
+            // bars stand on the axis); charts are ~100 px apart.
+            if last_row.is_none_or(|r| y - r > 20) {
+                bands += 1;
+            }
+            last_row = Some(y);
+        }
+    }
+    (bands, colours.len())
+}
+
+/// The HTML report, opened in a real browser: every chart is in the DOM
+/// and every chart with data shows it on screen.
+#[test]
+fn the_html_report_renders_in_a_headless_browser() {
+    let Some(browser) = browser() else {
+        assert!(
+            std::env::var_os("REQUIRE_BROWSER").is_none_or(|v| v != "1"),
+            "REQUIRE_BROWSER=1 but there is no chromium on PATH"
+        );
+        eprintln!("SKIPPED: no chromium on PATH (REQUIRE_BROWSER=1 makes this a failure)");
+        return;
+    };
+    let dir = results_dir("render");
+    let out = cluster("counter", &["--nodes", "3"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let page = dir.join("report.html");
+    // What we wrote: one <figure> per chart; charts without data say so.
+    let html = std::fs::read_to_string(&page).unwrap();
+    let charts = html.matches("<figure>").count();
+    let with_data = html
+        .split("<figure>")
+        .skip(1)
+        .filter(|chart| !chart.contains(">no data<"))
+        .count();
+    // Counter: messages per second, latency, nodes holding the final value.
+    assert!(with_data >= 3, "{html}");
+
+    let dom = run_browser(&browser, &page, &["--dump-dom".into()]);
+    assert!(dom.status.success(), "{}", text(&dom));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // The browser's parse of the page holds every chart, whole.
+    assert_eq!(dom.matches("<svg").count(), charts, "{dom}");
+    assert_eq!(dom.matches("</svg>").count(), charts, "{dom}");
+    assert!(dom.contains("<polyline") && dom.contains("<rect"), "{dom}");
+    assert!(dom.contains("counter — seed 1"), "{dom}");
+
+    let shot = dir.join("screenshot.png");
+    let args = [
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1200,4000".into(),
+    ];
+    let out = run_browser(&browser, &page, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    // The page's 24 px margin plus the chart's plot area (x < 720): the
+    // legend's coloured squares lie to the right of it and do not count.
+    let (bands, colours) = coloured_bands(&shot, 24 + 720);
+    assert!(colours > 2, "a blank screenshot: {colours} colour(s)");
+    assert_eq!(bands, with_data, "charts with visible data marks");
+}
+
+/// The node and grandchild pids the `echo-with-child` and `stops-reading`
+/// modes log, one pair per node.
+fn logged_pids(dir: &Path, nodes: usize) -> Vec<u32> {
+    (0..nodes)
+        .flat_map(|i| {
+            let log = std::fs::read_to_string(dir.join(format!("n{i}.log"))).unwrap_or_default();
+            let line = log
+                .lines()
+                .find_map(|l| l.strip_prefix("pids "))
+                .unwrap_or_else(|| panic!("n{i}.log has no pids: {log}"))
+                .to_string();
+            line.split(' ')
+                .map(|p| p.parse::<u32>().expect("a pid"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Gone, or dead and waiting to be reaped by whoever adopted it.
+#[cfg(target_os = "linux")]
+fn assert_dead(pid: u32) {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) STATE ...": the state follows the last ')'.
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        assert!(state.starts_with('Z'), "process {pid} still runs: {stat}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_node_that_stops_reading_fails_the_run_and_everything_is_killed() {
+    let script = format!("{}/tests/nodes/broken_node.py", env!("CARGO_MANIFEST_DIR"));
+    let dir = results_dir("stops-reading");
+    let bin = format!("python3 {script} stops-reading");
+    // n1 stops reading while n0 floods it with 10 000 messages: more than
+    // its input queue and pipe hold, so the runner waits for it, then gives
+    // up after the stall limit (the operation timeout).
+    let out = cluster(
+        "echo",
+        &["--nodes", "2", "--op-timeout", "1", "--bin", &bin],
+        &dir,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("n1 has not read its input for 1.0 s"), "{all}");
+    // The nodes and what they started are killed, n1 mid-sleep.
+    for pid in logged_pids(&dir, 2) {
+        assert_dead(pid);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_run_reports_it_and_kills_every_node() {
+    let script = format!("{}/tests/nodes/broken_node.py", env!("CARGO_MANIFEST_DIR"));
+    for signal in ["INT", "TERM"] {
+        let dir = results_dir(&format!("signal-{signal}"));
+        let runner = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .args(["cluster", "--workload", "echo", "--nodes", "2"])
+            .args(["--time-limit", "600", "--results"])
+            .arg(&dir)
+            .args(["--bin", &format!("python3 {script} echo-with-child")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the runner");
+        // Wait until both nodes have started their grandchildren (a bound
+        // so a broken runner fails the test rather than hanging it).
+        let mut tries = 0;
+        while !(0..2).all(|i| {
+            std::fs::read_to_string(dir.join(format!("n{i}.log")))
+                .is_ok_and(|log| log.contains("pids "))
+        }) {
+            tries += 1;
+            assert!(tries < 3000, "the nodes never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), runner.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let out = runner.wait_with_output().expect("the runner ends");
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{signal}: {all}");
+        assert!(all.contains("run stopped: interrupted"), "{signal}: {all}");
+        for pid in logged_pids(&dir, 2) {
+            assert_dead(pid);
+        }
     }
 }

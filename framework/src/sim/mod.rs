@@ -27,6 +27,7 @@ pub mod sweep;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 pub use cluster::{Backend, Cluster};
 pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
@@ -44,23 +45,54 @@ pub fn run_one(workload: &str, nodes: &NodeFactory, lab: &LabFactory, cfg: &SimC
     run::run(workload, nodes, lab(&setup), cfg)
 }
 
-/// Runs one test on real node processes started with `command`, in real
-/// time, and writes its results (node logs, message log, history, report,
-/// charts) into `dir`.
+/// What runs as a node process.
+#[derive(Debug, Clone)]
+pub enum NodeProgram {
+    /// This binary with a workload (program, then arguments): each node
+    /// also gets `--seed N`, the seed its simulated twin would have, so
+    /// real-process runs are as reproducible as real time allows.
+    Ours(Vec<String>),
+    /// A node that is not ours (`--bin`): started exactly as given.
+    Foreign(Vec<String>),
+}
+
+impl NodeProgram {
+    /// The command line of node `index` in a run seeded with `seed`.
+    pub fn command(&self, seed: u64, index: usize) -> Vec<String> {
+        match self {
+            NodeProgram::Ours(command) => {
+                let mut command = command.clone();
+                command.push("--seed".into());
+                command.push(run::node_seed(seed, index).to_string());
+                command
+            }
+            NodeProgram::Foreign(command) => command.clone(),
+        }
+    }
+}
+
+/// Runs one test on real node processes in real time, and writes its
+/// results (node logs, message log, history, report, charts) into `dir`.
 pub fn run_processes(
     workload: &str,
-    command: &[String],
+    program: &NodeProgram,
     lab: &LabFactory,
     cfg: &SimConfig,
     dir: &std::path::Path,
 ) -> std::io::Result<Report> {
     std::fs::create_dir_all(dir)?;
     let node_ids = cfg.node_ids();
+    let commands = (0..node_ids.len())
+        .map(|i| program.command(cfg.seed, i))
+        .collect();
     let cluster = processes::ProcessCluster::start(
-        command,
+        commands,
         node_ids.clone(),
         cfg.net(),
         run::sub_seed(cfg.seed, 1),
+        // A node may leave its input unread, with a full queue, for as
+        // long as an operation may take: past that it is stuck.
+        Duration::from_secs_f64(cfg.op_timeout),
         Some(dir),
     )?;
     let lab = lab(&LabSetup { node_ids });
@@ -108,4 +140,28 @@ pub fn run_seeds(
         .into_iter()
         .map(|r| r.expect("every seed ran"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_nodes_get_their_simulated_twins_seeds_and_foreign_ones_nothing() {
+        let base = vec![
+            "maelstrom-node".to_string(),
+            "--workload".into(),
+            "x".into(),
+        ];
+        let ours = NodeProgram::Ours(base.clone());
+        let n2 = ours.command(7, 2);
+        assert_eq!(n2[..3], base[..]);
+        assert_eq!(
+            n2[3..],
+            ["--seed".to_string(), run::node_seed(7, 2).to_string()]
+        );
+        assert_ne!(ours.command(7, 1), n2, "each node its own seed");
+        assert_ne!(ours.command(8, 2), n2, "each run its own seeds");
+        assert_eq!(NodeProgram::Foreign(base.clone()).command(7, 2), base);
+    }
 }

@@ -65,6 +65,8 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 160.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 45.0;
+/// Series with at most this many points get a dot at each point.
+const MARKED_POINTS: usize = 60;
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -192,8 +194,25 @@ pub fn svg(plot: &Plot) -> String {
                     .collect();
                 let _ = write!(
                     out,
-                    r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/><rect x="{}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}">{}</text>"#,
-                    path.join(" "),
+                    r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
+                    path.join(" ")
+                );
+                // A line through one point draws nothing (a run of one
+                // second has one messages-per-second sample), and sparse
+                // series read better with their samples marked.
+                if s.points.len() <= MARKED_POINTS {
+                    for &(x, y) in &s.points {
+                        let _ = write!(
+                            out,
+                            r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#,
+                            sx(x),
+                            sy(y)
+                        );
+                    }
+                }
+                let _ = write!(
+                    out,
+                    r#"<rect x="{}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}">{}</text>"#,
                     W + 5.0,
                     TOP + 16.0 * i as f64,
                     W + 20.0,
@@ -265,6 +284,17 @@ mod tests {
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         assert!(s.contains("<polyline"));
         assert!(s.contains("gossip &lt;x&gt;"));
+        assert_eq!(s.matches("<circle").count(), 3);
+        let one = Plot::lines(
+            "one second",
+            "time (s)",
+            "messages",
+            vec![Series {
+                name: "gossip".into(),
+                points: vec![(0.0, 68.0)],
+            }],
+        );
+        assert_eq!(svg(&one).matches("<circle").count(), 1);
         let h = svg(&Plot::histogram("latency", "ms", &[1.0, 2.0, 2.0, 9.0]));
         assert_eq!(h.matches("<rect").count(), 40);
         let e = svg(&Plot::histogram("none", "ms", &[]));

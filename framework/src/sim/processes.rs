@@ -2,12 +2,17 @@
 //! Maelstrom for any node that speaks the protocol on stdin/stdout.
 //!
 //! Each node is a child process. A thread per child reads its stdout and
-//! timestamps every line; the runner (the caller's thread) routes lines:
+//! timestamps every line into a bounded queue (a runner that falls behind
+//! makes the nodes wait on their stdout); the runner (the caller's thread) routes lines:
 //! to clients at once, to nodes after a latency sample, unless a partition
 //! or loss drops them — the same network model as the simulator. A thread
-//! per child writes its stdin, so a node that stops reading cannot stall
-//! the others. Children are killed when the cluster is dropped, whatever
-//! the reason (end of run, error, Ctrl-C through [`INTERRUPTED`]).
+//! per child writes its stdin from a bounded queue: when a node falls
+//! behind, the runner waits for it (back-pressure, visible as scheduling
+//! lag) instead of buffering without limit, and a node that leaves its input
+//! unread for longer than the stall limit fails the run. Each child runs in
+//! its own process group, killed (with anything it started) when the
+//! cluster is dropped, whatever the reason: end of run, error, panic,
+//! Ctrl-C or SIGTERM through [`INTERRUPTED`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,7 +20,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -30,6 +35,16 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Lines longer than this from a node are a protocol problem.
 const MAX_NODE_LINE: usize = 16 << 20;
+
+/// Lines queued for one node's stdin before the runner waits for it (on
+/// top of the pipe's own buffer). Seconds of input at thousands of
+/// messages per second: a healthy node never fills it.
+const STDIN_QUEUE_LINES: usize = 4096;
+
+/// Lines read from all nodes and not yet routed. When the runner falls
+/// this far behind, the reader threads wait, so nodes block on their
+/// stdout: back-pressure on the producers rather than unbounded memory.
+const FROM_NODES_QUEUE_LINES: usize = 65_536;
 
 enum FromNode {
     Line {
@@ -58,8 +73,9 @@ pub struct ProcessCluster {
     start: Instant,
     node_ids: Vec<NodeId>,
     index: HashMap<NodeId, usize>,
-    children: Vec<Child>,
-    stdin: Vec<Sender<Vec<u8>>>,
+    stdin: Vec<SyncSender<Vec<u8>>>,
+    /// How long a node may leave a full input queue unread.
+    stall_limit: Duration,
     rx: Receiver<FromNode>,
     queue: TimedQueue<Delivery>,
     network: Network,
@@ -70,37 +86,75 @@ pub struct ProcessCluster {
     lag_ms: Vec<f64>,
     message_log: Option<BufWriter<File>>,
     events: u64,
+    /// Last, so the nodes are killed after everything else is dropped.
+    children: Children,
 }
 
+/// The node processes, each the leader of its own process group. Dropping
+/// this kills every group: also on an early return from
+/// [`ProcessCluster::start`] when a later node fails to start.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            kill_group(child);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Kills the child and whatever it started (`--bin` may be a wrapper
+/// script or `go run`, whose real node is a grandchild).
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) takes plain integers and touches no memory; the
+        // group is the child's own (process_group(0) at spawn) and the
+        // child is not reaped yet, so its id cannot have been reused.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    let _ = child.kill();
+}
 impl ProcessCluster {
-    /// Starts one process per node id: `command[0]` with `command[1..]`.
-    /// Each node's stderr goes to `<logs>/<node>.log` when `logs` is given.
-    /// Node-to-node messages are logged to `<logs>/messages.jsonl`.
+    /// Starts one process per node id, node `i` with `commands[i]`
+    /// (program, then arguments). Each node's stderr goes to
+    /// `<logs>/<node>.log` and node-to-node messages are logged to
+    /// `<logs>/messages.jsonl` when `logs` is given. A node whose input
+    /// queue stays full for `stall_limit` fails the run.
     pub fn start(
-        command: &[String],
+        commands: Vec<Vec<String>>,
         node_ids: Vec<NodeId>,
         net: NetConfig,
         seed: u64,
+        stall_limit: Duration,
         logs: Option<&Path>,
     ) -> std::io::Result<ProcessCluster> {
-        let (program, args) = command
-            .split_first()
-            .ok_or_else(|| std::io::Error::other("empty node command"))?;
-        let (tx, rx) = channel();
-        let mut children = Vec::new();
+        assert_eq!(commands.len(), node_ids.len(), "one command per node");
+        let (tx, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
+        let mut children = Children(Vec::new());
         let mut stdin = Vec::new();
-        for (i, id) in node_ids.iter().enumerate() {
-            let mut child = Command::new(program)
-                .args(args)
+        for (i, (id, command)) in node_ids.iter().zip(commands).enumerate() {
+            let (program, args) = command
+                .split_first()
+                .ok_or_else(|| std::io::Error::other("empty node command"))?;
+            let mut cmd = Command::new(program);
+            cmd.args(args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+                .stderr(Stdio::piped());
+            // Its own process group: Ctrl-C at the terminal reaches only
+            // the runner, which reports the interruption and kills the
+            // groups; nodes do not die first and look like crashes.
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let mut child = cmd
                 .spawn()
                 .map_err(|e| std::io::Error::other(format!("cannot start {program}: {e}")))?;
             let out = child.stdout.take().expect("piped");
             let err = child.stderr.take().expect("piped");
             let input = child.stdin.take().expect("piped");
-            children.push(child);
+            children.0.push(child);
             let tx = tx.clone();
             std::thread::spawn(move || read_stdout(i, out, tx));
             let log = match logs {
@@ -108,7 +162,7 @@ impl ProcessCluster {
                 None => None,
             };
             std::thread::spawn(move || copy_stderr(err, log));
-            let (line_tx, line_rx) = channel::<Vec<u8>>();
+            let (line_tx, line_rx) = sync_channel::<Vec<u8>>(STDIN_QUEUE_LINES);
             std::thread::spawn(move || write_stdin(input, line_rx));
             stdin.push(line_tx);
         }
@@ -125,8 +179,8 @@ impl ProcessCluster {
                 .map(|(i, id)| (id.clone(), i))
                 .collect(),
             node_ids,
-            children,
             stdin,
+            stall_limit,
             rx,
             queue: TimedQueue::default(),
             network,
@@ -136,7 +190,49 @@ impl ProcessCluster {
             lag_ms: Vec::new(),
             message_log,
             events: 0,
+            children,
         })
+    }
+
+    /// Queues a line for a node's stdin. When the queue is full the runner
+    /// waits for the node to read (deliveries to the others wait too, and
+    /// the wait shows as scheduling lag); a node that reads nothing for the
+    /// stall limit fails the run.
+    fn send_to_node(&mut self, node: usize, line: Vec<u8>) {
+        let mut line = match self.stdin[node].try_send(line) {
+            Ok(()) => return,
+            // Its writer ended: the node closed its input or exited, which
+            // its reader reports.
+            Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(line)) => line,
+        };
+        if self.fatal.is_some() {
+            return; // the run is ending anyway
+        }
+        let since = Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(1));
+            // Keep routing what nodes write (routing never writes to a
+            // stdin), so no node, this one included, blocks on its stdout
+            // behind us: waiting here cannot deadlock.
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
+            line = match self.stdin[node].try_send(line) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(line)) => line,
+            };
+            if INTERRUPTED.load(Ordering::Relaxed) || self.fatal.is_some() {
+                return; // the run is ending: stop waiting
+            }
+            if since.elapsed() >= self.stall_limit {
+                return self.fail(format!(
+                    "{} has not read its input for {:.1} s ({STDIN_QUEUE_LINES} lines waiting)",
+                    self.node_ids[node],
+                    self.stall_limit.as_secs_f64()
+                ));
+            }
+        }
     }
 
     fn since_start(&self, at: Instant) -> Duration {
@@ -161,7 +257,7 @@ impl ProcessCluster {
                 self.node_ids[node]
             )),
             FromNode::Closed { node } => {
-                let status = self.children[node]
+                let status = self.children.0[node]
                     .try_wait()
                     .ok()
                     .flatten()
@@ -183,7 +279,7 @@ impl ProcessCluster {
                 continue;
             }
             self.lag_ms.push((now - due).as_secs_f64() * 1000.0);
-            let _ = self.stdin[d.to].send(d.line);
+            self.send_to_node(d.to, d.line);
         }
     }
 
@@ -264,7 +360,7 @@ impl Backend for ProcessCluster {
         match protocol::write_line(&mut line, client, &self.node_ids[node], body, msg_id, None) {
             Ok(()) => {
                 self.network.stats_mut().client_requests += 1;
-                let _ = self.stdin[node].send(line);
+                self.send_to_node(node, line);
             }
             Err(e) => self
                 .problems
@@ -359,14 +455,11 @@ impl Drop for ProcessCluster {
         if let Some(log) = &mut self.message_log {
             let _ = log.flush();
         }
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // `children` is dropped after this: every process group is killed.
     }
 }
 
-fn read_stdout(node: usize, out: impl Read, tx: Sender<FromNode>) {
+fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>) {
     let mut reader = BufReader::with_capacity(1 << 16, out);
     let mut line = Vec::new();
     loop {

@@ -174,6 +174,13 @@ pub fn sub_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The seed of node `index`'s random number generator in a run seeded
+/// with `seed`: the simulator's nodes and our own node processes get the
+/// same ones.
+pub fn node_seed(seed: u64, index: usize) -> u64 {
+    sub_seed(seed, 1000 + index as u64)
+}
+
 /// The client id of probe reads (a client id: it starts with `c`).
 const PROBE_CLIENT: &str = "cprobe";
 
@@ -207,7 +214,7 @@ struct Driver<'a, B: Backend> {
 pub fn run(workload: &str, factory: &NodeFactory, lab: Box<dyn Lab>, cfg: &SimConfig) -> Report {
     let node_ids = cfg.node_ids();
     let processes = (0..cfg.nodes)
-        .map(|i| factory(sub_seed(cfg.seed, 1000 + i as u64)))
+        .map(|i| factory(node_seed(cfg.seed, i)))
         .collect();
     let cluster = Cluster::new(node_ids, processes, cfg.net(), sub_seed(cfg.seed, 1));
     run_on(workload, cluster, lab, cfg)
