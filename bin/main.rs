@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use maelstrom_framework::sim::{self, SimConfig, Summary, sweep};
-use maelstrom_framework::{Registration, registry, stdio};
+use maelstrom_framework::{LabFactory, Registration, registry, stdio};
 
 // `inventory` only registers workloads from crates the binary links.
 use broadcast_fanout as _;
@@ -193,12 +193,14 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
         );
         return ExitCode::from(2);
     };
-    if let Err(e) = args.config.validate() {
+    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    let mut config = args.config.clone();
+    fit_time_limit(&mut config, matches, &lab);
+    if let Err(e) = config.validate() {
         eprintln!("maelstrom-node sim: {e}");
         return ExitCode::from(2);
     }
     let nodes = (workload.build)(matches).unwrap_or_else(|e| e.exit());
-    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
     let print = |text: String| {
         print!("{text}");
         if !text.ends_with('\n') {
@@ -206,10 +208,10 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
         }
     };
     if args.versus_partition {
-        let normal = sim::run_one(workload.name, &nodes, &lab, &args.config);
+        let normal = sim::run_one(workload.name, &nodes, &lab, &config);
         let cut = SimConfig {
             nemesis: Some(sim::Nemesis::Partition),
-            ..args.config.clone()
+            ..config.clone()
         };
         let partitioned = sim::run_one(workload.name, &nodes, &lab, &cut);
         if args.json {
@@ -226,7 +228,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
     }
     match &args.seeds {
         None => {
-            let report = sim::run_one(workload.name, &nodes, &lab, &args.config);
+            let report = sim::run_one(workload.name, &nodes, &lab, &config);
             if args.json {
                 print(serde_json::to_string_pretty(&report).expect("reports serialise"));
             } else {
@@ -263,7 +265,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
                 workload.name,
                 &nodes,
                 &lab,
-                &args.config,
+                &config,
                 &seeds,
                 args.threads,
                 &on_done,
@@ -325,17 +327,18 @@ fn run_sweep(
         let Some(("sim", sim_matches)) = matches.subcommand() else {
             unreachable!("the sweep re-parses a sim command line");
         };
-        let config = SimConfig::from_arg_matches(sim_matches).unwrap_or_else(|e| e.exit());
-        if let Err(e) = config.validate() {
-            eprintln!("maelstrom-node sim: {e}");
-            return ExitCode::from(2);
-        }
+        let mut config = SimConfig::from_arg_matches(sim_matches).unwrap_or_else(|e| e.exit());
         let Some(lab) = &workload.lab else {
             eprintln!("maelstrom-node: workload `{}` has no lab", workload.name);
             return ExitCode::from(2);
         };
-        let nodes = (workload.build)(sim_matches).unwrap_or_else(|e| e.exit());
         let lab = (lab.build)(sim_matches).unwrap_or_else(|e| e.exit());
+        fit_time_limit(&mut config, sim_matches, &lab);
+        if let Err(e) = config.validate() {
+            eprintln!("maelstrom-node sim: {e}");
+            return ExitCode::from(2);
+        }
+        let nodes = (workload.build)(sim_matches).unwrap_or_else(|e| e.exit());
         let reports = sim::run_seeds(
             workload.name,
             &nodes,
@@ -385,6 +388,28 @@ fn run_sweep(
     }
 }
 
+/// With an operation budget (`--ops N`, a lab's `--adds N`) and no
+/// `--time-limit` on the command line, the time limit makes room for every
+/// operation at `--rate`, instead of cutting them off at the default; the
+/// main phase ends once they are done anyway.
+fn fit_time_limit(config: &mut SimConfig, matches: &clap::ArgMatches, lab: &LabFactory) {
+    if matches.value_source("time_limit") == Some(clap::parser::ValueSource::CommandLine) {
+        return;
+    }
+    let lab_budget = lab(&sim::LabSetup {
+        node_ids: config.node_ids(),
+    })
+    .op_budget();
+    let Some(budget) = config.ops.into_iter().chain(lab_budget).min() else {
+        return;
+    };
+    if config.rate.is_nan() || config.rate <= 0.0 {
+        return; // validate() explains
+    }
+    let room = budget as f64 / config.rate * 1.5 + 10.0;
+    config.time_limit = config.time_limit.max(room.min(sim::run::MAX_SECONDS));
+}
+
 /// `argv` without `--sweep*` flags and without the swept flags (in either
 /// `--flag value` or `--flag=value` form), so they can be set anew.
 fn without_flags(argv: &[String], swept: &[&str]) -> Vec<String> {
@@ -420,11 +445,13 @@ fn run_cluster(
         );
         return ExitCode::from(2);
     };
-    if let Err(e) = args.config.validate() {
+    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    let mut config = args.config.clone();
+    fit_time_limit(&mut config, matches, &lab);
+    if let Err(e) = config.validate() {
         eprintln!("maelstrom-node cluster: {e}");
         return ExitCode::from(2);
     }
-    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
     let program = match &args.bin {
         Some(bin) => {
             sim::NodeProgram::Foreign(bin.split_whitespace().map(str::to_string).collect())
@@ -459,13 +486,13 @@ fn run_cluster(
                 return ExitCode::from(2);
             }
         },
-        None => vec![args.config.seed],
+        None => vec![config.seed],
     };
     if args.versus_partition {
         let base = args
             .results
             .clone()
-            .unwrap_or_else(|| default_results_dir(workload.name, args.config.seed));
+            .unwrap_or_else(|| default_results_dir(workload.name, config.seed));
         let mut both = Vec::new();
         for (label, nemesis) in [
             ("normal", None),
@@ -473,7 +500,7 @@ fn run_cluster(
         ] {
             let cfg = SimConfig {
                 nemesis,
-                ..args.config.clone()
+                ..config.clone()
             };
             let dir = base.join(label);
             match sim::run_processes(workload.name, &program, &lab, &cfg, &dir) {
@@ -514,7 +541,7 @@ fn run_cluster(
     for seed in seeds {
         let cfg = SimConfig {
             seed,
-            ..args.config.clone()
+            ..config.clone()
         };
         let dir = args.results.clone().map_or_else(
             || default_results_dir(workload.name, seed),

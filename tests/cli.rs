@@ -155,3 +155,32 @@ fn a_sweep_of_an_unknown_flag_or_a_bad_value_is_refused() {
         assert_eq!(out.status.code(), Some(2), "--sweep {sweep}");
     }
 }
+
+#[test]
+fn an_operation_budget_without_a_time_limit_runs_every_operation() {
+    let acked = |extra: &[&str]| {
+        let mut args = vec![
+            "sim",
+            "--workload",
+            "counter",
+            "--nodes",
+            "3",
+            "--adds",
+            "300",
+            "--rate",
+            "20",
+        ];
+        args.extend_from_slice(extra);
+        let out = node(&args);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{text}");
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("adds acknowledged"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    // 300 adds at 20/s need 15 s: the default 10 s limit makes room...
+    assert_eq!(acked(&[]), 300);
+    // ...but a limit given on the command line is kept.
+    assert!(acked(&["--time-limit", "10"]) < 300);
+}

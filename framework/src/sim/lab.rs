@@ -32,6 +32,13 @@ pub trait Lab {
     /// or `None` when the lab's clients are done.
     fn next_op(&mut self, rng: &mut StdRng) -> Option<Value>;
 
+    /// How many operations the clients will issue in all, when the lab
+    /// has a fixed amount of work (the counter's `--adds N`); `None` when
+    /// they go on until the time limit.
+    fn op_budget(&self) -> Option<u64> {
+        None
+    }
+
     /// The bodies of the final reads sent to every node after healing and
     /// settling, one after the other (kv reads every key).
     fn final_reads(&self) -> Vec<Value>;

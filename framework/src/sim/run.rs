@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The longest time any setting in seconds may be (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -118,7 +121,7 @@ impl SimConfig {
         }
         // Upper bounds keep every duration far from overflow: a day of run
         // time, a million operations per second.
-        const DAY: f64 = 86_400.0;
+        const DAY: f64 = MAX_SECONDS;
         for (name, v, max) in [
             ("--rate", self.rate, 1e6),
             ("--time-limit", self.time_limit, DAY),

@@ -109,6 +109,10 @@ fn delta_of(op: &maelstrom_framework::sim::Op) -> i128 {
 }
 
 impl Lab for CounterLab {
+    fn op_budget(&self) -> Option<u64> {
+        self.options.adds
+    }
+
     fn next_op(&mut self, rng: &mut StdRng) -> Option<Value> {
         let delta = |rng: &mut StdRng, g: bool| {
             if g {
