@@ -136,6 +136,21 @@ impl Report {
             Metric::new("ops", self.ops.total as f64, ""),
             Metric::new("ops indeterminate", self.ops.info as f64, ""),
             Metric::new("server messages", self.net.sent as f64, ""),
+            Metric::new(
+                "partitions",
+                self.faults
+                    .iter()
+                    .filter(|f| f.action == "partition")
+                    .count() as f64,
+                "",
+            ),
+            Metric::new("messages lost", self.net.dropped_by_loss as f64, ""),
+            Metric::new(
+                "messages cut by partitions",
+                self.net.dropped_by_partition as f64,
+                "",
+            ),
+            Metric::new("messages duplicated", self.net.duplicated as f64, ""),
         ];
         m.extend(self.checker.iter().cloned());
         m.extend(self.runner.iter().cloned());

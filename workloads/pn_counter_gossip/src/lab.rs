@@ -217,10 +217,12 @@ impl Lab for CounterLab {
                     millis(at.saturating_sub(last)),
                     "ms",
                 );
+                // Recovery: from the last heal, or the last add if one came
+                // later, until every node held the final value.
                 if let Some(healed) = history.healed_at {
                     verdict.metric(
                         "convergence after last heal",
-                        millis(at.saturating_sub(healed)),
+                        millis(at.saturating_sub(healed.max(last))),
                         "ms",
                     );
                 }
