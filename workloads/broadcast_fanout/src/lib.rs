@@ -207,6 +207,7 @@ impl Handler for Broadcast {
             Message::Topology { .. } => ctx.reply(req, &Reply::TopologyOk),
             Message::Gossip { value } => {
                 self.check_peer(&req.src, "gossip")?;
+                self.replica.heard_from(&req.src, ctx.now());
                 if let Receipt::New(idx) = self.replica.accept(value, Some(&req.src)) {
                     self.forward(ctx, idx, Some(&req.src));
                 }

@@ -78,6 +78,16 @@ enum Out<'a> {
     },
 }
 
+/// What [`Replica::on_batch`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReceipt {
+    /// Indices of the values that were new here.
+    pub new: Vec<ValueIdx>,
+    /// The sender had been silent, and batches in flight to it were given
+    /// up (see [`Replica::heard_from`]): they are pending again.
+    pub reconnected: bool,
+}
+
 /// A handler built on a [`Replica`], so that an `exchange`'s RPC
 /// continuation can reach it.
 pub trait HasReplica {
@@ -214,18 +224,19 @@ impl Replica {
 
     /// Handles peer `from`'s values and acks: the acks settle our pushes,
     /// the values are stored (and known to be at `from`). A one-way batch
-    /// with values and a msg_id is owed an ack. Returns the indices of the
-    /// values that were new here.
+    /// with values and a msg_id is owed an ack.
     pub fn on_batch(
         &mut self,
         from: &str,
         owe_ack_for: Option<u64>,
         batch: Batch,
         now: Duration,
-    ) -> Vec<ValueIdx> {
+    ) -> BatchReceipt {
         self.ledger.acknowledged(from, &batch.acks);
-        if batch.values.is_empty() {
-            return Vec::new();
+        let reconnected = self.heard_from(from, now);
+        // An ack-only batch is owed no ack: acks never beget acks.
+        if let (Some(id), false) = (owe_ack_for, batch.values.is_empty()) {
+            self.ledger.owe_ack(from, id, now);
         }
         let new = batch
             .values
@@ -233,10 +244,18 @@ impl Replica {
             .map(|v| self.accept(v, Some(from)))
             .filter_map(|r| r.is_new().then_some(r.idx()))
             .collect();
-        if let Some(id) = owe_ack_for {
-            self.ledger.owe_ack(from, id, now);
-        }
-        new
+        BatchReceipt { new, reconnected }
+    }
+
+    /// A message from peer `from` arrived. If it had been silent for
+    /// [`Timing::ack_delay`] (a live peer answers an exchange within a round
+    /// trip, and acks a batch within about that delay), the link was
+    /// probably cut: what is still in flight to it is pending again at once
+    /// rather than after [`Timing::resend_after`], so a heal is followed by
+    /// prompt exchanges. Returns whether batches were given up. Call after
+    /// applying the message's acks.
+    pub fn heard_from(&mut self, from: &str, now: Duration) -> bool {
+        self.ledger.heard_from(from, now, self.timing.ack_delay) > 0
     }
 
     /// Sends a node-to-node message that carries `values` values, counting
@@ -423,8 +442,8 @@ mod tests {
             values: vec![json!(1), json!(2)],
             acks: vec![],
         };
-        let new = r.on_batch("n2", Some(9), batch, Duration::ZERO);
-        assert_eq!(new, [1]);
+        let receipt = r.on_batch("n2", Some(9), batch, Duration::ZERO);
+        assert_eq!(receipt.new, [1]);
         assert_eq!(r.ledger().pending_len("n2"), 0, "n2 sent both");
         assert_eq!(r.ledger().pending_len("n3"), 2);
         assert_eq!(r.ledger().owed_len("n2"), 1);

@@ -357,8 +357,16 @@ impl Handler for Tuning {
                 if self.hub.as_deref() == Some(req.src.as_str()) {
                     self.hub_unresponsive = false;
                 }
-                self.replica
+                let receipt = self
+                    .replica
                     .on_batch(&req.src, req.msg_id, batch, ctx.now());
+                // A hub link back after a silence (a healed partition):
+                // what was cut off goes now, not at the next tick.
+                let hub_link = self.hub.as_deref() == Some(req.src.as_str())
+                    || self.hub.as_deref() == Some(ctx.id());
+                if receipt.reconnected && self.strategy == Strategy::Hub && hub_link {
+                    self.replica.push(ctx, &req.src);
+                }
             }
         }
         Ok(())
