@@ -272,11 +272,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
                 .map(|(v, _)| self.reached.get(v).and_then(|(_, at)| *at))
                 .try_fold(healed, |latest, at| Some(latest.max(at?)));
             if let Some(all_at) = reached_at {
-                verdict.metric(
-                    "convergence after last heal",
-                    millis(all_at - healed),
-                    "ms",
-                );
+                verdict.metric("convergence after last heal", millis(all_at - healed), "ms");
             }
         }
         let per_broadcast = net.sent as f64 / broadcasts.len().max(1) as f64;

@@ -58,8 +58,6 @@
 //! every value held, plus per peer the indices of values it is not known
 //! to hold.
 
-#[cfg(any(test, feature = "testkit"))]
-pub mod cluster;
 pub mod lab;
 pub mod ledger;
 pub mod replica;
@@ -224,7 +222,7 @@ impl Handler for Broadcast {
         match timer {
             Timer::AntiEntropy => {
                 self.replica.requeue_expired(ctx.now());
-                let idle = self.replica.peers_without_pending();
+                let idle = self.replica.idle_peers(ctx.now());
                 let targets = ctx.sample_peers(self.settings.fanout(), &idle);
                 for peer in targets {
                     self.replica.exchange(ctx, &peer);

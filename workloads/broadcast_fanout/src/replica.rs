@@ -272,14 +272,28 @@ impl Replica {
     }
 
     /// Takes `peer`'s next batch out of its pending set, and the acks owed
-    /// to it; `None` when there is neither.
-    fn next_push(&mut self, peer: &str) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
+    /// to it; `None` when there is neither and no probe is due (see
+    /// [`Replica::overdue`]).
+    fn next_push(&mut self, peer: &str, now: Duration) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
         let store = &self.store;
         let batch = self
             .ledger
             .take_batch(peer, MAX_BATCH_VALUES, MAX_BATCH_BYTES, |i| store.size(i));
         let acks = self.ledger.take_owed_acks(peer);
-        (!batch.is_empty() || !acks.is_empty()).then_some((batch, acks))
+        let worth_sending = !batch.is_empty() || !acks.is_empty() || self.overdue(peer, now);
+        worth_sending.then_some((batch, acks))
+    }
+
+    /// Whether `peer` has left a batch unacknowledged for
+    /// [`Timing::ack_delay`]: the link is probably cut. A push or exchange
+    /// to it then goes even with nothing to carry, as a probe: once the
+    /// link is back, the probe's arrival and its answer end the silence on
+    /// both sides ([`Replica::heard_from`]), and what each had in flight
+    /// goes again at once instead of at its resend time.
+    pub fn overdue(&self, peer: &str, now: Duration) -> bool {
+        self.ledger
+            .oldest_in_flight(peer)
+            .is_some_and(|sent| now.saturating_sub(sent) >= self.timing.ack_delay)
     }
 
     fn values_of(&self, batch: &[ValueIdx]) -> Vec<&Value> {
@@ -288,9 +302,9 @@ impl Replica {
 
     /// One-way push to `peer`: a `batch` of its pending values with every
     /// ack owed to it. Sends nothing, and returns false, when there is
-    /// neither.
+    /// neither and no probe is due.
     pub fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
-        let Some((batch, acks)) = self.next_push(peer) else {
+        let Some((batch, acks)) = self.next_push(peer, ctx.now()) else {
             return false;
         };
         self.stats.count_sent(batch.len());
@@ -306,9 +320,10 @@ impl Replica {
     /// Push-pull with `peer`: an `exchange` RPC carrying its pending values
     /// and owed acks; the reply acknowledges them and brings what this node
     /// is not known to hold. Sends nothing, and returns false, when there is
-    /// nothing to carry. A lost request or reply is covered by the resend.
+    /// nothing to carry and no probe is due. A lost request or reply is
+    /// covered by the resend.
     pub fn exchange<H: Handler + HasReplica>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
-        let Some((batch, acks)) = self.next_push(peer) else {
+        let Some((batch, acks)) = self.next_push(peer, ctx.now()) else {
             return false;
         };
         self.stats.count_sent(batch.len());
@@ -378,9 +393,14 @@ impl Replica {
         self.ledger.requeue_expired(now, self.timing.resend_after)
     }
 
-    /// Peers with nothing pending, to leave out of a push round.
-    pub fn peers_without_pending(&self) -> Vec<&str> {
-        self.ledger.peers_without_pending()
+    /// Peers a round can leave out: nothing pending for them, and not
+    /// [`Replica::overdue`].
+    pub fn idle_peers(&self, now: Duration) -> Vec<&str> {
+        self.ledger
+            .peers_without_pending()
+            .into_iter()
+            .filter(|peer| !self.overdue(peer, now))
+            .collect()
     }
 }
 

@@ -244,18 +244,21 @@ impl Tuning {
     /// Push-pull with `fanout` random peers among those with values
     /// pending.
     fn random_round(&mut self, ctx: &mut Ctx<Self>) {
-        let idle = self.replica.peers_without_pending();
+        let idle = self.replica.idle_peers(ctx.now());
         let targets = ctx.sample_peers(self.settings.fanout(), &idle);
         for peer in targets {
             self.replica.exchange(ctx, &peer);
         }
     }
 
-    /// Sends the hub what it is not known to hold, if anything. (Acks owed
-    /// to the hub wait for this or for their delay.)
-    fn push_to_hub(&mut self, ctx: &mut Ctx<Self>, hub: &str) {
-        if self.replica.ledger().pending_len(hub) > 0 {
-            self.replica.push(ctx, hub);
+    /// Sends `peer` (the hub, or from the hub a node) what it is not known
+    /// to hold, if anything, or a probe if it is overdue. (Acks owed to it
+    /// wait for this or for their delay.)
+    fn push_if_due(&mut self, ctx: &mut Ctx<Self>, peer: &str) {
+        let due =
+            self.replica.ledger().pending_len(peer) > 0 || self.replica.overdue(peer, ctx.now());
+        if due {
+            self.replica.push(ctx, peer);
         }
     }
 
@@ -307,7 +310,7 @@ impl Handler for Tuning {
                 if new {
                     match (self.strategy, self.my_hub(ctx)) {
                         (Strategy::Random, _) => self.random_round(ctx),
-                        (Strategy::Hub, Some(hub)) => self.push_to_hub(ctx, &hub),
+                        (Strategy::Hub, Some(hub)) => self.push_if_due(ctx, &hub),
                         (Strategy::Hub, None) => {}
                     }
                 }
@@ -386,15 +389,13 @@ impl Handler for Tuning {
                         if self.hub_unresponsive {
                             self.random_round(ctx);
                         }
-                        self.push_to_hub(ctx, &hub);
+                        self.push_if_due(ctx, &hub);
                     }
                     (Strategy::Hub, None) => {
                         // This node is the hub: every peer gets its batch.
                         let peers: Vec<NodeId> = self.replica.ledger().peers().cloned().collect();
                         for peer in peers {
-                            if self.replica.ledger().pending_len(&peer) > 0 {
-                                self.replica.push(ctx, &peer);
-                            }
+                            self.push_if_due(ctx, &peer);
                         }
                     }
                 }
