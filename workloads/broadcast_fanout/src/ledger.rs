@@ -197,6 +197,14 @@ impl Ledger {
         given_up
     }
 
+    /// How long since a message from `peer` last arrived (or since time
+    /// zero, if none has).
+    pub fn silent_for(&self, peer: &str, now: Duration) -> Duration {
+        self.peers
+            .get(peer)
+            .map_or(Duration::ZERO, |l| now.saturating_sub(l.last_heard))
+    }
+
     /// This node stored `peer`'s batch `msg_id` and owes it an ack.
     pub fn owe_ack(&mut self, peer: &str, msg_id: u64, now: Duration) {
         let Some(ledger) = self.peers.get_mut(peer) else {

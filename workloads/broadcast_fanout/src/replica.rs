@@ -104,6 +104,11 @@ pub struct Timing {
     /// A push unacknowledged this long is presumed lost; its values are
     /// pending again. Also the `exchange` RPC timeout.
     pub resend_after: Duration,
+    /// A peer silent this long while something is in flight to it is
+    /// probably cut off: it is due probes ([`Replica::probe_due`]), and
+    /// once heard from again, what is still in flight to it is presumed
+    /// lost ([`Replica::heard_from`]).
+    pub silence: Duration,
 }
 
 impl Timing {
@@ -111,7 +116,10 @@ impl Timing {
     /// ride on messages that go anyway, short enough that a lost push is
     /// re-sent seconds, not minutes, later. `resend_after` =
     /// 2 × ack_delay plus 2 × interval, well after an ack that waited its
-    /// full delay. Saturating: no interval can overflow it.
+    /// full delay. `silence` = 1.5 × ack_delay + interval, halfway between
+    /// the two: later than a live peer's ack (which may wait ack_delay for
+    /// a tick of its timer, then travel), sooner than the resend.
+    /// Saturating: no interval can overflow them.
     pub fn for_interval(interval: Duration) -> Timing {
         let ack_delay = interval.saturating_mul(2).max(Duration::from_secs(1));
         Timing {
@@ -119,6 +127,9 @@ impl Timing {
             resend_after: ack_delay
                 .saturating_mul(2)
                 .saturating_add(interval.saturating_mul(2)),
+            silence: ack_delay
+                .saturating_add(ack_delay / 2)
+                .saturating_add(interval),
         }
     }
 }
@@ -248,14 +259,14 @@ impl Replica {
     }
 
     /// A message from peer `from` arrived. If it had been silent for
-    /// [`Timing::ack_delay`] (a live peer answers an exchange within a round
-    /// trip, and acks a batch within about that delay), the link was
+    /// [`Timing::silence`] (a live peer answers an exchange within a round
+    /// trip, and acks a batch within about ack_delay), the link was
     /// probably cut: what is still in flight to it is pending again at once
     /// rather than after [`Timing::resend_after`], so a heal is followed by
     /// prompt exchanges. Returns whether batches were given up. Call after
     /// applying the message's acks.
     pub fn heard_from(&mut self, from: &str, now: Duration) -> bool {
-        self.ledger.heard_from(from, now, self.timing.ack_delay) > 0
+        self.ledger.heard_from(from, now, self.timing.silence) > 0
     }
 
     /// Sends a node-to-node message that carries `values` values, counting
@@ -272,28 +283,28 @@ impl Replica {
     }
 
     /// Takes `peer`'s next batch out of its pending set, and the acks owed
-    /// to it; `None` when there is neither and no probe is due (see
-    /// [`Replica::overdue`]).
-    fn next_push(&mut self, peer: &str, now: Duration) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
+    /// to it; `None` when there is neither and `probe` is false.
+    fn next_push(&mut self, peer: &str, probe: bool) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
         let store = &self.store;
         let batch = self
             .ledger
             .take_batch(peer, MAX_BATCH_VALUES, MAX_BATCH_BYTES, |i| store.size(i));
         let acks = self.ledger.take_owed_acks(peer);
-        let worth_sending = !batch.is_empty() || !acks.is_empty() || self.overdue(peer, now);
+        let worth_sending = !batch.is_empty() || !acks.is_empty() || probe;
         worth_sending.then_some((batch, acks))
     }
 
-    /// Whether `peer` has left a batch unacknowledged for
-    /// [`Timing::ack_delay`]: the link is probably cut. A push or exchange
-    /// to it then goes even with nothing to carry, as a probe: once the
-    /// link is back, the probe's arrival and its answer end the silence on
-    /// both sides ([`Replica::heard_from`]), and what each had in flight
-    /// goes again at once instead of at its resend time.
-    pub fn overdue(&self, peer: &str, now: Duration) -> bool {
-        self.ledger
-            .oldest_in_flight(peer)
-            .is_some_and(|sent| now.saturating_sub(sent) >= self.timing.ack_delay)
+    /// Whether a push or exchange to `peer` is due as a probe, carrying
+    /// nothing: something is in flight to it, and it has been silent for
+    /// [`Timing::silence`] (a live peer answers an exchange within a round
+    /// trip and acks a push within about ack_delay), so the link is
+    /// probably cut. Once the link is back, the probe's arrival and its
+    /// answer end the silence on both sides ([`Replica::heard_from`]), and
+    /// what each had in flight goes again at once instead of at its resend
+    /// time.
+    pub fn probe_due(&self, peer: &str, now: Duration) -> bool {
+        self.ledger.oldest_in_flight(peer).is_some()
+            && self.ledger.silent_for(peer, now) >= self.timing.silence
     }
 
     fn values_of(&self, batch: &[ValueIdx]) -> Vec<&Value> {
@@ -304,7 +315,8 @@ impl Replica {
     /// ack owed to it. Sends nothing, and returns false, when there is
     /// neither and no probe is due.
     pub fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
-        let Some((batch, acks)) = self.next_push(peer, ctx.now()) else {
+        let probe = self.probe_due(peer, ctx.now());
+        let Some((batch, acks)) = self.next_push(peer, probe) else {
             return false;
         };
         self.stats.count_sent(batch.len());
@@ -323,7 +335,8 @@ impl Replica {
     /// nothing to carry and no probe is due. A lost request or reply is
     /// covered by the resend.
     pub fn exchange<H: Handler + HasReplica>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
-        let Some((batch, acks)) = self.next_push(peer, ctx.now()) else {
+        let probe = self.probe_due(peer, ctx.now());
+        let Some((batch, acks)) = self.next_push(peer, probe) else {
             return false;
         };
         self.stats.count_sent(batch.len());
@@ -393,13 +406,13 @@ impl Replica {
         self.ledger.requeue_expired(now, self.timing.resend_after)
     }
 
-    /// Peers a round can leave out: nothing pending for them, and not
-    /// [`Replica::overdue`].
+    /// Peers an exchange round can leave out: nothing pending for them, and
+    /// no probe due ([`Replica::probe_due`]).
     pub fn idle_peers(&self, now: Duration) -> Vec<&str> {
         self.ledger
             .peers_without_pending()
             .into_iter()
-            .filter(|peer| !self.overdue(peer, now))
+            .filter(|peer| !self.probe_due(peer, now))
             .collect()
     }
 }
@@ -414,6 +427,7 @@ mod tests {
         let t = Timing::for_interval(Duration::from_millis(100));
         assert_eq!(t.ack_delay, Duration::from_secs(1));
         assert_eq!(t.resend_after, Duration::from_millis(2200));
+        assert_eq!(t.silence, Duration::from_millis(1600));
         let t = Timing::for_interval(Duration::from_secs(3));
         assert_eq!(t.ack_delay, Duration::from_secs(6));
         assert_eq!(t.resend_after, Duration::from_secs(18));

@@ -256,7 +256,7 @@ impl Tuning {
     /// wait for this or for their delay.)
     fn push_if_due(&mut self, ctx: &mut Ctx<Self>, peer: &str) {
         let due =
-            self.replica.ledger().pending_len(peer) > 0 || self.replica.overdue(peer, ctx.now());
+            self.replica.ledger().pending_len(peer) > 0 || self.replica.probe_due(peer, ctx.now());
         if due {
             self.replica.push(ctx, peer);
         }
