@@ -22,6 +22,14 @@
 //! first. A push unacknowledged for [`Timing::resend_after`] is presumed
 //! lost and its values are pending again: what a partition cut off goes
 //! out again after it heals, and nothing acknowledged is ever sent again.
+//!
+//! A heal need not wait for that resend: a peer silent for
+//! [`Timing::silence`] while something is in flight to it is due a probe
+//! (a push or exchange with nothing to carry, sent in the workload's
+//! rounds), and a message from a peer after such a silence makes what is
+//! still in flight to it pending again at once, on both sides of the link
+//! ([`Replica::heard_from`]). A batch that was merely slow is then sent
+//! twice, which costs bytes, never values.
 
 use std::time::Duration;
 
