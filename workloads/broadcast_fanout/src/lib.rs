@@ -29,9 +29,10 @@
 //!   bounded, oldest values first; an unacknowledged batch is sent again
 //!   after [`replica::Timing::resend_after`], so values cut off by a
 //!   partition arrive after it heals; an acknowledged value is never sent
-//!   to that peer again. A peer silent for 1.6 s with something in flight
-//!   to it gets an empty `exchange` (a probe) in rounds, and a peer heard
-//!   from after such a silence gets what was in flight to it again at once,
+//!   to that peer again. A peer silent for [`replica::Timing::silence`]
+//!   (1.6 s at the default interval) with something in flight to it gets
+//!   an empty `exchange` (a probe) in rounds, and a peer heard from after
+//!   such a silence gets what was in flight to it again at once,
 //!   so a healed partition converges in well under a second rather than at
 //!   the resend time. See [`replica`] for the exact rules. Values learned
 //!   by `exchange` are not forwarded by `gossip`.
