@@ -70,6 +70,63 @@ pub trait Backend {
     }
 }
 
+/// A borrowed backend is a backend: a test can run the driver on a cluster
+/// and then inspect or query its nodes.
+impl<B: Backend + ?Sized> Backend for &mut B {
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+    fn node_ids(&self) -> Vec<NodeId> {
+        (**self).node_ids()
+    }
+    fn client_request(
+        &mut self,
+        client: &str,
+        node: usize,
+        msg_id: u64,
+        body: &Value,
+        observe: &mut Observer<'_>,
+    ) {
+        (**self).client_request(client, node, msg_id, body, observe)
+    }
+    fn take_client_messages(&mut self) -> Vec<ClientDelivery> {
+        (**self).take_client_messages()
+    }
+    fn run_until(&mut self, until: Duration, observe: &mut Observer<'_>) {
+        (**self).run_until(until, observe)
+    }
+    fn partition(&mut self, partition: Partition) {
+        (**self).partition(partition)
+    }
+    fn heal(&mut self) {
+        (**self).heal()
+    }
+    fn is_partitioned(&self) -> bool {
+        (**self).is_partitioned()
+    }
+    fn stats(&self) -> &NetStats {
+        (**self).stats()
+    }
+    fn problems(&self) -> &[String] {
+        (**self).problems()
+    }
+    fn panics(&self) -> u64 {
+        (**self).panics()
+    }
+    fn events(&self) -> u64 {
+        (**self).events()
+    }
+    fn fatal(&self) -> Option<&str> {
+        (**self).fatal()
+    }
+    fn observable(&self) -> bool {
+        (**self).observable()
+    }
+    fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
+        (**self).runner_metrics()
+    }
+}
+
 impl Backend for Cluster {
     fn now(&self) -> Duration {
         Cluster::now(self)

@@ -16,6 +16,10 @@
 //! - Delivery latency, the truth: from the `broadcast` request to the
 //!   moment the last node held the value (seen after every simulator step;
 //!   with real processes, sampled by probe reads every `--probe-ms`).
+//! - Convergence after last heal (runs with a nemesis): from the final heal
+//!   until every node held every value acknowledged by then, by the same
+//!   observation; 0 when they all held them at the heal. (Values broadcast
+//!   after the heal are ordinary deliveries, measured above.)
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -255,6 +259,21 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         if !self.reached.is_empty() {
             verdict.quantiles_ms("delivery latency", &mut delivery.clone());
             verdict.metric("values never seen at every node", undelivered as f64, "");
+        }
+        // Convergence after the last heal: from the heal until every node
+        // held every value acknowledged by then (0 if they all did at the
+        // heal). Values broadcast after the heal are not counted: their
+        // delivery is the delivery latency above. Only defined when those
+        // values all got everywhere; a lost one fails the run anyway.
+        if let Some(healed) = history.healed_at.filter(|_| !self.reached.is_empty()) {
+            let reached_at = acked
+                .iter()
+                .filter(|(_, op)| op.complete <= healed)
+                .map(|(v, _)| self.reached.get(v).and_then(|(_, at)| *at))
+                .try_fold(healed, |latest, at| Some(latest.max(at?)));
+            if let Some(all_at) = reached_at {
+                verdict.metric("convergence after last heal", millis(all_at - healed), "ms");
+            }
         }
         let per_broadcast = net.sent as f64 / broadcasts.len().max(1) as f64;
         verdict.metric("messages per broadcast", per_broadcast, "");

@@ -16,6 +16,11 @@
 //! acknowledged in time: nothing is re-sent forever, and nothing is lost
 //! while a partition drops batches.
 //!
+//! A peer silent for a while (a partition) whose message then arrives is
+//! reachable again: its batches still in flight are presumed lost at once
+//! instead of at their resend time, so a heal is followed by prompt
+//! exchanges rather than by seconds of waiting ([`Ledger::heard_from`]).
+//!
 //! Pure bookkeeping: no I/O, no clock (times are passed in), no randomness.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +52,8 @@ struct PeerLedger {
     owed_acks: Vec<u64>,
     /// When the oldest owed ack became owed.
     owed_since: Option<Duration>,
+    /// When a message from this peer last arrived (start: time zero).
+    last_heard: Duration,
 }
 
 /// Per-peer knowledge for every peer from `init`.
@@ -165,6 +172,37 @@ impl Ledger {
                 ledger.in_flight.remove(id);
             }
         }
+    }
+
+    /// A message from `peer` arrived at `now` (its acks already applied).
+    /// If `peer` had been silent for `silence` or longer, the link was
+    /// probably cut: every batch still in flight to it is presumed lost and
+    /// its values are pending again. (A batch that was merely slow is then
+    /// sent twice, which costs bytes, never values.) Returns how many
+    /// batches were given up.
+    pub fn heard_from(&mut self, peer: &str, now: Duration, silence: Duration) -> usize {
+        let Some(ledger) = self.peers.get_mut(peer) else {
+            return 0;
+        };
+        let silent = now.saturating_sub(ledger.last_heard) >= silence;
+        ledger.last_heard = ledger.last_heard.max(now);
+        if !silent {
+            return 0;
+        }
+        let flights = std::mem::take(&mut ledger.in_flight);
+        let given_up = flights.len();
+        for flight in flights.into_values() {
+            ledger.pending.extend(flight.values);
+        }
+        given_up
+    }
+
+    /// How long since a message from `peer` last arrived (or since time
+    /// zero, if none has).
+    pub fn silent_for(&self, peer: &str, now: Duration) -> Duration {
+        self.peers
+            .get(peer)
+            .map_or(Duration::ZERO, |l| now.saturating_sub(l.last_heard))
     }
 
     /// This node stored `peer`'s batch `msg_id` and owes it an ack.
@@ -346,6 +384,28 @@ mod tests {
         assert_eq!(l.acks_due(ms(0), ms(1000)), ["n3"]);
         // The oldest were forgotten, the newest kept.
         assert_eq!(l.take_owed_acks("n3")[0], 5);
+    }
+
+    #[test]
+    fn a_peer_heard_after_a_silence_gets_its_lost_batches_again() {
+        let mut l = ledger();
+        for i in 0..3 {
+            l.add_value(i, None);
+        }
+        let batch = l.take_batch("n2", 2, 1000, |_| 1);
+        l.sent("n2", 1, batch, ms(100));
+        // Heard within the silence: nothing changes.
+        assert_eq!(l.heard_from("n2", ms(900), ms(1000)), 0);
+        let batch = l.take_batch("n2", 2, 1000, |_| 1);
+        l.sent("n2", 2, batch, ms(950));
+        assert_eq!(l.heard_from("n2", ms(1899), ms(1000)), 0);
+        assert_eq!(l.in_flight_len("n2"), 3);
+        // Silent from 1899 ms to 2899 ms: both batches are given up.
+        assert_eq!(l.heard_from("n2", ms(2899), ms(1000)), 2);
+        assert_eq!(l.in_flight_len("n2"), 0);
+        assert_eq!(l.pending_len("n2"), 3);
+        // The other peer's books are untouched.
+        assert_eq!(l.pending_len("n3"), 3);
     }
 
     proptest! {

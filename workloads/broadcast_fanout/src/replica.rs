@@ -22,6 +22,14 @@
 //! first. A push unacknowledged for [`Timing::resend_after`] is presumed
 //! lost and its values are pending again: what a partition cut off goes
 //! out again after it heals, and nothing acknowledged is ever sent again.
+//!
+//! A heal need not wait for that resend: a peer silent for
+//! [`Timing::silence`] while something is in flight to it is due a probe
+//! (a push or exchange with nothing to carry, sent in the workload's
+//! rounds), and a message from a peer after such a silence makes what is
+//! still in flight to it pending again at once, on both sides of the link
+//! ([`Replica::heard_from`]). A batch that was merely slow is then sent
+//! twice, which costs bytes, never values.
 
 use std::time::Duration;
 
@@ -78,6 +86,16 @@ enum Out<'a> {
     },
 }
 
+/// What [`Replica::on_batch`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReceipt {
+    /// Indices of the values that were new here.
+    pub new: Vec<ValueIdx>,
+    /// The sender had been silent, and batches in flight to it were given
+    /// up (see [`Replica::heard_from`]): they are pending again.
+    pub reconnected: bool,
+}
+
 /// A handler built on a [`Replica`], so that an `exchange`'s RPC
 /// continuation can reach it.
 pub trait HasReplica {
@@ -94,6 +112,11 @@ pub struct Timing {
     /// A push unacknowledged this long is presumed lost; its values are
     /// pending again. Also the `exchange` RPC timeout.
     pub resend_after: Duration,
+    /// A peer silent this long while something is in flight to it is
+    /// probably cut off: it is due probes ([`Replica::probe_due`]), and
+    /// once heard from again, what is still in flight to it is presumed
+    /// lost ([`Replica::heard_from`]).
+    pub silence: Duration,
 }
 
 impl Timing {
@@ -101,7 +124,10 @@ impl Timing {
     /// ride on messages that go anyway, short enough that a lost push is
     /// re-sent seconds, not minutes, later. `resend_after` =
     /// 2 × ack_delay plus 2 × interval, well after an ack that waited its
-    /// full delay. Saturating: no interval can overflow it.
+    /// full delay. `silence` = 1.5 × ack_delay + interval, halfway between
+    /// the two: later than a live peer's ack (which may wait ack_delay for
+    /// a tick of its timer, then travel), sooner than the resend.
+    /// Saturating: no interval can overflow them.
     pub fn for_interval(interval: Duration) -> Timing {
         let ack_delay = interval.saturating_mul(2).max(Duration::from_secs(1));
         Timing {
@@ -109,6 +135,9 @@ impl Timing {
             resend_after: ack_delay
                 .saturating_mul(2)
                 .saturating_add(interval.saturating_mul(2)),
+            silence: ack_delay
+                .saturating_add(ack_delay / 2)
+                .saturating_add(interval),
         }
     }
 }
@@ -214,18 +243,19 @@ impl Replica {
 
     /// Handles peer `from`'s values and acks: the acks settle our pushes,
     /// the values are stored (and known to be at `from`). A one-way batch
-    /// with values and a msg_id is owed an ack. Returns the indices of the
-    /// values that were new here.
+    /// with values and a msg_id is owed an ack.
     pub fn on_batch(
         &mut self,
         from: &str,
         owe_ack_for: Option<u64>,
         batch: Batch,
         now: Duration,
-    ) -> Vec<ValueIdx> {
+    ) -> BatchReceipt {
         self.ledger.acknowledged(from, &batch.acks);
-        if batch.values.is_empty() {
-            return Vec::new();
+        let reconnected = self.heard_from(from, now);
+        // An ack-only batch is owed no ack: acks never beget acks.
+        if let (Some(id), false) = (owe_ack_for, batch.values.is_empty()) {
+            self.ledger.owe_ack(from, id, now);
         }
         let new = batch
             .values
@@ -233,10 +263,18 @@ impl Replica {
             .map(|v| self.accept(v, Some(from)))
             .filter_map(|r| r.is_new().then_some(r.idx()))
             .collect();
-        if let Some(id) = owe_ack_for {
-            self.ledger.owe_ack(from, id, now);
-        }
-        new
+        BatchReceipt { new, reconnected }
+    }
+
+    /// A message from peer `from` arrived. If it had been silent for
+    /// [`Timing::silence`] (a live peer answers an exchange within a round
+    /// trip, and acks a batch within about ack_delay), the link was
+    /// probably cut: what is still in flight to it is pending again at once
+    /// rather than after [`Timing::resend_after`], so a heal is followed by
+    /// prompt exchanges. Returns whether batches were given up. Call after
+    /// applying the message's acks.
+    pub fn heard_from(&mut self, from: &str, now: Duration) -> bool {
+        self.ledger.heard_from(from, now, self.timing.silence) > 0
     }
 
     /// Sends a node-to-node message that carries `values` values, counting
@@ -253,14 +291,28 @@ impl Replica {
     }
 
     /// Takes `peer`'s next batch out of its pending set, and the acks owed
-    /// to it; `None` when there is neither.
-    fn next_push(&mut self, peer: &str) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
+    /// to it; `None` when there is neither and `probe` is false.
+    fn next_push(&mut self, peer: &str, probe: bool) -> Option<(Vec<ValueIdx>, Vec<u64>)> {
         let store = &self.store;
         let batch = self
             .ledger
             .take_batch(peer, MAX_BATCH_VALUES, MAX_BATCH_BYTES, |i| store.size(i));
         let acks = self.ledger.take_owed_acks(peer);
-        (!batch.is_empty() || !acks.is_empty()).then_some((batch, acks))
+        let worth_sending = !batch.is_empty() || !acks.is_empty() || probe;
+        worth_sending.then_some((batch, acks))
+    }
+
+    /// Whether a push or exchange to `peer` is due as a probe, carrying
+    /// nothing: something is in flight to it, and it has been silent for
+    /// [`Timing::silence`] (a live peer answers an exchange within a round
+    /// trip and acks a push within about ack_delay), so the link is
+    /// probably cut. Once the link is back, the probe's arrival and its
+    /// answer end the silence on both sides ([`Replica::heard_from`]), and
+    /// what each had in flight goes again at once instead of at its resend
+    /// time.
+    pub fn probe_due(&self, peer: &str, now: Duration) -> bool {
+        self.ledger.oldest_in_flight(peer).is_some()
+            && self.ledger.silent_for(peer, now) >= self.timing.silence
     }
 
     fn values_of(&self, batch: &[ValueIdx]) -> Vec<&Value> {
@@ -269,9 +321,10 @@ impl Replica {
 
     /// One-way push to `peer`: a `batch` of its pending values with every
     /// ack owed to it. Sends nothing, and returns false, when there is
-    /// neither.
+    /// neither and no probe is due.
     pub fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
-        let Some((batch, acks)) = self.next_push(peer) else {
+        let probe = self.probe_due(peer, ctx.now());
+        let Some((batch, acks)) = self.next_push(peer, probe) else {
             return false;
         };
         self.stats.count_sent(batch.len());
@@ -287,9 +340,11 @@ impl Replica {
     /// Push-pull with `peer`: an `exchange` RPC carrying its pending values
     /// and owed acks; the reply acknowledges them and brings what this node
     /// is not known to hold. Sends nothing, and returns false, when there is
-    /// nothing to carry. A lost request or reply is covered by the resend.
+    /// nothing to carry and no probe is due. A lost request or reply is
+    /// covered by the resend.
     pub fn exchange<H: Handler + HasReplica>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
-        let Some((batch, acks)) = self.next_push(peer) else {
+        let probe = self.probe_due(peer, ctx.now());
+        let Some((batch, acks)) = self.next_push(peer, probe) else {
             return false;
         };
         self.stats.count_sent(batch.len());
@@ -359,9 +414,14 @@ impl Replica {
         self.ledger.requeue_expired(now, self.timing.resend_after)
     }
 
-    /// Peers with nothing pending, to leave out of a push round.
-    pub fn peers_without_pending(&self) -> Vec<&str> {
-        self.ledger.peers_without_pending()
+    /// Peers an exchange round can leave out: nothing pending for them, and
+    /// no probe due ([`Replica::probe_due`]).
+    pub fn idle_peers(&self, now: Duration) -> Vec<&str> {
+        self.ledger
+            .peers_without_pending()
+            .into_iter()
+            .filter(|peer| !self.probe_due(peer, now))
+            .collect()
     }
 }
 
@@ -375,6 +435,7 @@ mod tests {
         let t = Timing::for_interval(Duration::from_millis(100));
         assert_eq!(t.ack_delay, Duration::from_secs(1));
         assert_eq!(t.resend_after, Duration::from_millis(2200));
+        assert_eq!(t.silence, Duration::from_millis(1600));
         let t = Timing::for_interval(Duration::from_secs(3));
         assert_eq!(t.ack_delay, Duration::from_secs(6));
         assert_eq!(t.resend_after, Duration::from_secs(18));
@@ -423,8 +484,8 @@ mod tests {
             values: vec![json!(1), json!(2)],
             acks: vec![],
         };
-        let new = r.on_batch("n2", Some(9), batch, Duration::ZERO);
-        assert_eq!(new, [1]);
+        let receipt = r.on_batch("n2", Some(9), batch, Duration::ZERO);
+        assert_eq!(receipt.new, [1]);
         assert_eq!(r.ledger().pending_len("n2"), 0, "n2 sent both");
         assert_eq!(r.ledger().pending_len("n3"), 2);
         assert_eq!(r.ledger().owed_len("n2"), 1);

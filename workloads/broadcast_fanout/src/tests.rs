@@ -1,14 +1,18 @@
 //! The workload driven through in-process nodes: one node fed lines by
-//! hand, or a few nodes whose lines the test cluster routes.
+//! hand, or a simulated cluster (the framework's simulator) driven by hand
+//! or by the broadcast lab.
 
 use std::time::Duration;
 
+use maelstrom_framework::sim::lab::LabSetup;
+use maelstrom_framework::sim::run::run_on;
+use maelstrom_framework::sim::{Cluster, LabSpec, NetConfig, Partition, SimConfig};
 use maelstrom_framework::{GossipSettings, Node, Process, testing};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::Broadcast;
-use crate::cluster::{Cluster, Load};
+use crate::lab::{BroadcastLab, BroadcastLabOptions};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -37,19 +41,38 @@ fn send(node: &mut Node<Broadcast>, src: &str, body: Value) -> Vec<Value> {
     testing::deliver(node, Duration::ZERO, src, body)
 }
 
-fn cluster(n: usize, fanout: u64, seed: u64) -> Cluster<Broadcast> {
-    let ids: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    Cluster::new(&ids, ms(100), seed, |_| Broadcast::new(settings(fanout)))
+/// Simulated nodes n0..n{n-1} with 100 ms links, not yet initialised.
+fn sim_nodes(n: usize, fanout: u64, seed: u64) -> Cluster {
+    let net = NetConfig {
+        latency: ms(100),
+        ..NetConfig::default()
+    };
+    testing::sim_cluster((0..n).map(|_| Broadcast::new(settings(fanout))), net, seed)
 }
 
-/// The values a node-to-node message carries.
-fn carried(msg: &Value) -> Vec<Value> {
-    let body = &msg["body"];
-    match body["type"].as_str() {
-        Some("gossip") => vec![body["value"].clone()],
-        _ => body["values"].as_array().cloned().unwrap_or_default(),
-    }
+/// [`sim_nodes`], initialised, to drive by hand.
+fn cluster(n: usize, fanout: u64, seed: u64) -> Cluster {
+    let mut c = sim_nodes(n, fanout, seed);
+    testing::sim_init(&mut c);
+    c
+}
+
+fn values(c: &Cluster, node: usize) -> &[Value] {
+    testing::sim_handler::<Broadcast>(c, node).values()
+}
+
+fn broadcast(c: &mut Cluster, node: usize, value: Value) {
+    let replies = testing::sim_request(c, node, json!({"type": "broadcast", "message": value}));
+    assert_eq!(replies[0]["type"], "broadcast_ok", "{replies:?}");
+}
+
+fn run_to(c: &mut Cluster, t: Duration) {
+    testing::sim_run(c, t);
+}
+
+/// Node-to-node messages of this type sent so far.
+fn sent_of_type(c: &Cluster, kind: &str) -> u64 {
+    c.stats().by_type.get(kind).map_or(0, |t| t.messages)
 }
 
 #[test]
@@ -167,177 +190,183 @@ fn node_messages_from_non_peers_are_refused_and_change_nothing() {
 #[test]
 fn values_reach_every_node() {
     let mut c = cluster(5, 2, 1);
-    for (i, node) in ["n0", "n3", "n4", "n3", "n1"].iter().enumerate() {
-        c.client(node, json!({"type": "broadcast", "message": i}));
-        c.run_until(c.now() + ms(37));
+    for (i, node) in [0, 3, 4, 3, 1].into_iter().enumerate() {
+        broadcast(&mut c, node, json!(i));
+        let next = c.now() + ms(37);
+        run_to(&mut c, next);
     }
-    c.run_until(ms(3000));
-    for id in c.ids() {
-        let mut held = c.handler(&id).values().to_vec();
+    run_to(&mut c, ms(3000));
+    for node in 0..5 {
+        let mut held = values(&c, node).to_vec();
         held.sort_by_key(|v| v.as_u64());
-        assert_eq!(held, (0..5).map(|i| json!(i)).collect::<Vec<_>>(), "{id}");
+        assert_eq!(
+            held,
+            (0..5).map(|i| json!(i)).collect::<Vec<_>>(),
+            "n{node}"
+        );
     }
 }
 
 #[test]
 fn anti_entropy_delivers_what_forwarding_missed() {
     let mut c = cluster(4, 2, 2);
-    // Every forward is lost: only the anti-entropy rounds can deliver.
-    c.set_filter(|msg| msg["body"]["type"] != "gossip");
-    c.client("n0", json!({"type": "broadcast", "message": "v"}));
-    c.run_until(ms(2000));
-    for id in c.ids() {
-        assert_eq!(c.handler(&id).values(), [json!("v")], "{id}");
+    // n0 is cut off while it forwards: both forwards are lost, and only
+    // the anti-entropy rounds after the heal can deliver.
+    c.partition(Partition::groups(4, &[vec![0], vec![1, 2, 3]]));
+    broadcast(&mut c, 0, json!("v"));
+    c.heal();
+    run_to(&mut c, ms(2000));
+    for node in 0..4 {
+        assert_eq!(values(&c, node), [json!("v")], "n{node}");
     }
-    let by_exchange = c
-        .sent
-        .iter()
-        .filter(|m| m["body"]["type"] != "gossip" && carried(m).contains(&json!("v")))
-        .count();
-    assert!(by_exchange >= 3, "every other node got it by exchange");
+    assert_eq!(c.stats().dropped_by_partition, 2);
+    // The only forwards were n0's: values learned by exchange are not
+    // gossiped on.
+    assert_eq!(sent_of_type(&c, "gossip"), 2);
+    assert!(sent_of_type(&c, "exchange") >= 3, "{:?}", c.stats().by_type);
 }
 
 #[test]
-fn nothing_is_resent_to_a_peer_that_acknowledged_and_an_idle_cluster_goes_quiet() {
+fn an_acknowledged_cluster_settles_and_goes_quiet() {
     let mut c = cluster(3, 1, 3);
-    c.client("n0", json!({"type": "broadcast", "message": 1}));
-    c.client("n2", json!({"type": "broadcast", "message": 2}));
-    c.run_until(ms(10_000));
-    // Every exchange was answered; after an answer, the asker never sends
-    // the acknowledged values to that peer again.
-    for (i, ask) in c.sent.iter().enumerate() {
-        if ask["body"]["type"] != "exchange" {
-            continue;
-        }
-        let (from, to) = (&ask["src"], &ask["dest"]);
-        let answer = c.sent[i..]
-            .iter()
-            .position(|m| m["body"]["in_reply_to"] == ask["body"]["msg_id"] && m["src"] == *to)
-            .map(|j| i + j)
-            .expect("every exchange is answered");
-        for later in &c.sent[answer..] {
-            if later["src"] == *from && later["dest"] == *to {
-                for v in carried(ask) {
-                    assert!(!carried(later).contains(&v), "{v} re-sent: {later}");
-                }
-            }
+    broadcast(&mut c, 0, json!(1));
+    broadcast(&mut c, 2, json!(2));
+    run_to(&mut c, ms(10_000));
+    // Every peer acknowledged every value: nothing is pending or in flight
+    // anywhere, so nothing will be sent again.
+    for node in 0..3 {
+        assert_eq!(values(&c, node).len(), 2, "n{node}");
+        let ledger = testing::sim_handler::<Broadcast>(&c, node)
+            .replica()
+            .ledger();
+        for peer in ledger.peers() {
+            assert_eq!(ledger.pending_len(peer), 0, "n{node} -> {peer}");
+            assert_eq!(ledger.in_flight_len(peer), 0, "n{node} -> {peer}");
         }
     }
-    // Nothing is pending or in flight anywhere, so the timers send nothing:
-    // all traffic is over long before the 10 s end.
-    let sent = c.sent.len();
-    c.run_until(ms(20_000));
-    assert_eq!(c.sent.len(), sent);
+    // So the timers send nothing: all traffic is over long before 10 s.
+    let sent = c.stats().sent;
+    run_to(&mut c, ms(20_000));
+    assert_eq!(c.stats().sent, sent);
     assert!(sent < 30, "{sent} messages for two values on three nodes");
 }
 
 #[test]
-fn a_lost_batch_is_sent_again_after_the_resend_time() {
+fn after_a_silence_a_probe_brings_back_what_was_lost() {
     let mut c = cluster(2, 1, 4);
-    let mut dropped = false;
-    c.set_filter(move |msg| {
-        let first_exchange = msg["body"]["type"] == "exchange" && !dropped;
-        dropped |= first_exchange;
-        msg["body"]["type"] != "gossip" && !first_exchange
-    });
-    c.client("n0", json!({"type": "broadcast", "message": 5}));
-    // The first exchange goes at the first tick (~100 ms) and is lost; it
-    // is unacknowledged, so it is not re-sent before 2.2 s have passed.
-    c.run_until(ms(2250));
-    assert!(c.handler("n1").values().is_empty());
-    c.run_until(ms(2500));
-    assert_eq!(c.handler("n1").values(), [json!(5)]);
+    // Cut off for 3 s: the forward, the first exchange (~100 ms) and its
+    // resend (~2.3 s) are lost.
+    c.partition(Partition::groups(2, &[vec![0], vec![1]]));
+    broadcast(&mut c, 0, json!(5));
+    run_to(&mut c, ms(3000));
+    c.heal();
+    assert!(values(&c, 1).is_empty());
+    // The resend is unacknowledged, and would go again only at ~4.5 s.
+    // But n1 has been silent for 1.6 s with something in flight to it, so
+    // n0's next round probes it (~3.1 s); the answer ends the silence, and
+    // the value goes again at once.
+    run_to(&mut c, ms(4000));
+    assert_eq!(values(&c, 1), [json!(5)]);
+    assert!(sent_of_type(&c, "exchange") > 2, "{:?}", c.stats().by_type);
 }
 
 #[test]
-fn values_cut_off_by_a_partition_arrive_after_it_heals() {
+fn values_cut_off_by_a_partition_arrive_within_a_second_of_the_heal() {
     let mut c = cluster(5, 2, 5);
-    c.partition(&["n3", "n4"]);
-    c.client("n0", json!({"type": "broadcast", "message": "majority"}));
-    c.client("n4", json!({"type": "broadcast", "message": "minority"}));
-    c.run_until(ms(5000));
-    assert_eq!(c.handler("n3").values(), [json!("minority")]);
-    assert_eq!(c.handler("n1").values(), [json!("majority")]);
+    c.partition(Partition::groups(5, &[vec![3, 4], vec![0, 1, 2]]));
+    broadcast(&mut c, 0, json!("majority"));
+    broadcast(&mut c, 4, json!("minority"));
+    run_to(&mut c, ms(5000));
+    assert_eq!(values(&c, 3), [json!("minority")]);
+    assert_eq!(values(&c, 1), [json!("majority")]);
     c.heal();
-    c.run_until(ms(10_000));
-    for id in c.ids() {
-        assert_eq!(c.handler(&id).values().len(), 2, "{id}");
+    run_to(&mut c, ms(6000));
+    for node in 0..5 {
+        assert_eq!(values(&c, node).len(), 2, "n{node}");
     }
 }
 
 #[test]
-fn stats_count_the_messages_actually_written() {
-    let mut c = cluster(5, 2, 6);
-    let load = Load {
-        rate: 50,
-        duration: ms(2000),
-        settle: ms(1000),
+fn stats_count_the_messages_the_simulator_routed() {
+    let nodes = 5;
+    let mut c = sim_nodes(nodes, 2, 6);
+    let cfg = SimConfig {
+        nodes,
+        latency: 100.0,
+        rate: 50.0,
+        time_limit: 3.0,
+        settle: 1.0,
         seed: 6,
+        ..SimConfig::default()
     };
-    let measured = c.run_load(load, Broadcast::values);
-    assert_eq!(measured.missing, 0);
+    let lab = BroadcastLab::<Broadcast>::new(
+        &BroadcastLabOptions { read_fraction: 0.5 },
+        &LabSetup {
+            node_ids: cfg.node_ids(),
+        },
+    );
+    let report = run_on("broadcast", &mut c, Box::new(lab), &cfg);
+    assert!(report.valid, "{}", report.table());
     let mut broadcasts = 0;
-    for id in c.ids() {
-        let stats = *c.handler(&id).stats();
-        let written: Vec<&Value> = c.sent.iter().filter(|m| m["src"] == id).collect();
-        assert_eq!(stats.messages_sent, written.len() as u64, "{id}");
-        let values: usize = written.iter().map(|m| carried(m).len()).sum();
-        assert_eq!(stats.values_sent, values as u64, "{id}");
+    for node in 0..nodes {
+        let stats = *testing::sim_handler::<Broadcast>(&c, node).stats();
+        assert_eq!(
+            stats.messages_sent, report.net.per_node[node].sent,
+            "n{node}"
+        );
         broadcasts += stats.broadcasts_received;
     }
-    assert_eq!(broadcasts, measured.ops.div_ceil(2));
-}
-
-/// Not a test: the Fly.io 3d setting (25 nodes, 100 ms links, 100 ops/s),
-/// printed. `cargo test -p broadcast_fanout --release -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn measure_fly_io_setting() {
-    let mut c = cluster(25, 2, 7);
-    let load = Load {
-        rate: 100,
-        duration: Duration::from_secs(20),
-        settle: Duration::from_secs(5),
-        seed: 7,
-    };
-    let m = c.run_load(load, Broadcast::values);
-    println!(
-        "msgs/op {:.2} p50 {} p95 {} max {} ms, missing {}",
-        m.msgs_per_op,
-        m.quantile(0.5),
-        m.quantile(0.95),
-        m.quantile(1.0),
-        m.missing
-    );
+    let acknowledged = report
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.kind == "broadcast" && op.is_ok())
+        .count();
+    assert!(acknowledged > 50);
+    assert_eq!(broadcasts, acknowledged as u64);
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// Whatever is lost while the network is bad, every value reaches
-    /// every node once it is good again.
+    /// Whatever partitions cut while the network is bad, every value
+    /// reaches every node once it is good again.
     #[test]
-    fn every_value_reaches_every_node_despite_losses(
+    fn every_value_reaches_every_node_despite_partitions(
         nodes in 2usize..6,
         fanout in 1u64..4,
-        broadcasts in proptest::collection::vec((0usize..6, 0u64..1500), 1..12),
-        drops in proptest::collection::vec(any::<bool>(), 64),
+        broadcasts in proptest::collection::vec((0usize..6, 0u64..2000), 1..12),
+        cuts in proptest::collection::vec(0u8..64, 10),
         seed in 0u64..1000,
     ) {
         let mut c = cluster(nodes, fanout, seed);
-        let mut n = 0usize;
-        c.set_filter(move |_| { n += 1; !drops[n % drops.len()] });
-        let mut broadcasts = broadcasts;
-        broadcasts.sort_by_key(|b| b.1);
-        for (i, (node, t)) in broadcasts.iter().enumerate() {
-            c.run_until(ms(*t));
-            c.client(&format!("n{}", node % nodes), json!({"type": "broadcast", "message": i}));
+        // Every 200 ms for 2 s, a new cut: the nodes whose bit is set
+        // against the others (no bit: healed).
+        let mut events: Vec<(u64, Option<usize>, usize)> = cuts
+            .iter()
+            .enumerate()
+            .map(|(k, &mask)| (k as u64 * 200, None, mask as usize))
+            .collect();
+        events.extend(broadcasts.iter().enumerate().map(|(i, &(node, t))| (t, Some(node % nodes), i)));
+        events.sort();
+        for (t, node, x) in events {
+            run_to(&mut c, ms(t));
+            match node {
+                Some(node) => broadcast(&mut c, node, json!(x)),
+                None => {
+                    let (a, b): (Vec<usize>, Vec<usize>) = (0..nodes).partition(|i| x >> i & 1 == 1);
+                    c.heal();
+                    if !a.is_empty() && !b.is_empty() {
+                        c.partition(Partition::groups(nodes, &[a, b]));
+                    }
+                }
+            }
         }
-        c.run_until(ms(2000));
-        c.clear_filter();
-        c.run_until(ms(12_000));
-        for id in c.ids() {
-            prop_assert_eq!(c.handler(&id).values().len(), broadcasts.len(), "{}", id);
+        run_to(&mut c, ms(2000));
+        c.heal();
+        run_to(&mut c, ms(12_000));
+        for node in 0..nodes {
+            prop_assert_eq!(values(&c, node).len(), broadcasts.len(), "n{}", node);
         }
     }
 }

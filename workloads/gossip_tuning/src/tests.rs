@@ -1,10 +1,13 @@
 //! The workload driven through in-process nodes: one node fed lines by
-//! hand, or a few nodes whose lines the test cluster routes.
+//! hand, or a simulated cluster (the framework's simulator) driven by hand
+//! or by the broadcast lab.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broadcast_fanout::cluster::{Cluster, Load};
+use broadcast_fanout::lab::{BroadcastLab, BroadcastLabOptions};
+use maelstrom_framework::sim::lab::LabSetup;
+use maelstrom_framework::sim::run::run_on;
+use maelstrom_framework::sim::{Cluster, LabSpec, Nemesis, NetConfig, Partition, SimConfig};
 use maelstrom_framework::{GossipSettings, Node, Process, testing};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -42,18 +45,32 @@ fn send(node: &mut Node<Tuning>, src: &str, body: Value) -> Vec<Value> {
     send_at(node, Duration::ZERO, src, body)
 }
 
-fn cluster(n: usize, strategy: Strategy, s: GossipSettings, seed: u64) -> Cluster<Tuning> {
-    let ids: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    Cluster::new(&ids, ms(100), seed, |_| Tuning::new(s, strategy))
+fn net() -> NetConfig {
+    NetConfig {
+        latency: ms(100),
+        ..NetConfig::default()
+    }
 }
 
-/// The values a node-to-node message carries.
-fn carried(msg: &Value) -> Vec<Value> {
-    msg["body"]["values"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+/// Simulated nodes n0..n{n-1} with 100 ms links, initialised, to drive by
+/// hand.
+fn cluster(n: usize, strategy: Strategy, s: GossipSettings, seed: u64) -> Cluster {
+    let mut c = testing::sim_cluster((0..n).map(|_| Tuning::new(s, strategy)), net(), seed);
+    testing::sim_init(&mut c);
+    c
+}
+
+fn handler(c: &Cluster, node: usize) -> &Tuning {
+    testing::sim_handler(c, node)
+}
+
+fn broadcast(c: &mut Cluster, node: usize, value: Value) {
+    let replies = testing::sim_request(c, node, json!({"type": "broadcast", "message": value}));
+    assert_eq!(replies[0]["type"], "broadcast_ok", "{replies:?}");
+}
+
+fn run_to(c: &mut Cluster, t: Duration) {
+    testing::sim_run(c, t);
 }
 
 fn gossip_stats(node: &mut Node<Tuning>) -> Value {
@@ -190,126 +207,153 @@ fn node_messages_from_non_peers_are_refused_and_change_nothing() {
 #[test]
 fn random_rounds_spread_values_to_every_node() {
     let mut c = cluster(6, Strategy::Random, GossipSettings::default(), 1);
-    for (i, node) in ["n0", "n5", "n2", "n5"].iter().enumerate() {
-        c.client(
-            node,
-            json!({"type": "broadcast", "message": format!("v{i}")}),
-        );
-        c.run_until(c.now() + ms(30));
+    for (i, node) in [0, 5, 2, 5].into_iter().enumerate() {
+        broadcast(&mut c, node, json!(format!("v{i}")));
+        let next = c.now() + ms(30);
+        run_to(&mut c, next);
     }
-    c.run_until(ms(2000));
-    for id in c.ids() {
-        assert_eq!(c.handler(&id).values().len(), 4, "{id}");
+    run_to(&mut c, ms(2000));
+    for node in 0..6 {
+        assert_eq!(handler(&c, node).values().len(), 4, "n{node}");
     }
-    assert!(c.sent.iter().all(|m| m["body"]["type"] != "batch"));
+    let types: Vec<&String> = c.stats().by_type.keys().collect();
+    assert_eq!(types, ["exchange", "exchange_ok"]);
 }
 
 #[test]
 fn with_a_hub_every_value_goes_through_it_once_per_link() {
-    let mut c = cluster(5, Strategy::Hub, GossipSettings::default(), 2);
-    for (i, node) in ["n1", "n0", "n4", "n3", "n1"].iter().enumerate() {
-        c.client(node, json!({"type": "broadcast", "message": i}));
-        c.run_until(c.now() + ms(40));
+    let n = 5;
+    let mut c = cluster(n, Strategy::Hub, GossipSettings::default(), 2);
+    for (i, node) in [1, 0, 4, 3, 1].into_iter().enumerate() {
+        broadcast(&mut c, node, json!(i));
+        let next = c.now() + ms(40);
+        run_to(&mut c, next);
     }
-    c.run_until(ms(10_000));
-    for id in c.ids() {
-        assert_eq!(c.handler(&id).values().len(), 5, "{id}");
-        assert_eq!(c.handler(&id).hub(), Some("n0"));
+    run_to(&mut c, ms(10_000));
+    for node in 0..n {
+        assert_eq!(handler(&c, node).values().len(), 5, "n{node}");
+        assert_eq!(handler(&c, node).hub(), Some("n0"));
     }
-    assert!(c.sent.iter().all(|m| m["src"] == "n0" || m["dest"] == "n0"));
-    // Nothing is lost here, so nothing is sent twice on one link: acks
-    // settle every batch before it could be re-sent.
-    let mut crossings: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-    for m in &c.sent {
-        for v in carried(m) {
-            let link = (m["src"].to_string(), m["dest"].to_string(), v.to_string());
-            *crossings.entry(link).or_default() += 1;
-        }
-    }
-    assert!(crossings.values().all(|&n| n == 1), "{crossings:?}");
+    // Every message goes to or from the hub n0: what the others sent, n0
+    // received, and the reverse (nothing was dropped).
+    let traffic = &c.stats().per_node;
+    assert_eq!(c.stats().delivered, c.stats().sent);
+    let others_sent: u64 = traffic[1..].iter().map(|t| t.sent).sum();
+    let others_received: u64 = traffic[1..].iter().map(|t| t.received).sum();
+    assert_eq!(others_sent, traffic[0].received);
+    assert_eq!(others_received, traffic[0].sent);
+    // Nothing is lost here, so each value crosses each link it needs once:
+    // to the hub (unless it started there) and on to the n − 2 or n − 1
+    // others, n − 1 crossings in all. Acks settle every batch before it
+    // could be re-sent.
+    let carried: u64 = (0..n).map(|i| handler(&c, i).stats().values_sent).sum();
+    assert_eq!(carried, 5 * (n as u64 - 1));
     // The idle cluster goes quiet once the last acks are out.
-    let sent = c.sent.len();
-    c.run_until(ms(20_000));
-    assert_eq!(c.sent.len(), sent);
+    let sent = c.stats().sent;
+    run_to(&mut c, ms(20_000));
+    assert_eq!(c.stats().sent, sent);
 }
 
 #[test]
 fn without_the_hub_nodes_fall_back_to_random_rounds_and_heal() {
     let mut c = cluster(5, Strategy::Hub, GossipSettings::default(), 3);
-    c.partition(&["n0"]);
-    c.client("n1", json!({"type": "broadcast", "message": "a"}));
-    c.client("n0", json!({"type": "broadcast", "message": "b"}));
+    c.partition(Partition::groups(5, &[vec![0], vec![1, 2, 3, 4]]));
+    broadcast(&mut c, 1, json!("a"));
+    broadcast(&mut c, 0, json!("b"));
     // n1's batch to the hub is unacknowledged past the resend time
     // (2.2 s): n1 suspects the hub and reaches the others directly.
-    c.run_until(ms(5000));
-    for id in ["n2", "n3", "n4"] {
-        assert_eq!(c.handler(id).values(), [json!("a")], "{id}");
+    run_to(&mut c, ms(5000));
+    for node in [2, 3, 4] {
+        assert_eq!(handler(&c, node).values(), [json!("a")], "n{node}");
     }
     c.heal();
-    c.run_until(ms(12_000));
-    for id in c.ids() {
-        assert_eq!(c.handler(&id).values().len(), 2, "{id}");
+    run_to(&mut c, ms(6000));
+    for node in 0..5 {
+        assert_eq!(handler(&c, node).values().len(), 2, "n{node}");
     }
 }
 
-#[test]
-fn gossip_stats_count_the_messages_actually_written() {
-    for strategy in [Strategy::Random, Strategy::Hub] {
-        let mut c = cluster(5, strategy, GossipSettings::default(), 4);
-        let load = Load {
-            rate: 50,
-            duration: ms(2000),
-            settle: ms(2000),
-            seed: 4,
-        };
-        assert_eq!(c.run_load(load, Tuning::values).missing, 0);
-        for id in c.ids() {
-            let stats = *c.handler(&id).stats();
-            let written = c.sent.iter().filter(|m| m["src"] == id).count();
-            assert_eq!(stats.messages_sent, written as u64, "{strategy:?} {id}");
-            c.client(&id, json!({"type": "gossip_stats"}));
-            let reply = &c.replies.last().unwrap()["body"];
-            assert_eq!(reply["gossip_messages_sent"], written, "{strategy:?} {id}");
-            assert_eq!(reply["broadcasts_received"], stats.broadcasts_received);
-            assert_eq!(reply["unique_messages"], c.handler(&id).values().len());
-            // serde_json's default float parsing may be off in the last bit.
-            let ratio = written as f64 / stats.broadcasts_received as f64;
-            let reported = reply["messages_per_op"].as_f64().unwrap();
-            assert!((reported - ratio).abs() < 1e-9, "{reported} vs {ratio}");
-        }
-    }
+/// A run of the broadcast lab's clients (and, with `nemesis`, its
+/// partitions) on `c`; the report must be valid.
+fn lab_run(
+    c: &mut Cluster,
+    nodes: usize,
+    nemesis: bool,
+    seed: u64,
+) -> maelstrom_framework::sim::Report {
+    let cfg = SimConfig {
+        nodes,
+        latency: 100.0,
+        rate: 100.0,
+        time_limit: 6.0,
+        nemesis: nemesis.then_some(Nemesis::Partition),
+        nemesis_interval: 2.0,
+        settle: 3.0,
+        seed,
+        ..SimConfig::default()
+    };
+    let lab = BroadcastLab::<Tuning>::new(
+        &BroadcastLabOptions { read_fraction: 0.5 },
+        &LabSetup {
+            node_ids: cfg.node_ids(),
+        },
+    );
+    let report = run_on("tuning", c, Box::new(lab), &cfg);
+    assert!(report.valid, "{}", report.table());
+    report
 }
 
-/// Not a test: the Fly.io setting (25 nodes, 100 ms links, 100 ops/s) for
-/// the documented settings, printed.
-/// `cargo test -p gossip_tuning --release -- --ignored --nocapture`
 #[test]
-#[ignore]
-fn measure_fly_io_setting() {
-    for (strategy, fanout, interval) in [
-        (Strategy::Random, 2, 100),
-        (Strategy::Hub, 2, 100),
-        (Strategy::Hub, 2, 600),
+fn gossip_stats_agree_with_the_messages_the_simulator_routed() {
+    for (nodes, strategy, nemesis) in [
+        (5, Strategy::Random, false),
+        (5, Strategy::Hub, true),
+        (25, Strategy::Random, true),
+        (25, Strategy::Hub, false),
     ] {
-        for seed in 1..=3 {
-            let mut c = cluster(25, strategy, settings(fanout, interval), seed);
-            let load = Load {
-                rate: 100,
-                duration: Duration::from_secs(20),
-                settle: Duration::from_secs(5),
-                seed,
-            };
-            let m = c.run_load(load, Tuning::values);
-            println!(
-                "{strategy:?} fanout {fanout} interval {interval} seed {seed}: msgs/op {:.2} \
-                 p50 {} p95 {} max {} ms, missing {}",
-                m.msgs_per_op,
-                m.quantile(0.5),
-                m.quantile(0.95),
-                m.quantile(1.0),
-                m.missing
-            );
+        let case = format!("{nodes} nodes, {strategy:?}, partitions {nemesis}");
+        let handlers = (0..nodes).map(|_| Tuning::new(GossipSettings::default(), strategy));
+        let mut c = testing::sim_cluster(handlers, net(), 4);
+        let report = lab_run(&mut c, nodes, nemesis, 4);
+        if nemesis {
+            assert!(report.net.dropped_by_partition > 0, "{case}");
         }
+        // Now, with no time passing, every node's own account.
+        let (mut sent, mut received) = (0, 0);
+        for node in 0..nodes {
+            let reply = testing::sim_request(&mut c, node, json!({"type": "gossip_stats"}));
+            let stats = &reply[0];
+            assert_eq!(stats["type"], "gossip_stats_ok", "{case}");
+            let node_sent = stats["gossip_messages_sent"].as_u64().unwrap();
+            assert_eq!(node_sent, report.net.per_node[node].sent, "{case} n{node}");
+            let node_received = stats["broadcasts_received"].as_u64().unwrap();
+            assert_eq!(stats["unique_messages"], handler(&c, node).values().len());
+            // serde_json's default float parsing may be off in the last bit.
+            let ratio = node_sent as f64 / node_received as f64;
+            let reported = stats["messages_per_op"].as_f64().unwrap();
+            assert!(
+                (reported - ratio).abs() < 1e-9,
+                "{case}: {reported} vs {ratio}"
+            );
+            sent += node_sent;
+            received += node_received;
+        }
+        // Summed: every node-to-node message the simulator routed, by type.
+        let by_type: u64 = ["exchange", "exchange_ok", "batch"]
+            .iter()
+            .filter_map(|t| report.net.by_type.get(*t))
+            .map(|t| t.messages)
+            .sum();
+        assert_eq!(sent, by_type, "{case}: {:?}", report.net.by_type);
+        assert_eq!(sent, report.net.sent, "{case}");
+        let acknowledged = report
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.kind == "broadcast" && op.is_ok())
+            .count() as u64;
+        assert!(acknowledged > 100, "{case}");
+        assert_eq!(received, acknowledged, "{case}");
     }
 }
 
@@ -317,37 +361,51 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// With any mix of strategies and settings across the nodes, whatever
-    /// is lost while the network is bad, every value reaches every node
-    /// once it is good again.
+    /// partitions cut while the network is bad, every value reaches every
+    /// node once it is good again.
     #[test]
-    fn every_value_reaches_every_node_despite_losses_and_mixed_settings(
+    fn every_value_reaches_every_node_despite_partitions_and_mixed_settings(
         nodes in 2usize..6,
         hub_nodes in proptest::collection::vec(any::<bool>(), 6),
         fanout in 1u64..4,
         interval in 20u64..300,
-        broadcasts in proptest::collection::vec((0usize..6, 0u64..1500), 1..12),
-        drops in proptest::collection::vec(any::<bool>(), 64),
+        broadcasts in proptest::collection::vec((0usize..6, 0u64..2000), 1..12),
+        cuts in proptest::collection::vec(0u8..64, 10),
         seed in 0u64..1000,
     ) {
-        let ids: Vec<String> = (0..nodes).map(|i| format!("n{i}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut c = Cluster::new(&ids, ms(100), seed, |i| {
+        let handlers = (0..nodes).map(|i| {
             let strategy = if hub_nodes[i] { Strategy::Hub } else { Strategy::Random };
             Tuning::new(settings(fanout, interval), strategy)
         });
-        let mut n = 0usize;
-        c.set_filter(move |_| { n += 1; !drops[n % drops.len()] });
-        let mut broadcasts = broadcasts;
-        broadcasts.sort_by_key(|b| b.1);
-        for (i, (node, t)) in broadcasts.iter().enumerate() {
-            c.run_until(ms(*t));
-            c.client(&format!("n{}", node % nodes), json!({"type": "broadcast", "message": i}));
+        let mut c = testing::sim_cluster(handlers, net(), seed);
+        testing::sim_init(&mut c);
+        // Every 200 ms for 2 s, a new cut: the nodes whose bit is set
+        // against the others (no bit: healed).
+        let mut events: Vec<(u64, Option<usize>, usize)> = cuts
+            .iter()
+            .enumerate()
+            .map(|(k, &mask)| (k as u64 * 200, None, mask as usize))
+            .collect();
+        events.extend(broadcasts.iter().enumerate().map(|(i, &(node, t))| (t, Some(node % nodes), i)));
+        events.sort();
+        for (t, node, x) in events {
+            run_to(&mut c, ms(t));
+            match node {
+                Some(node) => broadcast(&mut c, node, json!(x)),
+                None => {
+                    let (a, b): (Vec<usize>, Vec<usize>) = (0..nodes).partition(|i| x >> i & 1 == 1);
+                    c.heal();
+                    if !a.is_empty() && !b.is_empty() {
+                        c.partition(Partition::groups(nodes, &[a, b]));
+                    }
+                }
+            }
         }
-        c.run_until(ms(2000));
-        c.clear_filter();
-        c.run_until(ms(20_000));
-        for id in c.ids() {
-            prop_assert_eq!(c.handler(&id).values().len(), broadcasts.len(), "{}", id);
+        run_to(&mut c, ms(2000));
+        c.heal();
+        run_to(&mut c, ms(20_000));
+        for node in 0..nodes {
+            prop_assert_eq!(handler(&c, node).values().len(), broadcasts.len(), "n{}", node);
         }
     }
 }
