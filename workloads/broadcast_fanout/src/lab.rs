@@ -219,18 +219,36 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         let mut stable = Vec::new();
         let mut never_read = 0;
         let mut missing_reads = 0u64;
+        // Per acknowledged value, the indices (in time order) of the reads
+        // that returned it: one pass over what the reads returned, instead
+        // of looking every value up in every read.
+        let mut hits: HashMap<u64, Vec<usize>> = acked.keys().map(|&v| (v, Vec::new())).collect();
+        for (i, (_, seen)) in reads.iter().enumerate() {
+            for v in seen {
+                if let Some(h) = hits.get_mut(v) {
+                    h.push(i);
+                }
+            }
+        }
         for (&v, op) in &acked {
-            let first_shown = reads.iter().find(|(_, s)| s.contains(&v)).map(|(t, _)| *t);
+            let h = &hits[&v];
+            let first_shown = h.first().map(|&i| reads[i].0);
             if first_shown.is_none() {
                 never_read += 1;
             }
             let known = first_shown.map_or(op.complete, |t| t.min(op.complete));
-            let misses = reads
-                .iter()
-                .filter(|(t, s)| *t >= known && !s.contains(&v))
-                .map(|(t, _)| *t);
-            missing_reads += misses.clone().count() as u64;
-            let last_miss = misses.max();
+            // Reads from `start` on began after the value was known.
+            let start = reads.partition_point(|(t, _)| *t < known);
+            let hits_after = h.len() - h.partition_point(|&i| i < start);
+            missing_reads += (reads.len() - start - hits_after) as u64;
+            // The last miss: the latest read from `start` on that is not a
+            // hit, found by walking back over the trailing run of hits.
+            let (mut i, mut j) = (reads.len(), h.len());
+            while i > start && j > 0 && h[j - 1] == i - 1 {
+                i -= 1;
+                j -= 1;
+            }
+            let last_miss = (i > start).then(|| reads[i - 1].0);
             stable.push(last_miss.map_or(0.0, |t| millis(t - known)));
         }
         verdict.metric("values acknowledged", acked.len() as f64, "");
