@@ -63,15 +63,25 @@ pub struct BroadcastLab<H> {
     seen_len: Vec<usize>,
     /// Values seen through probe reads, per node (real processes only).
     probed: Vec<HashSet<u64>>,
-    /// Per value: how many nodes hold it, and when the last one got it.
-    reached: HashMap<u64, (usize, Option<Duration>)>,
+    /// Indexed by value (the lab's values are 1, 2, 3, …): how many nodes
+    /// hold it, and when the last one got it. Empty until something is
+    /// observed.
+    reached: Vec<(usize, Option<Duration>)>,
     handler: PhantomData<fn() -> H>,
 }
 
 impl<H> BroadcastLab<H> {
     fn reach(&mut self, now: Duration, value: &Value) {
-        let Some(v) = value.as_u64() else { return };
-        let entry = self.reached.entry(v).or_insert((0, None));
+        // Only values this lab issued: a foreign node's reply could hold
+        // any number, and this is a dense table.
+        let Some(v) = value.as_u64().filter(|&v| v <= self.next_value) else {
+            return;
+        };
+        let v = v as usize;
+        if v >= self.reached.len() {
+            self.reached.resize(v + 1, (0, None));
+        }
+        let entry = &mut self.reached[v];
         entry.0 += 1;
         if entry.0 == self.nodes {
             entry.1 = Some(now);
@@ -104,9 +114,15 @@ pub fn grid_topology(node_ids: &[NodeId]) -> BTreeMap<NodeId, Vec<NodeId>> {
     topology
 }
 
-fn read_values(op: &Op) -> Option<HashSet<u64>> {
+/// The values a read returned, sorted, each once (a node that repeats a
+/// value must not count as two hits). A sorted `Vec` rather than a
+/// `HashSet`: a run keeps every read, and most hold every value.
+fn read_values(op: &Op) -> Option<Vec<u64>> {
     let messages = op.ok_body()?.get("messages")?.as_array()?;
-    Some(messages.iter().filter_map(Value::as_u64).collect())
+    let mut values: Vec<u64> = messages.iter().filter_map(Value::as_u64).collect();
+    values.sort_unstable();
+    values.dedup();
+    Some(values)
 }
 
 impl<H: HeldValues> Lab for BroadcastLab<H> {
@@ -187,7 +203,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
             };
             let lost: Vec<u64> = acked
                 .keys()
-                .filter(|v| !seen.contains(v))
+                .filter(|v| seen.binary_search(v).is_err())
                 .copied()
                 .collect();
             if !lost.is_empty() {
@@ -209,7 +225,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         }
 
         // Stable latency, sampled by reads as Maelstrom does.
-        let mut reads: Vec<(Duration, HashSet<u64>)> = history
+        let mut reads: Vec<(Duration, Vec<u64>)> = history
             .ops
             .iter()
             .filter(|op| op.kind == "read")
@@ -266,7 +282,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         let mut undelivered = 0;
         let mut delivered_at = Vec::new();
         for (v, op) in &acked {
-            match self.reached.get(v).and_then(|(_, at)| *at) {
+            match self.reached.get(*v as usize).and_then(|(_, at)| *at) {
                 Some(at) => {
                     delivery.push(millis(at.saturating_sub(op.invoke)));
                     delivered_at.push(at);
@@ -287,7 +303,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
             let reached_at = acked
                 .iter()
                 .filter(|(_, op)| op.complete <= healed)
-                .map(|(v, _)| self.reached.get(v).and_then(|(_, at)| *at))
+                .map(|(v, _)| self.reached.get(*v as usize).and_then(|(_, at)| *at))
                 .try_fold(healed, |latest, at| Some(latest.max(at?)));
             if let Some(all_at) = reached_at {
                 verdict.metric("convergence after last heal", millis(all_at - healed), "ms");
@@ -348,7 +364,7 @@ impl<H: HeldValues> LabSpec for BroadcastLab<H> {
             next_value: 0,
             seen_len: vec![0; nodes],
             probed: vec![HashSet::new(); nodes],
-            reached: HashMap::new(),
+            reached: Vec::new(),
             handler: PhantomData,
         }
     }

@@ -23,11 +23,12 @@
 //!
 //! Pure bookkeeping: no I/O, no clock (times are passed in), no randomness.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use maelstrom_framework::NodeId;
 
+use crate::idx_set::IdxSet;
 use crate::values::ValueIdx;
 
 /// The most acknowledgements owed to one peer. Acks are due at once when
@@ -46,7 +47,7 @@ struct Flight {
 #[derive(Debug, Clone, Default)]
 struct PeerLedger {
     /// Ascending index is first-receipt order, so batches go oldest first.
-    pending: BTreeSet<ValueIdx>,
+    pending: IdxSet,
     /// Ascending msg_id is sending order, so the oldest batch is first.
     in_flight: BTreeMap<u64, Flight>,
     owed_acks: Vec<u64>,
@@ -95,7 +96,7 @@ impl Ledger {
     /// `peer` is now known to hold `idx`: no batch needs to carry it there.
     pub fn peer_holds(&mut self, peer: &str, idx: ValueIdx) {
         if let Some(ledger) = self.peers.get_mut(peer) {
-            ledger.pending.remove(&idx);
+            ledger.pending.remove(idx);
         }
     }
 
@@ -114,7 +115,7 @@ impl Ledger {
         };
         let mut batch = Vec::new();
         let mut bytes = 0usize;
-        for &idx in &ledger.pending {
+        for idx in ledger.pending.iter() {
             if batch.len() >= max_values {
                 break;
             }
@@ -141,7 +142,7 @@ impl Ledger {
         let batch = self.peek_batch(peer, max_values, max_bytes, size_of);
         if let Some(ledger) = self.peers.get_mut(peer) {
             for idx in &batch {
-                ledger.pending.remove(idx);
+                ledger.pending.remove(*idx);
             }
         }
         batch
@@ -277,7 +278,7 @@ impl Ledger {
     pub fn is_pending(&self, peer: &str, idx: ValueIdx) -> bool {
         self.peers
             .get(peer)
-            .is_some_and(|l| l.pending.contains(&idx))
+            .is_some_and(|l| l.pending.contains(idx))
     }
 
     /// How many values are in unacknowledged batches to `peer`.
@@ -440,7 +441,7 @@ mod tests {
                 let ledger = &l.peers["n2"];
                 for flight in ledger.in_flight.values() {
                     for v in &flight.values {
-                        prop_assert!(!ledger.pending.contains(v));
+                        prop_assert!(!ledger.pending.contains(*v));
                     }
                 }
             }

@@ -65,6 +65,7 @@
 //! heal. Memory: every value held, plus per peer the indices of values it
 //! is not known to hold.
 
+pub mod idx_set;
 pub mod lab;
 pub mod ledger;
 pub mod replica;

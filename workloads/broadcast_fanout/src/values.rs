@@ -35,14 +35,33 @@ impl Receipt {
     }
 }
 
+/// How a value is looked up. Integers, what clients broadcast almost
+/// always, are keyed by themselves, sparing a JSON text per lookup; a `u64`
+/// and an `i64` that are equal are one value, as `Value` compares them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Int(i128),
+    Text(String),
+}
+
+impl Key {
+    fn of(value: &Value) -> Key {
+        match value {
+            Value::Number(n) if n.is_u64() => Key::Int(n.as_u64().map_or(0, i128::from)),
+            Value::Number(n) if n.is_i64() => Key::Int(n.as_i64().map_or(0, i128::from)),
+            _ => Key::Text(value.to_string()),
+        }
+    }
+}
+
 /// Every value a node holds, each once, in order of first receipt.
 #[derive(Debug, Default)]
 pub struct ValueStore {
     values: Vec<Value>,
     /// Length of each value's JSON text, to bound batches in bytes.
     sizes: Vec<usize>,
-    /// Canonical JSON text → index. Only looked up, never iterated.
-    index: HashMap<String, ValueIdx>,
+    /// Canonical key → index. Only looked up, never iterated.
+    index: HashMap<Key, ValueIdx>,
 }
 
 impl ValueStore {
@@ -52,12 +71,15 @@ impl ValueStore {
 
     /// Adds `value` unless an equal value is held already.
     pub fn insert(&mut self, value: Value) -> Receipt {
-        let key = value.to_string();
+        let key = Key::of(&value);
         if let Some(&idx) = self.index.get(&key) {
             return Receipt::Known(idx);
         }
         let idx = self.values.len();
-        self.sizes.push(key.len());
+        self.sizes.push(match &key {
+            Key::Int(n) => n.to_string().len(),
+            Key::Text(text) => text.len(),
+        });
         self.index.insert(key, idx);
         self.values.push(value);
         Receipt::New(idx)
@@ -65,7 +87,7 @@ impl ValueStore {
 
     /// The index of a value equal to `value`, if one is held.
     pub fn position(&self, value: &Value) -> Option<ValueIdx> {
-        self.index.get(&value.to_string()).copied()
+        self.index.get(&Key::of(value)).copied()
     }
 
     pub fn get(&self, idx: ValueIdx) -> Option<&Value> {
