@@ -17,6 +17,11 @@
 //!   every simulator step, or sampled by probe reads (`kv_read`, one key
 //!   per round in turn) with real processes. Entries are compared by `ts`
 //!   alone here, which only differs from the store's order on exact ties.
+//! - Convergence after last heal (runs with a nemesis): from the final
+//!   heal — or the last write's acknowledgement, if later, since winners
+//!   change until then — until every node holds the winning entry of
+//!   every key (the newest any node ever held); 0 if they all did by
+//!   then. Only reported when every node got there.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -277,6 +282,14 @@ impl Lab for KvLab {
                 ));
             }
         }
+        if let Some(healed) = history.healed_at {
+            let last_write = acked.iter().map(|w| w.op.complete).max();
+            let from = last_write.map_or(healed, |w| w.max(healed));
+            if let Some(all_at) = self.all_hold_winners() {
+                let after = millis(all_at.saturating_sub(from));
+                verdict.metric("convergence after last heal", after, "ms");
+            }
+        }
         let per_write = |x: u64| x as f64 / writes.len().max(1) as f64;
         verdict.metric("messages per write", per_write(net.sent), "");
         verdict.metric("bytes per write", per_write(net.bytes), "B");
@@ -286,6 +299,25 @@ impl Lab for KvLab {
 }
 
 impl KvLab {
+    /// When every node first held the winning entry of every key (the
+    /// newest any node held); `None` if some node never did.
+    fn all_hold_winners(&self) -> Option<Duration> {
+        let mut winners: HashMap<&str, Ts> = HashMap::new();
+        for changes in self.held.iter().flat_map(HashMap::iter) {
+            if let (key, Some((_, ts))) = (changes.0.as_str(), changes.1.last()) {
+                let winner = winners.entry(key).or_insert(*ts);
+                *winner = (*winner).max(*ts);
+            }
+        }
+        let mut latest = Duration::ZERO;
+        for (key, ts) in winners {
+            for node in 0..self.held.len() {
+                latest = latest.max(self.held_since(node, key, ts)?);
+            }
+        }
+        Some(latest)
+    }
+
     /// Keys on which every node holds the same entry, over time.
     fn agreement_plot(&self, nodes: usize) -> Plot {
         let mut events: Vec<(Duration, usize, &str, Ts)> = Vec::new();
