@@ -294,8 +294,11 @@ impl<H: Handler> Ctx<H> {
     /// Writes an error reply from `src` (the node's id, or before `init` the
     /// request's `dest`).
     fn write_error(&mut self, src: &str, dest: &str, in_reply_to: u64, error: &Error) {
-        if dest.is_empty() {
-            return; // a line with `"src": ""` names nobody to answer
+        if src.is_empty() || dest.is_empty() {
+            // `"src": ""` names nobody to answer, and before `init` an
+            // empty `dest` leaves us no name to answer from (the fuzzer
+            // found an error line sent with `"src": ""`).
+            return;
         }
         protocol::write_error_line(
             &mut self.out,

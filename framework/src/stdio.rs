@@ -66,12 +66,20 @@ pub fn run_with(
     max_line_bytes: usize,
 ) -> io::Result<()> {
     let (tx, rx) = input_queue(max_line_bytes);
-    std::thread::Builder::new()
+    let reader = std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || LineReader::new(tx, max_line_bytes).run(input))?;
     let clock = Clock::new();
     let result = event_loop(node, &rx, &mut output, &clock);
     let flushed = write_out(node, &mut output).and_then(|()| output.flush());
+    // At the end of input the reader has finished, or is about to: wait for
+    // it, so that no thread outlives the run (the fuzzer found one still
+    // exiting). After an output error it may be blocked reading; dropping
+    // the queue stops it at its next send.
+    drop(rx);
+    if result.is_ok() {
+        let _ = reader.join();
+    }
     result.and(flushed)
 }
 

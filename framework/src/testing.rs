@@ -8,19 +8,24 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::node::{Handler, Node, Now, Process};
-use crate::registry::Registration;
+use crate::registry::{NodeFactory, Registration};
 use crate::sim::network::NetConfig;
 use crate::sim::run::sub_seed;
 use crate::sim::{Cluster, Lab, LabSetup};
 
 /// A node of a registered workload with its default flags.
 pub fn default_node(workload: &Registration, seed: u64) -> Box<dyn Process> {
+    default_factory(workload)(seed)
+}
+
+/// Builds nodes of a registered workload with its default flags (parsing
+/// them once, for callers that build many nodes).
+pub fn default_factory(workload: &Registration) -> NodeFactory {
     let command = (workload.augment_args)(clap::Command::new(workload.name));
     let matches = command
         .try_get_matches_from([workload.name])
         .expect("a workload's flags all have defaults");
-    let factory = (workload.build)(&matches).expect("default flags build a node");
-    factory(seed)
+    (workload.build)(&matches).expect("default flags build a node")
 }
 
 /// The lab of a registered workload with its default flags, if it has one.
