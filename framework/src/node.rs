@@ -74,6 +74,8 @@ pub type RpcCallback<H> =
 struct PendingRpc<H: Handler> {
     dest: NodeId,
     on_reply: RpcCallback<H>,
+    /// Cancelled when the reply comes, so an answered RPC holds nothing.
+    timeout: TimerId,
 }
 
 /// The request being handled. Its `src` buffer is reused, so tracking it
@@ -225,14 +227,15 @@ impl<H: Handler> Ctx<H> {
             // reply can come, and the id will be given to the next message.
             return msg_id;
         }
+        let timeout = self.timers.rpc_timeout(self.now.elapsed, timeout, msg_id);
         self.rpcs.insert(
             msg_id,
             PendingRpc {
                 dest: dest.to_string(),
                 on_reply: Box::new(on_reply),
+                timeout,
             },
         );
-        self.timers.rpc_timeout(self.now.elapsed, timeout, msg_id);
         msg_id
     }
 
@@ -264,13 +267,25 @@ impl<H: Handler> Ctx<H> {
 
     fn write(&mut self, dest: &str, body: &impl Serialize, in_reply_to: Option<u64>) -> u64 {
         let msg_id = self.next_msg_id;
+        // Maelstrom's clients only take replies, and a message to a client
+        // that has closed (or never was) makes Maelstrom throw; an empty
+        // destination reaches nobody. Refuse both, as an unserialisable
+        // body is refused: logged, nothing written, the id not spent.
+        if dest.is_empty() || (in_reply_to.is_none() && protocol::is_client(dest)) {
+            crate::log!(
+                Level::Error,
+                &self.label,
+                "not sending to {dest:?}: clients only get replies, and a message needs a destination"
+            );
+            return msg_id;
+        }
         let src = if self.id.is_empty() { "" } else { &self.id };
         match protocol::write_line(&mut self.out, src, dest, body, msg_id, in_reply_to) {
             Ok(()) => self.next_msg_id += 1,
             Err(e) => crate::log!(
                 Level::Error,
                 &self.label,
-                "cannot send to {dest}: body is not a JSON object ({e})"
+                "cannot send to {dest}: {e} (a body is a JSON object without msg_id or in_reply_to)"
             ),
         }
         msg_id
@@ -279,6 +294,12 @@ impl<H: Handler> Ctx<H> {
     /// Writes an error reply from `src` (the node's id, or before `init` the
     /// request's `dest`).
     fn write_error(&mut self, src: &str, dest: &str, in_reply_to: u64, error: &Error) {
+        if src.is_empty() || dest.is_empty() {
+            // `"src": ""` names nobody to answer, and before `init` an
+            // empty `dest` leaves us no name to answer from (the fuzzer
+            // found an error line sent with `"src": ""`).
+            return;
+        }
         protocol::write_error_line(
             &mut self.out,
             src,
@@ -355,6 +376,16 @@ impl<H: Handler> Node<H> {
     }
 
     fn handle_line(&mut self, line: &[u8]) {
+        // Refuse deep nesting before parsing: nothing downstream (serde,
+        // value hashing, drops) has to cope with it.
+        let depth = protocol::depth_beyond(line, protocol::MAX_CLIENT_DEPTH);
+        if let Some(depth) = depth.filter(|&d| d > protocol::MAX_NODE_DEPTH) {
+            let why = format!(
+                "nested {depth} deep; a message may nest {} deep",
+                protocol::MAX_NODE_DEPTH
+            );
+            return self.reject(line, &why);
+        }
         let wire: WireIn = match serde_json::from_slice(line) {
             Ok(w) => w,
             Err(e) => return self.reject(line, &format!("malformed message: {e}")),
@@ -363,6 +394,13 @@ impl<H: Handler> Node<H> {
             Ok(h) => h,
             Err(e) => return self.reject(line, &format!("malformed body: {e}")),
         };
+        if let Some(depth) = depth.filter(|_| protocol::is_client(&wire.src)) {
+            let error = Error::malformed(format!(
+                "nested {depth} deep; a client message may nest {} deep",
+                protocol::MAX_CLIENT_DEPTH
+            ));
+            return self.answer_error(&wire, &header, &error);
+        }
         if header.kind == "init" {
             return self.handle_init(&wire, &header);
         }
@@ -499,6 +537,7 @@ impl<H: Handler> Node<H> {
             return;
         }
         let pending = self.ctx.rpcs.remove(&in_reply_to).expect("checked above");
+        self.ctx.timers.cancel(pending.timeout);
         let result = if header.kind == "error" {
             Err(serde_json::from_str::<Error>(wire.body.get())
                 .unwrap_or_else(|e| Error::malformed(format!("malformed error reply: {e}"))))

@@ -22,6 +22,50 @@ pub fn is_client(id: &str) -> bool {
     id.starts_with('c')
 }
 
+/// How deep a client's line may nest (`{` and `[`; the envelope is 1, the
+/// body 2). Deeper lines are refused with error 12 before they are parsed
+/// into values, so no handler, hash or drop ever recurses deeper than this.
+pub const MAX_CLIENT_DEPTH: usize = 100;
+
+/// How deep a line from a node or service may nest: a little deeper than a
+/// client's, because nodes wrap client values (`exchange {values: [v]}`,
+/// `kv_merge {entries: {k: {value: v}}}`). Below serde_json's own limit
+/// (128), so the error is ours and says why.
+pub const MAX_NODE_DEPTH: usize = 110;
+
+/// The nesting depth of `line` when it is deeper than `limit`, else `None`.
+/// Brackets inside strings do not count.
+pub fn depth_beyond(line: &[u8], limit: usize) -> Option<usize> {
+    // Almost every line has fewer brackets than the limit: one fast count,
+    // no scan.
+    if memchr::memchr2_iter(b'{', b'[', line).count() <= limit {
+        return None;
+    }
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in line {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (max > limit).then_some(max)
+}
+
 /// The envelope of an incoming line, borrowing from it.
 #[derive(Debug, Deserialize)]
 pub struct WireIn<'a> {
@@ -117,7 +161,8 @@ struct WireOut<'a, B: Serialize> {
 }
 
 /// Appends one message as one line to `out`. On failure (a payload that is
-/// not a JSON object) nothing is appended.
+/// not a JSON object, or one with its own `msg_id` or `in_reply_to`, which
+/// would be written twice) nothing is appended.
 pub fn write_line<B: Serialize>(
     out: &mut Vec<u8>,
     src: &str,
@@ -136,7 +181,8 @@ pub fn write_line<B: Serialize>(
             in_reply_to,
         },
     };
-    match serde_json::to_writer(&mut *out, &wire) {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, BodyKeys::default());
+    match wire.serialize(&mut ser) {
         Ok(()) => {
             out.push(b'\n');
             Ok(())
@@ -145,6 +191,100 @@ pub fn write_line<B: Serialize>(
             out.truncate(start);
             Err(e)
         }
+    }
+}
+
+/// serde_json's compact output, watching the keys of the body (depth 2):
+/// `flatten` would copy a payload's own `msg_id` or `in_reply_to` next to
+/// the framework's, and a line with a key twice is read differently by
+/// different parsers. A second one fails the write instead.
+#[derive(Default)]
+struct BodyKeys {
+    depth: usize,
+    in_key: bool,
+    /// The key being written, if it is short enough to be one of ours.
+    key: [u8; 11],
+    key_len: usize,
+    msg_ids: u8,
+    in_reply_tos: u8,
+}
+
+impl serde_json::ser::Formatter for BodyKeys {
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        w.write_all(b"}")
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        w.write_all(b"]")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.in_key = self.depth == 2;
+        self.key_len = 0;
+        if first { Ok(()) } else { w.write_all(b",") }
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.in_key {
+            let end = self.key_len + fragment.len();
+            match self.key.get_mut(self.key_len..end) {
+                Some(slot) => slot.copy_from_slice(fragment.as_bytes()),
+                None => self.in_key = false, // too long to be ours
+            }
+            self.key_len = end;
+        }
+        w.write_all(fragment.as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        self.in_key = false; // none of our keys has an escape
+        serde_json::ser::Formatter::write_char_escape(
+            &mut serde_json::ser::CompactFormatter,
+            w,
+            escape,
+        )
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        if std::mem::take(&mut self.in_key) {
+            let count = match &self.key[..self.key_len] {
+                b"msg_id" => &mut self.msg_ids,
+                b"in_reply_to" => &mut self.in_reply_tos,
+                _ => return Ok(()),
+            };
+            *count += 1;
+            if *count > 1 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the payload has its own `msg_id` or `in_reply_to`, which the framework sets",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +355,41 @@ mod tests {
         let mut out = b"kept\n".to_vec();
         assert!(write_line(&mut out, "n1", "c1", &42, 0, None).is_err());
         assert_eq!(out, b"kept\n");
+    }
+
+    #[test]
+    fn a_payload_with_its_own_msg_id_or_in_reply_to_writes_nothing() {
+        let mut out = b"kept\n".to_vec();
+        let own_id = serde_json::json!({"type": "x", "msg_id": 9});
+        let err = write_line(&mut out, "n1", "n2", &own_id, 0, None).unwrap_err();
+        assert!(err.to_string().contains("msg_id"), "{err}");
+        let own_reply = serde_json::json!({"type": "x", "in_reply_to": 9});
+        assert!(write_line(&mut out, "n1", "c1", &own_reply, 0, Some(3)).is_err());
+        assert_eq!(out, b"kept\n");
+        // The same names deeper down, or as a prefix, are the payload's own.
+        let nested = serde_json::json!({"type": "x", "v": {"msg_id": 1}, "msg_idx": 2});
+        write_line(&mut out, "n1", "c1", &nested, 4, Some(3)).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out[5..]).unwrap();
+        assert_eq!(line["body"]["msg_id"], 4);
+        assert_eq!(line["body"]["v"]["msg_id"], 1);
+        // Without the payload's key it goes through: `in_reply_to` alone.
+        let plain = serde_json::json!({"type": "y", "in_reply_to": 1});
+        assert!(write_line(&mut out, "n1", "c1", &plain, 5, None).is_ok());
+    }
+
+    #[test]
+    fn depth_beyond_counts_brackets_outside_strings() {
+        assert_eq!(depth_beyond(br#"{"a":[1,{"b":2}]}"#, 2), Some(3));
+        assert_eq!(depth_beyond(br#"{"a":[1,{"b":2}]}"#, 3), None);
+        let in_string = br#"{"a":"[[[[{{{{\"[[[["}"#;
+        assert_eq!(depth_beyond(in_string, 1), None);
+        let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        assert_eq!(depth_beyond(deep.as_bytes(), MAX_CLIENT_DEPTH), Some(500));
+        let unclosed = "{".repeat(MAX_CLIENT_DEPTH + 1);
+        assert_eq!(
+            depth_beyond(unclosed.as_bytes(), MAX_CLIENT_DEPTH),
+            Some(MAX_CLIENT_DEPTH + 1)
+        );
     }
 
     #[test]

@@ -24,6 +24,23 @@ const FLUSH_AT_BYTES: usize = 64 * 1024;
 /// How much of an over-long line is kept for the log.
 const TOO_LONG_HEAD_BYTES: usize = 200;
 
+/// How much stdin is read at a time.
+const READ_BYTES: usize = 64 * 1024;
+
+/// About how much input may wait between the reader and the event loop. A
+/// batch holds what one read completed plus the line it finished, so up to
+/// `max_line_bytes + READ_BYTES`; the queue holds as many batches as fit
+/// in this, and at least two, so that reading and handling overlap.
+const QUEUE_BYTES: usize = 4 << 20;
+
+/// The reader's queue, bounded in bytes rather than in batches: a count
+/// alone would let 256 batches of a maximal line each (256 MiB at the
+/// default limit) pile up behind a slow node.
+fn input_queue(max_line_bytes: usize) -> (SyncSender<Input>, Receiver<Input>) {
+    let batch = max_line_bytes.saturating_add(READ_BYTES);
+    sync_channel((QUEUE_BYTES / batch).max(2))
+}
+
 enum Input {
     /// Whole lines, each ended by `\n`.
     Lines(Vec<u8>),
@@ -48,13 +65,21 @@ pub fn run_with(
     mut output: impl Write,
     max_line_bytes: usize,
 ) -> io::Result<()> {
-    let (tx, rx) = sync_channel(256);
-    std::thread::Builder::new()
+    let (tx, rx) = input_queue(max_line_bytes);
+    let reader = std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || LineReader::new(tx, max_line_bytes).run(input))?;
     let clock = Clock::new();
     let result = event_loop(node, &rx, &mut output, &clock);
     let flushed = write_out(node, &mut output).and_then(|()| output.flush());
+    // At the end of input the reader has finished, or is about to: wait for
+    // it, so that no thread outlives the run (the fuzzer found one still
+    // exiting). After an output error it may be blocked reading; dropping
+    // the queue stops it at its next send.
+    drop(rx);
+    if result.is_ok() {
+        let _ = reader.join();
+    }
     result.and(flushed)
 }
 
@@ -178,7 +203,7 @@ impl LineReader {
     }
 
     fn run(mut self, mut input: impl Read) {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_BYTES];
         loop {
             let n = match input.read(&mut buf) {
                 Ok(0) => break,
@@ -242,5 +267,52 @@ impl LineReader {
         }
         let batch = std::mem::take(&mut self.batch);
         self.tx.send(Input::Lines(batch)).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_input_is_bounded_in_bytes() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        /// Endless lines just under the limit, counting what was read.
+        struct Lines {
+            max: usize,
+            at: usize,
+            read: Arc<AtomicUsize>,
+        }
+        impl Read for Lines {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                for b in buf.iter_mut() {
+                    self.at = (self.at + 1) % self.max;
+                    *b = if self.at == 0 { b'\n' } else { b'x' };
+                }
+                self.read.fetch_add(buf.len(), Ordering::Relaxed);
+                Ok(buf.len())
+            }
+        }
+
+        // Nobody handles the lines: the reader must stop reading once the
+        // queue is full, not pile up batches of maximal lines.
+        let max = 1 << 20;
+        let read = Arc::new(AtomicUsize::new(0));
+        let input = Lines {
+            max,
+            at: 0,
+            read: read.clone(),
+        };
+        let (tx, rx) = input_queue(max);
+        let reader = std::thread::spawn(move || LineReader::new(tx, max).run(input));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let read = read.load(Ordering::Relaxed);
+        // The queue, plus the line being cut and one read buffer.
+        let bound = QUEUE_BYTES.max(2 * (max + READ_BYTES)) + max + READ_BYTES;
+        assert!(read > max && read <= bound, "{read} bytes read");
+        drop(rx);
+        reader.join().unwrap();
     }
 }

@@ -8,9 +8,38 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::node::{Handler, Node, Now, Process};
-use crate::sim::Cluster;
+use crate::registry::{NodeFactory, Registration};
 use crate::sim::network::NetConfig;
 use crate::sim::run::sub_seed;
+use crate::sim::{Cluster, Lab, LabSetup};
+
+/// A node of a registered workload with its default flags.
+pub fn default_node(workload: &Registration, seed: u64) -> Box<dyn Process> {
+    default_factory(workload)(seed)
+}
+
+/// Builds nodes of a registered workload with its default flags (parsing
+/// them once, for callers that build many nodes).
+pub fn default_factory(workload: &Registration) -> NodeFactory {
+    let command = (workload.augment_args)(clap::Command::new(workload.name));
+    let matches = command
+        .try_get_matches_from([workload.name])
+        .expect("a workload's flags all have defaults");
+    (workload.build)(&matches).expect("default flags build a node")
+}
+
+/// The lab of a registered workload with its default flags, if it has one.
+pub fn default_lab(workload: &Registration, node_ids: &[&str]) -> Option<Box<dyn Lab>> {
+    let entry = workload.lab.as_ref()?;
+    let command = (entry.augment_args)(clap::Command::new(workload.name));
+    let matches = command
+        .try_get_matches_from([workload.name])
+        .expect("a lab's flags all have defaults");
+    let factory = (entry.build)(&matches).expect("default flags build a lab");
+    Some(factory(&LabSetup {
+        node_ids: node_ids.iter().map(|id| id.to_string()).collect(),
+    }))
+}
 
 /// `elapsed` since the start, on the simulator's virtual wall clock.
 pub fn at(elapsed: Duration) -> Now {
@@ -20,14 +49,53 @@ pub fn at(elapsed: Duration) -> Now {
     }
 }
 
-/// Everything the node wrote since the last call, parsed.
+/// Everything the node wrote since the last call, parsed; panics on a line
+/// that is not a protocol message (see [`wire_message`]).
 pub fn take_output(node: &mut dyn Process) -> Vec<Value> {
     let out = std::mem::take(node.output());
-    String::from_utf8(out)
-        .expect("nodes write UTF-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("nodes write JSON lines"))
-        .collect()
+    wire_messages(&out).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Checks a node's output, line by line, with [`wire_message`].
+pub fn wire_messages(out: &[u8]) -> Result<Vec<Value>, String> {
+    let text = std::str::from_utf8(out).map_err(|e| format!("output is not UTF-8: {e}"))?;
+    text.lines().map(wire_message).collect()
+}
+
+/// Parses one output line and checks that Maelstrom would take it: a JSON
+/// object with non-empty `src` and `dest`, a body with a string `type`, an
+/// integer `msg_id` and, if any, an integer `in_reply_to`, none of them
+/// twice; an error body has an integer `code`; a client gets only replies.
+pub fn wire_message(line: &str) -> Result<Value, String> {
+    // Derived structs refuse a field given twice, which `Value` would hide.
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code, reason = "parsed for the checks serde makes")]
+    struct Envelope {
+        src: String,
+        dest: String,
+        body: Body,
+    }
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code, reason = "parsed for the checks serde makes")]
+    struct Body {
+        #[serde(rename = "type")]
+        kind: String,
+        msg_id: u64,
+        in_reply_to: Option<u64>,
+        code: Option<u64>,
+    }
+    let bad = |why: String| format!("not a protocol message ({why}): {line}");
+    let wire: Envelope = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+    if wire.src.is_empty() || wire.dest.is_empty() {
+        return Err(bad("empty src or dest".into()));
+    }
+    if wire.body.kind == "error" && wire.body.code.is_none() {
+        return Err(bad("an error without a code".into()));
+    }
+    if crate::protocol::is_client(&wire.dest) && wire.body.in_reply_to.is_none() {
+        return Err(bad("a client gets only replies".into()));
+    }
+    serde_json::from_str(line).map_err(|e| bad(e.to_string()))
 }
 
 /// Hands `node` one message at `t` and returns what it wrote.
@@ -100,4 +168,27 @@ pub fn sim_handler<H: Handler>(cluster: &Cluster, node: usize) -> &H {
 /// Lets `cluster` run until `until` (nobody observing).
 pub fn sim_run(cluster: &mut Cluster, until: Duration) {
     cluster.run_until(until, &mut |_, _, _| {});
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_message;
+
+    #[test]
+    fn wire_message_refuses_what_maelstrom_would() {
+        let ok = r#"{"src":"n1","dest":"c1","body":{"type":"echo_ok","msg_id":1,"in_reply_to":2}}"#;
+        assert!(wire_message(ok).is_ok());
+        for bad in [
+            "not json",
+            "[1]",
+            r#"{"src":"n1","dest":"c1","body":{"type":"x","msg_id":1,"msg_id":2,"in_reply_to":2}}"#,
+            r#"{"src":"n1","dest":"c1","body":{"type":"x","msg_id":1}}"#,
+            r#"{"src":"","dest":"n2","body":{"type":"x","msg_id":1}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"type":"x"}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"type":"x","msg_id":-1}}"#,
+            r#"{"src":"n1","dest":"n2","body":{"type":"error","msg_id":1,"in_reply_to":1}}"#,
+        ] {
+            assert!(wire_message(bad).is_err(), "{bad}");
+        }
+    }
 }

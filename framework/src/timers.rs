@@ -4,6 +4,13 @@
 //! give me what is due"; the queue decides the order, so the same node
 //! behaves the same under real and virtual time. Entries due at the same
 //! instant come out in the order they were scheduled.
+//!
+//! A cancelled timer, or the timeout of an RPC that was answered, leaves
+//! its slot in the heap (removing from the middle of a heap is costly).
+//! Such dead slots are swept once they outnumber the live ones, so a node
+//! that sets and cancels long timers, or sends many RPCs that are answered
+//! long before their timeout, holds memory for what is live, not for
+//! everything it ever scheduled.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -18,21 +25,24 @@ const MIN_DELAY: Duration = Duration::from_micros(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TimerId(u64);
 
-/// What a queue entry stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Due {
-    Timer(TimerId),
+/// Dead heap slots tolerated before a sweep, on top of one per live entry:
+/// sweeping a tiny heap often would cost more than it saves.
+const SWEEP_SLACK: usize = 64;
+
+/// What a live entry stands for.
+enum Entry<T> {
+    Timer {
+        timer: T,
+        /// `Some((interval, jitter))` for a periodic timer.
+        every: Option<(Duration, Duration)>,
+    },
+    /// The timeout of the RPC with this msg_id.
     RpcTimeout(u64),
 }
 
-struct Entry<T> {
-    timer: T,
-    /// `Some((interval, jitter))` for a periodic timer.
-    every: Option<(Duration, Duration)>,
-}
-
 pub(crate) struct Timers<T> {
-    heap: BinaryHeap<Reverse<(Duration, u64, Due)>>,
+    /// Exactly one slot per live entry, plus dead slots of cancelled ones.
+    heap: BinaryHeap<Reverse<(Duration, u64, TimerId)>>,
     entries: HashMap<TimerId, Entry<T>>,
     seq: u64,
 }
@@ -46,18 +56,24 @@ impl<T: Clone> Timers<T> {
         }
     }
 
-    fn push(&mut self, at: Duration, due: Due) {
+    fn push(&mut self, at: Duration, id: TimerId) {
         self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, due)));
+        self.heap.push(Reverse((at, self.seq, id)));
+    }
+
+    /// Adds a live entry due at `at`; its id is the seq of its first slot.
+    fn add(&mut self, at: Duration, entry: Entry<T>) -> TimerId {
+        let id = TimerId(self.seq + 1);
+        self.entries.insert(id, entry);
+        self.push(at, id);
+        id
     }
 
     pub fn once(&mut self, now: Duration, delay: Duration, timer: T) -> TimerId {
-        let id = TimerId(self.seq + 1);
-        self.entries.insert(id, Entry { timer, every: None });
         // A zero delay means "as soon as the current event is handled"; it
         // never fires within the wake-up that set it (see `pop_due`).
-        self.push(now.saturating_add(delay), Due::Timer(id));
-        id
+        let entry = Entry::Timer { timer, every: None };
+        self.add(now.saturating_add(delay), entry)
     }
 
     pub fn every(
@@ -70,35 +86,47 @@ impl<T: Clone> Timers<T> {
     ) -> TimerId {
         // A zero interval would fire forever without time passing.
         let interval = interval.max(MIN_DELAY);
-        let id = TimerId(self.seq + 1);
         let first = now
             .saturating_add(interval)
             .saturating_add(sample_jitter(jitter, rng));
-        self.entries.insert(
-            id,
-            Entry {
-                timer,
-                every: Some((interval, jitter)),
-            },
-        );
-        self.push(first, Due::Timer(id));
-        id
+        let entry = Entry::Timer {
+            timer,
+            every: Some((interval, jitter)),
+        };
+        self.add(first, entry)
     }
 
+    /// Cancels a timer or an RPC timeout; whether it was still live.
     pub fn cancel(&mut self, id: TimerId) -> bool {
-        // The heap entry stays and is skipped when it comes due.
-        self.entries.remove(&id).is_some()
+        let live = self.entries.remove(&id).is_some();
+        // Dead slots at the front go at once, so that the next deadline is
+        // a live one's (no wake-up, or none an hour later, for nothing).
+        while let Some(Reverse((_, _, first))) = self.heap.peek() {
+            if self.entries.contains_key(first) {
+                break;
+            }
+            self.heap.pop();
+        }
+        // Its heap slot stays, skipped when it comes due, until dead slots
+        // outnumber live ones: then one pass drops them all (amortised
+        // O(1) per cancel, and the heap stays within twice the live count).
+        if self.heap.len() > 2 * self.entries.len() + SWEEP_SLACK {
+            let entries = &self.entries;
+            self.heap
+                .retain(|Reverse((_, _, id))| entries.contains_key(id));
+        }
+        live
     }
 
-    pub fn rpc_timeout(&mut self, now: Duration, timeout: Duration, msg_id: u64) {
-        self.push(
-            now.saturating_add(timeout.max(MIN_DELAY)),
-            Due::RpcTimeout(msg_id),
-        );
+    /// Schedules the timeout of the RPC `msg_id`; cancel it with the id
+    /// returned when the reply comes.
+    pub fn rpc_timeout(&mut self, now: Duration, timeout: Duration, msg_id: u64) -> TimerId {
+        let at = now.saturating_add(timeout.max(MIN_DELAY));
+        self.add(at, Entry::RpcTimeout(msg_id))
     }
 
-    /// When the earliest entry is due (possibly one that was cancelled: a
-    /// wake-up for nothing is harmless).
+    /// When the earliest entry is due (possibly one that was cancelled
+    /// behind a live one: a wake-up for nothing is harmless).
     pub fn next_deadline(&self) -> Option<Duration> {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
@@ -115,21 +143,23 @@ impl<T: Clone> Timers<T> {
     /// again before it is handed out; a one-shot one is removed.
     pub fn pop_due(&mut self, now: Duration, mark: u64, rng: &mut impl Rng) -> Option<Fired<T>> {
         loop {
-            let Reverse((at, seq, due)) = *self.heap.peek()?;
+            let Reverse((at, seq, id)) = *self.heap.peek()?;
             // Entries scheduled during this wake-up are due at `now` or
             // later, after every older entry due at `now`: stop at the first.
             if at > now || seq > mark {
                 return None;
             }
             self.heap.pop();
-            match due {
-                Due::RpcTimeout(msg_id) => return Some(Fired::RpcTimeout(msg_id)),
-                Due::Timer(id) => {
-                    let Some(entry) = self.entries.get(&id) else {
-                        continue; // cancelled
-                    };
-                    let timer = entry.timer.clone();
-                    match entry.every {
+            match self.entries.get(&id) {
+                None => continue, // cancelled
+                Some(Entry::RpcTimeout(msg_id)) => {
+                    let msg_id = *msg_id;
+                    self.entries.remove(&id);
+                    return Some(Fired::RpcTimeout(msg_id));
+                }
+                Some(Entry::Timer { timer, every }) => {
+                    let timer = timer.clone();
+                    match *every {
                         Some((interval, jitter)) => {
                             // Keep the cadence of the schedule, but never
                             // fire a burst of missed ticks after a stall.
@@ -139,7 +169,7 @@ impl<T: Clone> Timers<T> {
                             if next < now {
                                 next = now.saturating_add(interval);
                             }
-                            self.push(next, Due::Timer(id));
+                            self.push(next, id);
                         }
                         None => {
                             self.entries.remove(&id);
@@ -154,6 +184,11 @@ impl<T: Clone> Timers<T> {
     #[cfg(test)]
     fn active_timers(&self) -> usize {
         self.entries.len()
+    }
+
+    #[cfg(test)]
+    fn heap_slots(&self) -> usize {
+        self.heap.len()
     }
 }
 
@@ -221,6 +256,39 @@ mod tests {
         assert!(!t.cancel(id));
         assert_eq!(drain(&mut t, ms(100), &mut rng), ["once"]);
         assert_eq!(t.active_timers(), 0);
+    }
+
+    #[test]
+    fn cancelled_timers_and_answered_rpc_timeouts_are_swept() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut t = Timers::new();
+        let keep = t.every(ms(0), ms(5), Duration::ZERO, "tick", &mut rng);
+        // Many RPCs answered long before their one-hour timeout, and
+        // as many one-hour timers set and cancelled: nothing of them may
+        // stay queued until the hour is up.
+        for i in 0..100_000u64 {
+            let rpc = t.rpc_timeout(ms(0), Duration::from_secs(3600), i);
+            assert!(t.cancel(rpc));
+            let timer = t.once(ms(0), Duration::from_secs(3600), "late");
+            assert!(t.cancel(timer));
+            assert!(t.heap_slots() <= 2 * t.active_timers() + SWEEP_SLACK + 1);
+        }
+        assert_eq!(t.active_timers(), 1);
+        assert_eq!(drain(&mut t, ms(5), &mut rng), ["tick"]);
+        assert!(t.cancel(keep));
+        assert!(drain(&mut t, Duration::from_secs(7200), &mut rng).is_empty());
+    }
+
+    #[test]
+    fn an_rpc_timeout_fires_once_unless_cancelled() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut t = Timers::new();
+        let answered = t.rpc_timeout(ms(0), ms(10), 1);
+        t.rpc_timeout(ms(0), ms(10), 2);
+        assert!(t.cancel(answered));
+        assert_eq!(drain(&mut t, ms(10), &mut rng), ["rpc2"]);
+        assert_eq!(t.active_timers(), 0);
+        assert!(drain(&mut t, ms(100), &mut rng).is_empty());
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Handler for Probe {
     fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) -> anyhow::Result<()> {
         let at_ms = ctx.now().as_millis() as u64;
         ctx.send(
-            "c9",
+            "n9",
             &Out::Fired {
                 name: format!("{timer:?}"),
                 at_ms,
@@ -426,4 +426,93 @@ fn stdio_runtime_fires_timers_while_input_is_open() {
     // Not a timing assertion: 200 ms of open input leaves room for at least
     // a few of the 5 ms ticks on any machine; the one-shot never fires.
     assert!(ticks >= 2, "only {ticks} ticks");
+}
+
+#[test]
+fn answered_rpcs_leave_nothing_queued() {
+    let mut node = started(&["n1", "n2"]);
+    for i in 0..1000 {
+        node.on_line(
+            at(i),
+            &line(
+                "c1",
+                json!({"type": "ask", "dest": "n2", "timeout_ms": 3_600_000, "msg_id": i}),
+            ),
+        );
+        let id = take(&mut node)[0]["body"]["msg_id"].as_u64().unwrap();
+        node.on_line(
+            at(i),
+            &line("n2", json!({"type": "answer", "in_reply_to": id})),
+        );
+        assert_eq!(take(&mut node).len(), 1);
+    }
+    // Their hour-long timeouts were cancelled with the replies, not kept
+    // until they would have fired.
+    assert_eq!(node.next_deadline(), None);
+    assert_eq!(node.handler_ref().timeouts, 0);
+}
+
+#[test]
+fn nothing_is_sent_to_a_client_or_to_nobody_except_replies() {
+    let mut node = started(&["n1", "n2"]);
+    for (i, dest) in ["c5", ""].into_iter().enumerate() {
+        let msg_id = 2 + i as u64;
+        node.on_line(
+            at(0),
+            &line(
+                "c1",
+                json!({"type": "ask", "dest": dest, "timeout_ms": 10, "msg_id": msg_id}),
+            ),
+        );
+        assert!(take(&mut node).is_empty());
+    }
+    // No RPC waits, and no msg_id was spent: the next reply has id 1.
+    node.on_wake(at(1000));
+    assert!(take(&mut node).is_empty());
+    node.on_line(at(1000), &line("c1", json!({"type": "ok", "msg_id": 9})));
+    let out = take(&mut node);
+    assert_eq!(out[0]["dest"], "c1");
+    assert_eq!(out[0]["body"]["msg_id"], 1);
+    assert_eq!(out[0]["body"]["in_reply_to"], 9);
+}
+
+/// `{"type":"ok","msg_id":ID,"x":[[…]]}` nested `depth` deep in all.
+fn nested_line(src: &str, msg_id: u64, depth: usize) -> Vec<u8> {
+    // The envelope and the body are two levels.
+    let inner = depth - 2;
+    format!(
+        r#"{{"src":"{src}","dest":"n1","body":{{"type":"ok","msg_id":{msg_id},"x":{}{}}}}}"#,
+        "[".repeat(inner),
+        "]".repeat(inner)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn deep_nesting_is_a_malformed_request() {
+    use maelstrom_framework::protocol::{MAX_CLIENT_DEPTH, MAX_NODE_DEPTH};
+    let mut node = started(&["n1", "n2"]);
+    let reply = |node: &mut Node<Probe>, src: &str, msg_id: u64, depth: usize| {
+        node.on_line(at(0), &nested_line(src, msg_id, depth));
+        take(node)
+    };
+    // At the limits: handled.
+    let out = reply(&mut node, "c1", 2, MAX_CLIENT_DEPTH);
+    assert_eq!(out[0]["body"]["type"], "ok_ok", "{out:?}");
+    let out = reply(&mut node, "n2", 3, MAX_NODE_DEPTH);
+    assert_eq!(out[0]["body"]["type"], "ok_ok", "{out:?}");
+    // One deeper: error 12 to the sender, whose msg_id is still readable.
+    let out = reply(&mut node, "c1", 4, MAX_CLIENT_DEPTH + 1);
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    assert_eq!(out[0]["body"]["in_reply_to"], 4);
+    let out = reply(&mut node, "n2", 5, MAX_NODE_DEPTH + 1);
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    assert_eq!(out[0]["body"]["in_reply_to"], 5);
+    // Far deeper than any parser would follow: still error 12 (the sender
+    // is read while skipping the rest), and no stack trouble.
+    let out = reply(&mut node, "c1", 6, 1_000_000);
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    assert_eq!(out[0]["body"]["in_reply_to"], 6);
+    let out = reply(&mut node, "c1", 7, 3);
+    assert_eq!(out[0]["body"]["type"], "ok_ok");
 }

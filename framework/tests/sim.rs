@@ -352,3 +352,84 @@ fn a_partition_drops_messages_in_flight_and_heal_restores() {
     // The clock only moves through events: time is virtual.
     assert_eq!(cluster.now(), Duration::from_secs(2));
 }
+
+/// A node that answers `init` twice — once for itself, once with the next
+/// msg_id, another node's — or, when `mute`, never.
+struct Liar {
+    mute: bool,
+    out: Vec<u8>,
+    /// What the lab inspects.
+    state: Flood,
+}
+
+impl Process for Liar {
+    fn on_line(&mut self, _: maelstrom_framework::Now, line: &[u8]) {
+        let msg: Value = serde_json::from_slice(line).unwrap();
+        let id = msg["body"]["msg_id"].as_u64().unwrap();
+        if self.mute || msg["body"]["type"] != "init" {
+            return;
+        }
+        for in_reply_to in [id, id + 1] {
+            let reply = json!({"src": msg["dest"], "dest": msg["src"],
+                "body": {"type": "init_ok", "msg_id": in_reply_to, "in_reply_to": in_reply_to}});
+            self.out.extend(reply.to_string().bytes().chain([b'\n']));
+        }
+    }
+    fn on_wake(&mut self, _: maelstrom_framework::Now) {}
+    fn next_deadline(&self) -> Option<Duration> {
+        None
+    }
+    fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+    fn node_id(&self) -> Option<&str> {
+        None
+    }
+    fn panics(&self) -> u64 {
+        0
+    }
+    fn handler(&self) -> &dyn Any {
+        &self.state
+    }
+}
+
+#[test]
+fn setup_replies_are_matched_not_counted() {
+    // n0 answers init twice (the second time in n1's name), n1 never: two
+    // replies for two nodes, but n1 did not answer, and the run must fail.
+    let cfg = SimConfig {
+        nodes: 2,
+        time_limit: 0.5,
+        settle: 0.0,
+        ..SimConfig::default()
+    };
+    let processes: Vec<Box<dyn Process>> = [false, true]
+        .into_iter()
+        .map(|mute| {
+            let state = Flood {
+                values: BTreeSet::new(),
+                anti_entropy: false,
+            };
+            Box::new(Liar {
+                mute,
+                out: Vec::new(),
+                state,
+            }) as Box<dyn Process>
+        })
+        .collect();
+    let cluster = Cluster::new(cfg.node_ids(), processes, cfg.net(), 1);
+    let lab = FloodLab::new(
+        &maelstrom_framework::NoOptions {},
+        &LabSetup {
+            node_ids: cfg.node_ids(),
+        },
+    );
+    let report = sim::run::run_on("flood", cluster, Box::new(lab), &cfg);
+    assert!(!report.valid);
+    assert!(
+        report.failures[0].contains("only 1 of 2 nodes answered init")
+            && report.failures[0].contains("n1"),
+        "{:?}",
+        report.failures
+    );
+}

@@ -206,7 +206,12 @@ struct Driver<'a, B: Backend> {
     rng: StdRng,
     faults: Vec<FaultEvent>,
     late_replies: u64,
-    setup_replies: Vec<String>,
+    /// Setup messages not answered yet: msg_id → (node, the reply type
+    /// expected). A reply counts only if it answers one of them, from the
+    /// node asked, so a node that answers twice cannot stand in for a node
+    /// that never answers.
+    setup_pending: BTreeMap<u64, (usize, String)>,
+    setup_next_id: u64,
     /// Probe reads (real processes only): when the next round is due, and
     /// the next msg_id.
     probe: Option<(Duration, u64)>,
@@ -242,7 +247,8 @@ pub fn run_on<B: Backend>(
         rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 2)),
         faults: Vec::new(),
         late_replies: 0,
-        setup_replies: Vec::new(),
+        setup_pending: BTreeMap::new(),
+        setup_next_id: 1,
         probe: None,
         setup_failures: Vec::new(),
     };
@@ -339,9 +345,13 @@ impl<B: Backend> Driver<'_, B> {
     }
 
     fn send_setup(&mut self, messages: Vec<(usize, Value)>, what: &str) {
-        let count = self.setup_replies.len() + messages.len();
+        let count = messages.len();
         for (node, body) in messages {
-            let msg_id = self.setup_replies.len() as u64 + 1 + node as u64;
+            let msg_id = self.setup_next_id;
+            self.setup_next_id += 1;
+            let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
+            self.setup_pending
+                .insert(msg_id, (node, format!("{kind}_ok")));
             let lab = &mut self.lab;
             self.cluster
                 .client_request("c0", node, msg_id, &body, &mut |now, node, handler| {
@@ -351,23 +361,53 @@ impl<B: Backend> Driver<'_, B> {
         self.await_setup_replies(count, what);
     }
 
-    /// Waits (up to 10 s) until `count` setup replies have arrived.
+    /// Waits (up to 10 s) until every setup message has its reply.
     fn await_setup_replies(&mut self, count: usize, what: &str) {
         let deadline = self.cluster.now() + Duration::from_secs(10);
         loop {
             self.collect_replies();
-            if self.setup_replies.len() >= count || self.cluster.fatal().is_some() {
+            if self.setup_pending.is_empty() || self.cluster.fatal().is_some() {
                 break;
             }
             if self.cluster.now() >= deadline {
+                let ids = self.cfg.node_ids();
+                let silent: Vec<&str> = self
+                    .setup_pending
+                    .values()
+                    .map(|(node, _)| ids[*node].as_str())
+                    .collect();
                 self.setup_failures.push(format!(
-                    "only {} of {count} nodes answered {what} within 10 s",
-                    self.setup_replies.len()
+                    "only {} of {count} nodes answered {what} within 10 s (not: {})",
+                    count - silent.len(),
+                    silent.join(", ")
                 ));
+                self.setup_pending.clear();
                 break;
             }
             let t = self.cluster.now() + Duration::from_millis(5);
             self.step_to(t);
+        }
+    }
+
+    /// A reply to `c0`: it must answer a pending setup message, from the
+    /// node that was asked, with the `_ok` type.
+    fn match_setup_reply(&mut self, node: usize, body: &Value) {
+        let id = &self.cfg.node_ids()[node];
+        let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
+        let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
+        let asked = in_reply_to.and_then(|m| self.setup_pending.get(&m));
+        match asked {
+            Some((asked, want)) if *asked == node && want == kind => {
+                self.setup_pending.remove(&in_reply_to.unwrap_or_default());
+            }
+            Some((asked, _)) if *asked == node => {
+                self.setup_failures
+                    .push(format!("{id} answered setup with {body}"));
+                self.setup_pending.remove(&in_reply_to.unwrap_or_default());
+            }
+            // A repeat, a late answer, or one to another node's message:
+            // it answers nothing of this node's, and counts for nothing.
+            _ => {}
         }
     }
 
@@ -379,17 +419,7 @@ impl<B: Backend> Driver<'_, B> {
                 continue;
             }
             if delivery.client == "c0" {
-                // Answers to init and setup messages.
-                if let Some(t) = delivery.body.get("type").and_then(Value::as_str) {
-                    if t == "error" {
-                        self.setup_failures.push(format!(
-                            "{} answered setup with {}",
-                            self.cfg.node_ids()[delivery.node],
-                            delivery.body
-                        ));
-                    }
-                    self.setup_replies.push(t.to_string());
-                }
+                self.match_setup_reply(delivery.node, &delivery.body);
                 continue;
             }
             let in_reply_to = delivery.body.get("in_reply_to").and_then(Value::as_u64);
