@@ -186,20 +186,10 @@ fn main() -> ExitCode {
 }
 
 fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) -> ExitCode {
-    let Some(lab) = &workload.lab else {
-        eprintln!(
-            "maelstrom-node: workload `{}` has no lab (clients and checker) for the simulator",
-            workload.name
-        );
-        return ExitCode::from(2);
+    let (lab, config) = match lab_and_config(workload, args.config.clone(), matches, "sim") {
+        Ok(both) => both,
+        Err(code) => return code,
     };
-    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
-    let mut config = args.config.clone();
-    fit_time_limit(&mut config, matches, &lab);
-    if let Err(e) = config.validate() {
-        eprintln!("maelstrom-node sim: {e}");
-        return ExitCode::from(2);
-    }
     let nodes = (workload.build)(matches).unwrap_or_else(|e| e.exit());
     let print = |text: String| {
         print!("{text}");
@@ -327,17 +317,11 @@ fn run_sweep(
         let Some(("sim", sim_matches)) = matches.subcommand() else {
             unreachable!("the sweep re-parses a sim command line");
         };
-        let mut config = SimConfig::from_arg_matches(sim_matches).unwrap_or_else(|e| e.exit());
-        let Some(lab) = &workload.lab else {
-            eprintln!("maelstrom-node: workload `{}` has no lab", workload.name);
-            return ExitCode::from(2);
+        let config = SimConfig::from_arg_matches(sim_matches).unwrap_or_else(|e| e.exit());
+        let (lab, config) = match lab_and_config(workload, config, sim_matches, "sim") {
+            Ok(both) => both,
+            Err(code) => return code,
         };
-        let lab = (lab.build)(sim_matches).unwrap_or_else(|e| e.exit());
-        fit_time_limit(&mut config, sim_matches, &lab);
-        if let Err(e) = config.validate() {
-            eprintln!("maelstrom-node sim: {e}");
-            return ExitCode::from(2);
-        }
         let nodes = (workload.build)(sim_matches).unwrap_or_else(|e| e.exit());
         let reports = sim::run_seeds(
             workload.name,
@@ -386,6 +370,32 @@ fn run_sweep(
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The workload's lab built from its flags, and the run's settings with
+/// the time limit fitted to the lab's budget and validated; exit status 2
+/// (after saying why on stderr) when the workload has no lab or a setting
+/// is invalid. `command` names the subcommand in the message.
+fn lab_and_config(
+    workload: &Registration,
+    mut config: SimConfig,
+    matches: &clap::ArgMatches,
+    command: &str,
+) -> Result<(LabFactory, SimConfig), ExitCode> {
+    let Some(lab) = &workload.lab else {
+        eprintln!(
+            "maelstrom-node: workload `{}` has no lab (clients and checker)",
+            workload.name
+        );
+        return Err(ExitCode::from(2));
+    };
+    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    fit_time_limit(&mut config, matches, &lab);
+    if let Err(e) = config.validate() {
+        eprintln!("maelstrom-node {command}: {e}");
+        return Err(ExitCode::from(2));
+    }
+    Ok((lab, config))
 }
 
 /// With an operation budget (`--ops N`, a lab's `--adds N`) and no
@@ -438,20 +448,10 @@ fn run_cluster(
     args: &ClusterArgs,
     matches: &clap::ArgMatches,
 ) -> ExitCode {
-    let Some(lab) = &workload.lab else {
-        eprintln!(
-            "maelstrom-node: workload `{}` has no lab (clients and checker)",
-            workload.name
-        );
-        return ExitCode::from(2);
+    let (lab, config) = match lab_and_config(workload, args.config.clone(), matches, "cluster") {
+        Ok(both) => both,
+        Err(code) => return code,
     };
-    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
-    let mut config = args.config.clone();
-    fit_time_limit(&mut config, matches, &lab);
-    if let Err(e) = config.validate() {
-        eprintln!("maelstrom-node cluster: {e}");
-        return ExitCode::from(2);
-    }
     let program = match &args.bin {
         Some(bin) => {
             sim::NodeProgram::Foreign(bin.split_whitespace().map(str::to_string).collect())
