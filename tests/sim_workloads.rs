@@ -210,6 +210,44 @@ fn kv_needs_at_most_two_messages_per_write_and_converges_within_90_ms() {
     }
 }
 
+/// The same target for `tuning --strategy hub`, on seeds whose final cut
+/// is shorter than the old fixed silence (1.6 s) and resend (2.2 s) times:
+/// seed 11 cuts at 19.45 s, 0.55 s before the final heal, and took 2.1 s
+/// to converge with fixed timeouts. Adaptive loss detection (a hub batch
+/// after a few missed rounds means the link was cut; an ack for a later
+/// batch means an earlier one was lost) brings it under 1 s.
+#[test]
+fn hub_converges_within_a_second_of_a_short_final_cut() {
+    use maelstrom_framework::sim::PartitionPattern;
+    for pattern in PartitionPattern::ALL {
+        let cfg = SimConfig {
+            nodes: 25,
+            latency: 100.0,
+            rate: 100.0,
+            time_limit: 20.0,
+            nemesis: Some(Nemesis::Partition),
+            nemesis_interval: 10.0,
+            partition_pattern: Some(pattern),
+            settle: 5.0,
+            ..SimConfig::default()
+        };
+        for report in campaign("tuning", &["--strategy", "hub"], cfg, &[11, 31]) {
+            let what = format!("hub {pattern} seed {}", report.config.seed);
+            assert!(
+                report.net.dropped_by_partition > 0,
+                "{what}: nothing was cut"
+            );
+            let convergence = metric(&report, "convergence after last heal")
+                .unwrap_or_else(|| panic!("{what}: no convergence metric\n{}", report.table()));
+            assert!(
+                convergence <= 1000.0,
+                "{what}: {convergence} ms\n{}",
+                report.table()
+            );
+        }
+    }
+}
+
 #[test]
 fn kv_replicas_converge_to_the_winner_with_partitions() {
     let reports = campaign(

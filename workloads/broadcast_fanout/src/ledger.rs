@@ -7,19 +7,37 @@
 //!   not on their way to it: what the next batch to `p` carries;
 //! - `in_flight`: batches sent to `p` and not yet acknowledged, by msg_id.
 //!   An acknowledgement drops the batch (its values are then known to be at
-//!   `p`); a batch unacknowledged for too long is presumed lost, and its
-//!   values go back to `pending`;
+//!   `p`); a batch presumed lost goes back to `pending`;
 //! - `owed_acks`: msg_ids of `p`'s batches stored here and not yet
 //!   acknowledged to `p`.
 //!
-//! So a value is sent to a peer once, and again only if that send was not
-//! acknowledged in time: nothing is re-sent forever, and nothing is lost
-//! while a partition drops batches.
+//! So a value is sent to a peer once, and again only if that send was
+//! presumed lost: nothing is re-sent forever, and nothing is lost while a
+//! partition drops batches.
 //!
-//! A peer silent for a while (a partition) whose message then arrives is
-//! reachable again: its batches still in flight are presumed lost at once
-//! instead of at their resend time, so a heal is followed by prompt
-//! exchanges rather than by seconds of waiting ([`Ledger::heard_from`]).
+//! # When a batch is presumed lost
+//! Fixed timeouts would have to cover the slowest link and the laziest
+//! acks, and then a short cut right before a heal waits for them. So the
+//! ledger learns, per peer, two smoothed times ([`Smoothed`], TCP's
+//! SRTT/RTTVAR): how long the peer takes to acknowledge a batch (`ack
+//! time`), and how long it usually stays quiet between two messages
+//! (`gap`). A batch is presumed lost when
+//!
+//! 1. **it is overdue**: unacknowledged for longer than the ack time's
+//!    mean + 4 deviations + [`Timing::slack`] ([`Ledger::resend_after`],
+//!    at most [`Timing::resend_after`]);
+//! 2. **a later one was acknowledged** (fast retransmit): the peer acks
+//!    every batch it stored on its next message, so an ack for batch B
+//!    means a batch sent at least [`Timing::slack`] before B and still
+//!    unacknowledged was lost (the slack tolerates reordering);
+//! 3. **the peer was silent** ([`Ledger::heard_from`]): a message from
+//!    `p` after a gap longer than its usual gap's mean + 4 deviations +
+//!    slack ([`Ledger::silence`], at most [`Timing::silence`]) means the
+//!    link was cut: what is still in flight to `p` went into the cut.
+//!
+//! Until a peer has given a sample, the bounds themselves apply (the fixed
+//! rules of old). A presumption that was wrong costs a re-sent batch, never
+//! a value.
 //!
 //! Pure bookkeeping: no I/O, no clock (times are passed in), no randomness.
 
@@ -30,6 +48,99 @@ use maelstrom_framework::NodeId;
 
 use crate::idx_set::IdxSet;
 use crate::values::ValueIdx;
+
+/// How long acknowledgements may wait, and the bounds of the adaptive
+/// loss detection (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// An ack rides on the next message to its peer; one that has waited
+    /// this long is sent alone.
+    pub ack_delay: Duration,
+    /// The longest a push may go unacknowledged before it is presumed
+    /// lost: the bound of [`Ledger::resend_after`], and its value for a
+    /// peer that has acknowledged nothing yet. Also the `exchange` RPC
+    /// timeout.
+    pub resend_after: Duration,
+    /// The longest silence a peer may keep before it is presumed cut off:
+    /// the bound of [`Ledger::silence`], and its value for a peer heard
+    /// from less than twice.
+    pub silence: Duration,
+    /// What the adaptive times add to mean + 4 deviations, and how much
+    /// earlier than an acknowledged batch an unacknowledged one must have
+    /// been sent to be presumed lost: half an interval.
+    pub slack: Duration,
+}
+
+impl Timing {
+    /// `ack_delay` = max(1 s, 2 × interval): long enough that most acks
+    /// ride on messages that go anyway, short enough that a lost push is
+    /// re-sent seconds, not minutes, later. `resend_after` =
+    /// 2 × ack_delay plus 2 × interval, well after an ack that waited its
+    /// full delay. `silence` = 1.5 × ack_delay + interval, halfway between
+    /// the two: later than a live peer's ack (which may wait ack_delay for
+    /// a tick of its timer, then travel), sooner than the resend. `slack` =
+    /// interval / 2. Saturating: no interval can overflow them.
+    pub fn for_interval(interval: Duration) -> Timing {
+        let ack_delay = interval.saturating_mul(2).max(Duration::from_secs(1));
+        Timing {
+            ack_delay,
+            resend_after: ack_delay
+                .saturating_mul(2)
+                .saturating_add(interval.saturating_mul(2)),
+            silence: ack_delay
+                .saturating_add(ack_delay / 2)
+                .saturating_add(interval),
+            slack: interval / 2,
+        }
+    }
+}
+
+/// A smoothed duration and its mean deviation, kept as TCP keeps SRTT and
+/// RTTVAR (RFC 6298): the first sample sets the mean, and half of it the
+/// deviation; each later one moves the mean 1/8 and the deviation 1/4 of
+/// the way towards it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Smoothed {
+    pub mean: Duration,
+    pub dev: Duration,
+}
+
+impl Smoothed {
+    fn observe(slot: &mut Option<Smoothed>, sample: Duration) {
+        *slot = Some(match *slot {
+            None => Smoothed {
+                mean: sample,
+                dev: sample / 2,
+            },
+            Some(Smoothed { mean, dev }) => {
+                let err = mean.abs_diff(sample);
+                Smoothed {
+                    mean: mean.saturating_mul(7).saturating_add(sample) / 8,
+                    dev: dev.saturating_mul(3).saturating_add(err) / 4,
+                }
+            }
+        });
+    }
+
+    /// mean + 4 × deviation + `slack`, at most `cap`: longer than all but
+    /// the rarest samples.
+    pub fn bound(&self, slack: Duration, cap: Duration) -> Duration {
+        self.mean
+            .saturating_add(self.dev.saturating_mul(4))
+            .saturating_add(slack)
+            .min(cap)
+    }
+}
+
+/// What [`Ledger::heard_from`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Heard {
+    /// The peer had been silent for its [`Ledger::silence`]: the link was
+    /// probably cut, and is back.
+    pub after_silence: bool,
+    /// Batches in flight to the peer given up for that reason.
+    pub given_up: usize,
+}
 
 /// The most acknowledgements owed to one peer. Acks are due at once when
 /// this many are owed; beyond it the oldest is forgotten (the peer will
@@ -55,6 +166,14 @@ struct PeerLedger {
     owed_since: Option<Duration>,
     /// When a message from this peer last arrived (start: time zero).
     last_heard: Duration,
+    /// Whether any message from this peer arrived (the first one gives no
+    /// gap sample).
+    heard_any: bool,
+    /// Send → acknowledgement of this peer's batches.
+    ack_time: Option<Smoothed>,
+    /// Between two messages from this peer (at least the slack apart),
+    /// silences cut to the bound.
+    gap: Option<Smoothed>,
 }
 
 /// Per-peer knowledge for every peer from `init`.
@@ -165,37 +284,101 @@ impl Ledger {
         }
     }
 
-    /// `peer` acknowledged these batches of ours: their values are there.
-    /// Unknown ids (late, repeated or bogus) are ignored.
-    pub fn acknowledged(&mut self, peer: &str, acks: &[u64]) {
-        if let Some(ledger) = self.peers.get_mut(peer) {
-            for id in acks {
-                ledger.in_flight.remove(id);
-            }
-        }
-    }
-
-    /// A message from `peer` arrived at `now` (its acks already applied).
-    /// If `peer` had been silent for `silence` or longer, the link was
-    /// probably cut: every batch still in flight to it is presumed lost and
-    /// its values are pending again. (A batch that was merely slow is then
-    /// sent twice, which costs bytes, never values.) Returns how many
-    /// batches were given up.
-    pub fn heard_from(&mut self, peer: &str, now: Duration, silence: Duration) -> usize {
+    /// `peer` acknowledged these batches of ours at `now`: their values are
+    /// there, and each gives an ack-time sample. Unknown ids (late,
+    /// repeated or bogus) are ignored. Then fast retransmit: a batch sent
+    /// [`Timing::slack`] or more before the newest one acknowledged here
+    /// and still unacknowledged is presumed lost (the peer acks all it
+    /// stored on each message), and its values are pending again. Returns
+    /// how many batches were given up.
+    pub fn acknowledged(&mut self, peer: &str, acks: &[u64], now: Duration, t: &Timing) -> usize {
         let Some(ledger) = self.peers.get_mut(peer) else {
             return 0;
         };
-        let silent = now.saturating_sub(ledger.last_heard) >= silence;
+        let mut newest: Option<Duration> = None;
+        for id in acks {
+            if let Some(flight) = ledger.in_flight.remove(id) {
+                Smoothed::observe(&mut ledger.ack_time, now.saturating_sub(flight.sent_at));
+                newest = newest.max(Some(flight.sent_at));
+            }
+        }
+        let Some(newest) = newest else {
+            return 0;
+        };
+        // Strictly earlier, even with no slack.
+        let margin = t.slack.max(Duration::from_nanos(1));
+        let mut given_up = 0;
+        while let Some(entry) = ledger.in_flight.first_entry() {
+            if newest.saturating_sub(entry.get().sent_at) < margin {
+                break;
+            }
+            ledger.pending.extend(entry.remove().values);
+            given_up += 1;
+        }
+        given_up
+    }
+
+    /// How long a batch to `peer` may go unacknowledged before it is
+    /// presumed lost: its ack time's mean + 4 deviations + slack, at most
+    /// (and, before its first ack, exactly) [`Timing::resend_after`].
+    pub fn resend_after(&self, peer: &str, t: &Timing) -> Duration {
+        self.peers
+            .get(peer)
+            .and_then(|l| l.ack_time)
+            .map_or(t.resend_after, |s| s.bound(t.slack, t.resend_after))
+    }
+
+    /// How long `peer` may stay silent before it is presumed cut off: its
+    /// usual gap's mean + 4 deviations + slack, at most (and, before a
+    /// gap was seen, exactly) [`Timing::silence`].
+    pub fn silence(&self, peer: &str, t: &Timing) -> Duration {
+        self.peers
+            .get(peer)
+            .and_then(|l| l.gap)
+            .map_or(t.silence, |s| s.bound(t.slack, t.silence))
+    }
+
+    /// The smoothed ack time and gap of `peer`, once sampled.
+    pub fn estimates(&self, peer: &str) -> (Option<Smoothed>, Option<Smoothed>) {
+        self.peers
+            .get(peer)
+            .map_or((None, None), |l| (l.ack_time, l.gap))
+    }
+
+    /// A message from `peer` arrived at `now` (its acks already applied).
+    /// If `peer` had been silent for [`Ledger::silence`] or longer, the
+    /// link was probably cut: every batch still in flight to it is
+    /// presumed lost and its values are pending again. (A batch that was
+    /// merely slow is then sent twice, which costs bytes, never values.)
+    /// The gap is a sample of the usual gap, cut to the silence so that an
+    /// outage does not teach the ledger to wait for outages.
+    pub fn heard_from(&mut self, peer: &str, now: Duration, t: &Timing) -> Heard {
+        let silence = self.silence(peer, t);
+        let Some(ledger) = self.peers.get_mut(peer) else {
+            return Heard::default();
+        };
+        let gap = now.saturating_sub(ledger.last_heard);
+        let silent = gap >= silence;
+        // Messages closer than the slack are one burst (a round's batch
+        // and an extra ack, say): their short gaps say nothing about how
+        // long the peer stays quiet, and would only widen the deviation.
+        if ledger.heard_any && gap >= t.slack {
+            Smoothed::observe(&mut ledger.gap, gap.min(silence));
+        }
+        ledger.heard_any = true;
         ledger.last_heard = ledger.last_heard.max(now);
         if !silent {
-            return 0;
+            return Heard::default();
         }
         let flights = std::mem::take(&mut ledger.in_flight);
         let given_up = flights.len();
         for flight in flights.into_values() {
             ledger.pending.extend(flight.values);
         }
-        given_up
+        Heard {
+            after_silence: true,
+            given_up,
+        }
     }
 
     /// How long since a message from `peer` last arrived (or since time
@@ -243,12 +426,15 @@ impl Ledger {
             .collect()
     }
 
-    /// Puts the values of batches unacknowledged for `after` back into
-    /// their peer's pending set: those batches are presumed lost. Returns
-    /// how many batches were given up.
-    pub fn requeue_expired(&mut self, now: Duration, after: Duration) -> usize {
+    /// Puts the values of batches unacknowledged for their peer's
+    /// [`Ledger::resend_after`] back into its pending set: those batches
+    /// are presumed lost. Returns how many batches were given up.
+    pub fn requeue_expired(&mut self, now: Duration, t: &Timing) -> usize {
         let mut expired = 0;
         for ledger in self.peers.values_mut() {
+            let after = ledger
+                .ack_time
+                .map_or(t.resend_after, |s| s.bound(t.slack, t.resend_after));
             while let Some(entry) = ledger.in_flight.first_entry() {
                 if now.saturating_sub(entry.get().sent_at) < after {
                     break;
@@ -315,6 +501,16 @@ mod tests {
         Ledger::new(["n2".to_string(), "n3".to_string()])
     }
 
+    /// Bounds of 1 s (resend), 1 s (silence), slack 50 ms.
+    fn timing() -> Timing {
+        Timing {
+            ack_delay: ms(500),
+            resend_after: ms(1000),
+            silence: ms(1000),
+            slack: ms(50),
+        }
+    }
+
     #[test]
     fn a_new_value_is_pending_for_every_peer_but_its_holder() {
         let mut l = ledger();
@@ -357,16 +553,86 @@ mod tests {
         l.sent("n2", 8, second, ms(10));
         assert_eq!(l.pending_len("n2"), 0);
         assert_eq!(l.in_flight_len("n2"), 4);
-        l.acknowledged("n2", &[8, 99]);
+        // Batch 7 was sent only 10 ms before 8: not overtaken.
+        assert_eq!(l.acknowledged("n2", &[8, 99], ms(500), &timing()), 0);
         assert_eq!(l.in_flight_len("n2"), 2);
         assert_eq!(l.oldest_in_flight("n2"), Some(ms(0)));
-        assert_eq!(l.requeue_expired(ms(999), ms(1000)), 0);
-        assert_eq!(l.requeue_expired(ms(1000), ms(1000)), 1);
+        // One slow ack (490 ms) gives a bound past the 1 s cap.
+        assert_eq!(l.resend_after("n2", &timing()), ms(1000));
+        assert_eq!(l.requeue_expired(ms(999), &timing()), 0);
+        assert_eq!(l.requeue_expired(ms(1000), &timing()), 1);
         assert!(l.is_pending("n2", 0) && l.is_pending("n2", 1));
         assert!(!l.is_pending("n2", 2));
         // A late ack of the requeued batch changes nothing.
-        l.acknowledged("n2", &[7]);
+        assert_eq!(l.acknowledged("n2", &[7], ms(1000), &timing()), 0);
         assert_eq!(l.pending_len("n2"), 2);
+    }
+
+    #[test]
+    fn the_resend_time_follows_the_peers_ack_times() {
+        let mut l = ledger();
+        let t = timing();
+        // Before any ack: the bound.
+        assert_eq!(l.resend_after("n2", &t), ms(1000));
+        // Steady 200 ms acks: the resend time closes in on 200 ms + slack.
+        for i in 0..40 {
+            l.add_value(i, None);
+            let batch = l.take_batch("n2", 1, 1000, |_| 1);
+            l.sent("n2", i as u64, batch, ms(100 * i as u64));
+            l.acknowledged("n2", &[i as u64], ms(100 * i as u64 + 200), &t);
+        }
+        let rto = l.resend_after("n2", &t);
+        assert!(rto >= ms(250) && rto < ms(300), "{rto:?}");
+        // The other peer still waits the bound.
+        assert_eq!(l.resend_after("n3", &t), ms(1000));
+        l.add_value(40, None);
+        let batch = l.take_batch("n2", 1, 1000, |_| 1);
+        l.sent("n2", 40, batch, ms(5000));
+        assert_eq!(l.requeue_expired(ms(5000) + rto - ms(1), &t), 0);
+        assert_eq!(l.requeue_expired(ms(5000) + rto, &t), 1);
+        assert!(l.is_pending("n2", 40));
+    }
+
+    #[test]
+    fn an_ack_for_a_later_batch_gives_up_the_earlier_ones() {
+        let mut l = ledger();
+        let t = timing();
+        for i in 0..4 {
+            l.add_value(i, None);
+            let batch = l.take_batch("n2", 1, 1000, |_| 1);
+            // Sent at 0, 100, 130 and 200 ms.
+            l.sent("n2", i as u64, batch, ms([0, 100, 130, 200][i]));
+        }
+        // 2 is acknowledged: 0 (130 ms older) was lost, 1 (30 ms older,
+        // within the slack) may merely be late; 3 was sent after it.
+        assert_eq!(l.acknowledged("n2", &[2], ms(400), &t), 1);
+        assert!(l.is_pending("n2", 0));
+        assert!(!l.is_pending("n2", 1) && !l.is_pending("n2", 3));
+        assert_eq!(l.in_flight_len("n2"), 2);
+        // An ack of nothing in flight gives up nothing.
+        assert_eq!(l.acknowledged("n2", &[2, 77], ms(500), &t), 0);
+    }
+
+    #[test]
+    fn a_silence_is_measured_against_the_peers_usual_gaps() {
+        let mut l = ledger();
+        let t = timing();
+        // n2 speaks every 100 ms.
+        for i in 1..=30 {
+            assert_eq!(l.heard_from("n2", ms(100 * i), &t), Heard::default());
+        }
+        let silence = l.silence("n2", &t);
+        assert!(silence > ms(100) && silence < ms(200), "{silence:?}");
+        assert_eq!(l.silence("n3", &t), ms(1000), "never heard: the bound");
+        l.add_value(0, None);
+        let batch = l.take_batch("n2", 1, 1000, |_| 1);
+        l.sent("n2", 1, batch, ms(3000));
+        // Four quiet intervals: the link was cut, the batch went into it.
+        assert_eq!(l.heard_from("n2", ms(3400), &t).given_up, 1);
+        assert!(l.is_pending("n2", 0));
+        // The outage counted as a gap of only `silence`.
+        let (_, gap) = l.estimates("n2");
+        assert!(gap.unwrap().mean < ms(120), "{gap:?}");
     }
 
     #[test]
@@ -396,13 +662,13 @@ mod tests {
         let batch = l.take_batch("n2", 2, 1000, |_| 1);
         l.sent("n2", 1, batch, ms(100));
         // Heard within the silence: nothing changes.
-        assert_eq!(l.heard_from("n2", ms(900), ms(1000)), 0);
+        assert_eq!(l.heard_from("n2", ms(900), &timing()).given_up, 0);
         let batch = l.take_batch("n2", 2, 1000, |_| 1);
         l.sent("n2", 2, batch, ms(950));
-        assert_eq!(l.heard_from("n2", ms(1899), ms(1000)), 0);
+        assert_eq!(l.heard_from("n2", ms(1899), &timing()).given_up, 0);
         assert_eq!(l.in_flight_len("n2"), 3);
         // Silent from 1899 ms to 2899 ms: both batches are given up.
-        assert_eq!(l.heard_from("n2", ms(2899), ms(1000)), 2);
+        assert_eq!(l.heard_from("n2", ms(2899), &timing()).given_up, 2);
         assert_eq!(l.in_flight_len("n2"), 0);
         assert_eq!(l.pending_len("n2"), 3);
         // The other peer's books are untouched.
@@ -418,6 +684,7 @@ mod tests {
             ops in proptest::collection::vec((0u8..5, 0usize..20, 1usize..6), 1..80)
         ) {
             let mut l = ledger();
+            let t = Timing { resend_after: ms(50), silence: ms(40), slack: ms(10), ..timing() };
             let mut next_msg = 0u64;
             let mut sent: Vec<u64> = Vec::new();
             let mut now = Duration::ZERO;
@@ -434,8 +701,9 @@ mod tests {
                             next_msg += 1;
                         }
                     }
-                    2 => { if let Some(id) = sent.get(x % sent.len().max(1)) { l.acknowledged("n2", &[*id]); } }
-                    3 => { l.requeue_expired(now, ms(50)); }
+                    2 => { if let Some(id) = sent.get(x % sent.len().max(1)) { l.acknowledged("n2", &[*id], now, &t); } }
+                    3 => { l.requeue_expired(now, &t); }
+                    4 if x % 2 == 0 => { l.heard_from("n2", now, &t); }
                     _ => { l.peer_holds("n2", x); }
                 }
                 let ledger = &l.peers["n2"];
@@ -445,10 +713,10 @@ mod tests {
                     }
                 }
             }
-            l.acknowledged("n2", &sent);
+            l.acknowledged("n2", &sent, now, &t);
             while !l.take_batch("n2", 1000, 1 << 20, |_| 3).is_empty() {}
             prop_assert_eq!(l.in_flight_len("n2"), 0);
-            prop_assert_eq!(l.requeue_expired(now + ms(10_000), ms(50)), 0);
+            prop_assert_eq!(l.requeue_expired(now + ms(10_000), &t), 0);
             prop_assert_eq!(l.pending_len("n2"), 0);
         }
     }

@@ -19,17 +19,26 @@
 //! `acks` lists msg_ids of the receiver's batches that the sender has
 //! stored; it is left out when empty. Each message carries at most
 //! [`MAX_BATCH_VALUES`] values and [`MAX_BATCH_BYTES`] bytes of them, oldest
-//! first. A push unacknowledged for [`Timing::resend_after`] is presumed
-//! lost and its values are pending again: what a partition cut off goes
-//! out again after it heals, and nothing acknowledged is ever sent again.
+//! first. A push presumed lost has its values pending again: what a
+//! partition cut off goes out again after it heals, and nothing
+//! acknowledged is ever sent again.
 //!
-//! A heal need not wait for that resend: a peer silent for
-//! [`Timing::silence`] while something is in flight to it is due a probe
-//! (a push or exchange with nothing to carry, sent in the workload's
-//! rounds), and a message from a peer after such a silence makes what is
-//! still in flight to it pending again at once, on both sides of the link
-//! ([`Replica::heard_from`]). A batch that was merely slow is then sent
+//! # Loss detection
+//! A push is presumed lost (see [`crate::ledger`] for the exact rules)
+//! when it is unacknowledged for longer than its peer usually takes to
+//! acknowledge (a smoothed ack time, TCP-style, at most
+//! [`Timing::resend_after`]); when the peer acknowledged a batch sent
+//! later (fast retransmit); or when the peer's next message comes after a
+//! silence longer than its usual gaps (at most [`Timing::silence`]): the
+//! link was cut. A peer silent for [`Timing::silence`] while something is
+//! in flight to it is due a probe (a push or exchange with nothing to
+//! carry, sent in the workload's rounds), so that both sides of a healed
+//! link notice ([`Replica::heard_from`]). A batch that was merely slow is then sent
 //! twice, which costs bytes, never values.
+//!
+//! So a link with steady traffic (a hub's batch every interval) notices a
+//! cut of a few intervals, and a heal, within a round trip or two; links
+//! with sparse, irregular traffic fall back towards the fixed bounds.
 
 use std::time::Duration;
 
@@ -38,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ledger::Ledger;
+pub use crate::ledger::Timing;
 use crate::values::{Receipt, ValueIdx, ValueStore};
 
 /// The most values one message carries.
@@ -91,55 +101,18 @@ enum Out<'a> {
 pub struct BatchReceipt {
     /// Indices of the values that were new here.
     pub new: Vec<ValueIdx>,
-    /// The sender had been silent, and batches in flight to it were given
-    /// up (see [`Replica::heard_from`]): they are pending again.
+    /// The sender had been silent for longer than its usual gaps: the link
+    /// was probably cut, and is back (see [`Replica::heard_from`]).
     pub reconnected: bool,
+    /// Batches in flight to the sender were given up (it had been silent,
+    /// or it acknowledged a later batch): their values are pending again.
+    pub requeued: bool,
 }
 
 /// A handler built on a [`Replica`], so that an `exchange`'s RPC
 /// continuation can reach it.
 pub trait HasReplica {
     fn replica_mut(&mut self) -> &mut Replica;
-}
-
-/// How long acknowledgements may wait, and how long a push may go
-/// unacknowledged before it is presumed lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    /// An ack rides on the next message to its peer; one that has waited
-    /// this long is sent alone.
-    pub ack_delay: Duration,
-    /// A push unacknowledged this long is presumed lost; its values are
-    /// pending again. Also the `exchange` RPC timeout.
-    pub resend_after: Duration,
-    /// A peer silent this long while something is in flight to it is
-    /// probably cut off: it is due probes ([`Replica::probe_due`]), and
-    /// once heard from again, what is still in flight to it is presumed
-    /// lost ([`Replica::heard_from`]).
-    pub silence: Duration,
-}
-
-impl Timing {
-    /// `ack_delay` = max(1 s, 2 × interval): long enough that most acks
-    /// ride on messages that go anyway, short enough that a lost push is
-    /// re-sent seconds, not minutes, later. `resend_after` =
-    /// 2 × ack_delay plus 2 × interval, well after an ack that waited its
-    /// full delay. `silence` = 1.5 × ack_delay + interval, halfway between
-    /// the two: later than a live peer's ack (which may wait ack_delay for
-    /// a tick of its timer, then travel), sooner than the resend.
-    /// Saturating: no interval can overflow them.
-    pub fn for_interval(interval: Duration) -> Timing {
-        let ack_delay = interval.saturating_mul(2).max(Duration::from_secs(1));
-        Timing {
-            ack_delay,
-            resend_after: ack_delay
-                .saturating_mul(2)
-                .saturating_add(interval.saturating_mul(2)),
-            silence: ack_delay
-                .saturating_add(ack_delay / 2)
-                .saturating_add(interval),
-        }
-    }
 }
 
 /// A node's traffic counters. All saturate at `u64::MAX` rather than wrap.
@@ -251,8 +224,10 @@ impl Replica {
         batch: Batch,
         now: Duration,
     ) -> BatchReceipt {
-        self.ledger.acknowledged(from, &batch.acks);
-        let reconnected = self.heard_from(from, now);
+        let overtaken = self
+            .ledger
+            .acknowledged(from, &batch.acks, now, &self.timing);
+        let heard = self.ledger.heard_from(from, now, &self.timing);
         // An ack-only batch is owed no ack: acks never beget acks.
         if let (Some(id), false) = (owe_ack_for, batch.values.is_empty()) {
             self.ledger.owe_ack(from, id, now);
@@ -263,18 +238,23 @@ impl Replica {
             .map(|v| self.accept(v, Some(from)))
             .filter_map(|r| r.is_new().then_some(r.idx()))
             .collect();
-        BatchReceipt { new, reconnected }
+        BatchReceipt {
+            new,
+            reconnected: heard.after_silence,
+            requeued: overtaken > 0 || heard.given_up > 0,
+        }
     }
 
     /// A message from peer `from` arrived. If it had been silent for
-    /// [`Timing::silence`] (a live peer answers an exchange within a round
-    /// trip, and acks a batch within about ack_delay), the link was
+    /// longer than its usual gaps ([`Ledger::silence`](crate::ledger::Ledger::silence)), the link was
     /// probably cut: what is still in flight to it is pending again at once
-    /// rather than after [`Timing::resend_after`], so a heal is followed by
-    /// prompt exchanges. Returns whether batches were given up. Call after
-    /// applying the message's acks.
+    /// rather than when it is overdue, so a heal is followed by prompt
+    /// exchanges. Returns whether it had been silent. Call after applying
+    /// the message's acks.
     pub fn heard_from(&mut self, from: &str, now: Duration) -> bool {
-        self.ledger.heard_from(from, now, self.timing.silence) > 0
+        self.ledger
+            .heard_from(from, now, &self.timing)
+            .after_silence
     }
 
     /// Sends a node-to-node message that carries `values` values, counting
@@ -304,12 +284,15 @@ impl Replica {
 
     /// Whether a push or exchange to `peer` is due as a probe, carrying
     /// nothing: something is in flight to it, and it has been silent for
-    /// [`Timing::silence`] (a live peer answers an exchange within a round
-    /// trip and acks a push within about ack_delay), so the link is
-    /// probably cut. Once the link is back, the probe's arrival and its
-    /// answer end the silence on both sides ([`Replica::heard_from`]), and
-    /// what each had in flight goes again at once instead of at its resend
-    /// time.
+    /// [`Timing::silence`] (the fixed bound: a live peer answers an
+    /// exchange within a round trip and acks a push within about
+    /// ack_delay), so the link is probably cut. Once the link is back, the
+    /// probe's arrival and its answer end the silence on both sides
+    /// ([`Replica::heard_from`]), and what each had in flight goes again at
+    /// once instead of when it is overdue. (Not the adaptive silence: on a
+    /// link with steady traffic the first message after a heal tells both
+    /// sides anyway, and a lost batch is re-sent when overdue, so earlier
+    /// probes would cost a message a round during every cut for little.)
     pub fn probe_due(&self, peer: &str, now: Duration) -> bool {
         self.ledger.oldest_in_flight(peer).is_some()
             && self.ledger.silent_for(peer, now) >= self.timing.silence
@@ -363,7 +346,10 @@ impl Replica {
                 let Ok(reply) = result else { return Ok(()) };
                 let reply: ExchangeReply = reply.parse()?;
                 let replica = h.replica_mut();
-                replica.ledger.acknowledged(&from, &[reply.in_reply_to]);
+                let timing = replica.timing;
+                replica
+                    .ledger
+                    .acknowledged(&from, &[reply.in_reply_to], ctx.now(), &timing);
                 let pulled = Batch {
                     values: reply.values,
                     acks: reply.acks,
@@ -408,10 +394,11 @@ impl Replica {
         }
     }
 
-    /// Gives up on pushes unacknowledged for [`Timing::resend_after`]:
-    /// their values are pending again. Returns how many were given up.
+    /// Gives up on pushes unacknowledged for longer than their peer
+    /// usually takes ([`Ledger::resend_after`](crate::ledger::Ledger::resend_after)): their values are pending
+    /// again. Returns how many were given up.
     pub fn requeue_expired(&mut self, now: Duration) -> usize {
-        self.ledger.requeue_expired(now, self.timing.resend_after)
+        self.ledger.requeue_expired(now, &self.timing)
     }
 
     /// Peers an exchange round can leave out: nothing pending for them, and
@@ -436,6 +423,7 @@ mod tests {
         assert_eq!(t.ack_delay, Duration::from_secs(1));
         assert_eq!(t.resend_after, Duration::from_millis(2200));
         assert_eq!(t.silence, Duration::from_millis(1600));
+        assert_eq!(t.slack, Duration::from_millis(50));
         let t = Timing::for_interval(Duration::from_secs(3));
         assert_eq!(t.ack_delay, Duration::from_secs(6));
         assert_eq!(t.resend_after, Duration::from_secs(18));

@@ -273,6 +273,37 @@ fn without_the_hub_nodes_fall_back_to_random_rounds_and_heal() {
     }
 }
 
+#[test]
+fn a_cut_shorter_than_the_fixed_timeouts_heals_within_a_few_hops() {
+    let n = 5;
+    let mut c = cluster(n, Strategy::Hub, GossipSettings::default(), 7);
+    let mut next = 0;
+    // Steady traffic (a broadcast every 50 ms) for 2 s: n1 learns that the hub's batches come every
+    // interval, and the hub how fast n1 acknowledges.
+    let mut step = |c: &mut Cluster, nodes: &[usize], until: u64| {
+        while c.now() < ms(until) {
+            broadcast(c, nodes[next % nodes.len()], json!(next));
+            next += 1;
+            let t = c.now() + ms(50);
+            run_to(c, t);
+        }
+    };
+    step(&mut c, &[1, 2, 3, 4], 2000);
+    // n1 is cut off for 0.5 s while values arrive on both sides: far less
+    // than the old fixed silence (1.6 s) and resend (2.2 s) times.
+    c.partition(Partition::groups(n, &[vec![1], vec![0, 2, 3, 4]]));
+    step(&mut c, &[1, 2, 3, 4], 2500);
+    c.heal();
+    let total = next;
+    // The hub's first batch after the heal comes after a silence of five
+    // intervals: n1 gives up what it had in flight and answers at once;
+    // its ack overtakes the hub's lost batches, which go again at once.
+    run_to(&mut c, ms(3100));
+    for node in 0..n {
+        assert_eq!(handler(&c, node).values().len(), total, "n{node}");
+    }
+}
+
 /// A run of the broadcast lab's clients (and, with `nemesis`, its
 /// partitions) on `c`; the report must be valid.
 fn lab_run(
