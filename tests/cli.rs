@@ -184,3 +184,41 @@ fn an_operation_budget_without_a_time_limit_runs_every_operation() {
     // ...but a limit given on the command line is kept.
     assert!(acked(&["--time-limit", "10"]) < 300);
 }
+
+/// The README's main command, read from the README itself, runs as it
+/// says: 1000 adds, partitions that really happen, a valid check.
+#[test]
+fn the_readme_main_command_runs_with_partitions() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("cargo run --release -- sim")
+        .expect("README has the main command");
+    // The command, with its `\` line continuations joined.
+    let mut command = String::new();
+    for line in readme[start..].lines() {
+        let line = line.trim();
+        match line.strip_suffix('\\') {
+            Some(part) => command.push_str(part),
+            None => {
+                command.push_str(line);
+                break;
+            }
+        }
+    }
+    let args: Vec<&str> = command
+        .trim_start_matches("cargo run --release --")
+        .split_whitespace()
+        .collect();
+    let out = node(&args);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{command}\n{report}");
+    assert!(report.contains("add 1000"), "{report}");
+    assert!(report.contains("VALID"), "{report}");
+    // "faults        2 partition(s):"
+    let partitions: u32 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("faults"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(partitions > 0, "the main run has no partition:\n{report}");
+}
