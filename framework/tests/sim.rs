@@ -353,6 +353,59 @@ fn a_partition_drops_messages_in_flight_and_heal_restores() {
     assert_eq!(cluster.now(), Duration::from_secs(2));
 }
 
+#[test]
+fn the_message_log_shows_a_relay_across_a_bridge() {
+    let (nodes, _) = factories(false);
+    let ids: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+    let processes = (0..3).map(&*nodes).collect();
+    let mut cluster = Cluster::new(ids.clone(), processes, NetConfig::default(), 1);
+    let mut nothing = |_: Duration, _: usize, _: &dyn Any| {};
+    for i in 0..3 {
+        let init = json!({"type": "init", "node_id": ids[i], "node_ids": ids});
+        cluster.client_request("c0", i, 1, &init, &mut nothing);
+    }
+    cluster.client_request(
+        "c1",
+        0,
+        2,
+        &json!({"type": "add", "value": 1}),
+        &mut nothing,
+    );
+    cluster.run_until(Duration::from_secs(1), &mut nothing);
+    assert!(cluster.messages().is_empty(), "the log is opt-in");
+    let before = cluster.stats().sent;
+    // n0 and n1 cannot talk; both reach n2.
+    cluster.partition(Partition::cut(3, &[(0, 1)]));
+    cluster.record_messages();
+    cluster.client_request(
+        "c1",
+        0,
+        3,
+        &json!({"type": "add", "value": 7}),
+        &mut nothing,
+    );
+    cluster.run_until(Duration::from_secs(2), &mut nothing);
+    let log: Vec<(usize, usize, bool, Value)> = cluster
+        .messages()
+        .iter()
+        .map(|m| (m.from, m.to, m.sent, m.body["values"].clone()))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (0, 1, false, json!([7])),
+            (0, 2, true, json!([7])),
+            (2, 1, true, json!([7])),
+            (1, 0, false, json!([7])),
+        ]
+    );
+    assert_eq!(
+        cluster.stats().sent - before,
+        4,
+        "the log matches the stats"
+    );
+}
+
 /// A node that answers `init` twice — once for itself, once with the next
 /// msg_id, another node's — or, when `mute`, never.
 struct Liar {

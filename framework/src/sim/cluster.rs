@@ -242,6 +242,21 @@ pub struct NodeTraffic {
     pub bytes_sent: u64,
 }
 
+/// A node-to-node message as a node wrote it, kept by a cluster whose
+/// message log is on ([`Cluster::record_messages`]).
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    /// When it was written.
+    pub at: Duration,
+    /// Sender and destination, as node indices.
+    pub from: usize,
+    pub to: usize,
+    pub body: Value,
+    /// Whether the network let it go (`false` when a partition or loss
+    /// dropped it at once; a partition can still cut it in flight).
+    pub sent: bool,
+}
+
 enum Event {
     Deliver {
         from: usize,
@@ -287,6 +302,7 @@ pub struct Cluster {
     problems: Vec<String>,
     spare: Vec<u8>,
     events: u64,
+    log: Option<Vec<SentMessage>>,
 }
 
 impl Cluster {
@@ -324,6 +340,7 @@ impl Cluster {
             problems: Vec::new(),
             spare: Vec::new(),
             events: 0,
+            log: None,
         }
     }
 
@@ -360,6 +377,20 @@ impl Cluster {
     /// lines that are not messages.
     pub fn problems(&self) -> &[String] {
         &self.problems
+    }
+
+    /// Turns on the message log: from now on every node-to-node message
+    /// written, dropped or not, is kept for [`Cluster::messages`]. Off by
+    /// default (a long run writes millions); for tests that must know who
+    /// told whom what.
+    pub fn record_messages(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The node-to-node messages written since [`Cluster::record_messages`],
+    /// in the order they were written; empty if the log is off.
+    pub fn messages(&self) -> &[SentMessage] {
+        self.log.as_deref().unwrap_or_default()
     }
 
     /// Handler panics across all nodes.
@@ -523,7 +554,17 @@ impl Cluster {
             return;
         };
         let bytes = line.len() as u64 + 1;
-        if let Fate::Arrives(times) = self.network.send(self.now, from, to, &kind, bytes) {
+        let fate = self.network.send(self.now, from, to, &kind, bytes);
+        if let Some(log) = &mut self.log {
+            log.push(SentMessage {
+                at: self.now,
+                from,
+                to,
+                body: serde_json::from_str(body.get()).unwrap_or(Value::Null),
+                sent: matches!(fate, Fate::Arrives(_)),
+            });
+        }
+        if let Fate::Arrives(times) = fate {
             for at in times {
                 let line = line.into();
                 self.push(at, Event::Deliver { from, to, line });

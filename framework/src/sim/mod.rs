@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub use cluster::{Backend, Cluster};
+pub use cluster::{Backend, Cluster, SentMessage};
 pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, Partition, PartitionPattern};
 pub use report::{Report, Summary};

@@ -134,6 +134,24 @@ impl Partition {
         }
     }
 
+    /// Everyone can talk except the pairs in `cut`, in both directions:
+    /// `Partition::cut(3, &[(0, 1)])` is a bridge, n0 and n1 reaching each
+    /// other only through n2.
+    pub fn cut(n: usize, cut: &[(usize, usize)]) -> Partition {
+        let mut connected = vec![true; n * n];
+        for &(a, b) in cut {
+            assert!(a != b, "a node always reaches itself");
+            connected[a * n + b] = false;
+            connected[b * n + a] = false;
+        }
+        let pairs: Vec<String> = cut.iter().map(|&(a, b)| format!("n{a}-n{b}")).collect();
+        Partition {
+            n,
+            connected,
+            description: format!("cut {}", pairs.join(" ")),
+        }
+    }
+
     /// A random instance of `pattern` over `n` nodes.
     pub fn random(pattern: PartitionPattern, n: usize, rng: &mut StdRng) -> Partition {
         let mut order: Vec<usize> = (0..n).collect();
@@ -227,6 +245,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn cut_severs_only_the_given_pairs() {
+        let p = Partition::cut(3, &[(1, 0)]);
+        assert!(!p.can_talk(0, 1) && !p.can_talk(1, 0));
+        for (a, b) in [(0, 2), (2, 0), (1, 2), (2, 1), (0, 0), (1, 1)] {
+            assert!(p.can_talk(a, b), "n{a}-n{b}");
+        }
+        assert_eq!(p.description, "cut n1-n0");
     }
 
     #[test]

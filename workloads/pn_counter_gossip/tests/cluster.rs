@@ -1,22 +1,30 @@
-//! Whole clusters of `counter` nodes on a virtual clock (see `common`):
-//! both strategies converge, delta-push converges within its push delay at
-//! latency 0, goes quiet when idle, and repairs lost messages and
-//! partitions. Times are virtual, so the assertions are exact, not timing.
+//! Whole clusters of `counter` nodes in the framework's simulator (see
+//! `common`): both strategies converge, delta-push converges within its
+//! push delay at latency 0, goes quiet when idle, and repairs lost messages
+//! and partitions. Times are virtual, so the assertions are exact, not
+//! timing.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Rng, ms, options, run_adds};
-use pn_counter_gossip::{DEFAULT_PUSH_DELAY_MS, Strategy};
+use common::{Counters, ms, options, run_adds};
+use maelstrom_framework::sim::{NetConfig, Partition};
+use maelstrom_framework::testing::sim_run;
+use pn_counter_gossip::{DEFAULT_PUSH_DELAY_MS, Options, Strategy};
 use serde_json::json;
+
+/// `n` nodes on a lossless network with no latency.
+fn counters(n: usize, options: &Options, seed: u64) -> Counters {
+    Counters::new(n, options, NetConfig::default(), seed)
+}
 
 #[test]
 fn delta_push_converges_within_the_push_delay_at_latency_zero() {
     // 1000 adds at 5/s: under the message budget, every push goes out at
     // once.
     for seed in 1..=5 {
-        let mut cluster = Cluster::new(5, &options(Strategy::DeltaPush));
+        let mut cluster = counters(5, &options(Strategy::DeltaPush), seed);
         let run = run_adds(&mut cluster, 1000, 5.0, Duration::from_secs(5), seed);
         assert!(
             run.convergence <= ms(DEFAULT_PUSH_DELAY_MS),
@@ -28,7 +36,7 @@ fn delta_push_converges_within_the_push_delay_at_latency_zero() {
             "seed {seed}: an idle cluster is quiet"
         );
         for i in 0..5 {
-            let node = cluster.handler(i);
+            let node = cluster.node(i);
             assert_eq!(node.peers_synced(), 4, "seed {seed}, n{i}");
             assert!(node.convergence_ms() >= 0, "seed {seed}, n{i}");
         }
@@ -41,7 +49,7 @@ fn delta_push_over_budget_waits_at_most_one_budget_cycle() {
     // 110 ms per node): the last add waits for at most 4 messages' worth
     // of budget, 220 ms, plus the push delay.
     for seed in 1..=5 {
-        let mut cluster = Cluster::new(5, &options(Strategy::DeltaPush));
+        let mut cluster = counters(5, &options(Strategy::DeltaPush), seed);
         let run = run_adds(&mut cluster, 1000, 100.0, Duration::from_secs(5), seed);
         assert!(
             run.convergence <= ms(220 + DEFAULT_PUSH_DELAY_MS),
@@ -54,7 +62,7 @@ fn delta_push_over_budget_waits_at_most_one_budget_cycle() {
 
 #[test]
 fn full_state_converges_and_keeps_gossiping() {
-    let mut cluster = Cluster::new(5, &options(Strategy::FullState));
+    let mut cluster = counters(5, &options(Strategy::FullState), 7);
     let run = run_adds(&mut cluster, 200, 50.0, Duration::from_secs(5), 7);
     // fanout 2 × 5 nodes × 10 ticks per second, idle or not.
     assert!(
@@ -63,7 +71,7 @@ fn full_state_converges_and_keeps_gossiping() {
         run.idle_messages
     );
     for i in 0..5 {
-        assert_eq!(cluster.handler(i).peers_synced(), 4);
+        assert_eq!(cluster.node(i).peers_synced(), 4);
     }
 }
 
@@ -73,7 +81,7 @@ fn delta_push_sends_no_more_than_full_state_at_the_same_load() {
     // counts them; from light load to well past delta-push's budget.
     for (adds, rate) in [(300, 5.0), (1000, 20.0), (1000, 100.0)] {
         let count = |strategy| {
-            let mut cluster = Cluster::new(5, &options(strategy));
+            let mut cluster = counters(5, &options(strategy), 3);
             run_adds(&mut cluster, adds, rate, Duration::from_secs(10), 3).messages
         };
         let full = count(Strategy::FullState);
@@ -87,51 +95,72 @@ fn delta_push_sends_no_more_than_full_state_at_the_same_load() {
 
 #[test]
 fn delta_push_repairs_lost_messages() {
-    let mut cluster = Cluster::new(5, &options(Strategy::DeltaPush));
-    let mut rng = Rng::new(99);
-    cluster.set_drop(move |_| rng.below(100) < 30);
+    let net = NetConfig {
+        loss: 0.3,
+        ..NetConfig::default()
+    };
+    let mut cluster = Counters::new(5, &options(Strategy::DeltaPush), net, 99);
     let run = run_adds(&mut cluster, 300, 50.0, Duration::from_secs(10), 11);
     assert!(run.convergence < Duration::from_secs(10));
+    assert!(cluster.cluster.stats().dropped_by_loss > 0);
     // Repairs stop once every node knows every peer is up to date.
     assert_eq!(run.idle_messages, 0);
     for i in 0..5 {
-        assert_eq!(cluster.handler(i).peers_synced(), 4, "n{i}");
+        assert_eq!(cluster.node(i).peers_synced(), 4, "n{i}");
     }
 }
 
 #[test]
 fn delta_push_heals_a_partition_and_relays_across_a_bridge() {
     // n0 and n1 cannot reach each other, but both reach n2.
-    let mut cluster = Cluster::new(3, &options(Strategy::DeltaPush));
-    let cut = |a: &str, b: &str| (a == "n0" && b == "n1") || (a == "n1" && b == "n0");
-    cluster.set_drop(move |m| cut(&m.src, &m.dest));
-    cluster.request(0, json!({"type": "add", "delta": 3}));
-    cluster.request(1, json!({"type": "add", "delta": -1}));
-    let agreed = cluster
-        .run_until_agreed(2, Duration::from_secs(5))
-        .expect("n2 relays between n0 and n1");
+    let mut cluster = counters(3, &options(Strategy::DeltaPush), 1);
+    cluster.cluster.partition(Partition::cut(3, &[(0, 1)]));
+    cluster.cluster.record_messages();
+    cluster.add(0, 3);
+    cluster.add(1, -1);
+    cluster.run_until(Duration::from_secs(1));
+    let agreed = cluster.agreed_since().expect("n2 relays between n0 and n1");
+    assert_eq!(cluster.values(), [2, 2, 2]);
     assert!(agreed < Duration::from_secs(1), "{agreed:?}");
-    let relays = cluster
-        .sent
-        .iter()
-        .filter(|m| m.src == "n2" && m.body["p_counters"].get("n0").is_some() && m.dest == "n1");
+    let relays =
+        cluster.cluster.messages().iter().filter(|m| {
+            m.from == 2 && m.to == 1 && m.sent && m.body["p_counters"].get("n0").is_some()
+        });
     assert!(relays.count() >= 1, "n0's entry reached n1 through n2");
+    assert!(cluster.cluster.stats().dropped_by_partition > 0);
+    // Healed, the cluster stays agreed and falls quiet: nothing left to
+    // repair across the old cut.
+    cluster.cluster.heal();
+    cluster.run_until(Duration::from_secs(4));
+    let before = cluster.messages();
+    cluster.run_until(Duration::from_secs(5));
+    assert_eq!(cluster.messages(), before, "quiet once healed");
+    assert_eq!(cluster.agreed_since(), Some(agreed));
+    for i in 0..3 {
+        assert_eq!(cluster.node(i).peers_synced(), 2, "n{i}");
+    }
 }
 
 #[test]
 fn no_message_goes_to_an_id_init_did_not_give() {
-    // `Cluster` asserts every destination is a node from init or a client.
-    let mut cluster = Cluster::new(3, &options(Strategy::DeltaPush));
-    cluster.client_line(
-        0,
+    // The framework's cluster records a message to an unknown destination
+    // as a problem (and a client's id starts with `c`, so n9 is none).
+    let mut counters = counters(3, &options(Strategy::DeltaPush), 1);
+    let cluster = &mut counters.cluster;
+    cluster.client_request(
         "n9",
-        json!({"type": "replicate", "msg_id": 5, "wants_ack": true,
-               "p_counters": {"n9": 7}, "n_counters": {}}),
+        0,
+        5,
+        &json!({"type": "replicate", "wants_ack": true,
+                "p_counters": {"n9": 7}, "n_counters": {}}),
+        &mut |_, _, _| {},
     );
-    cluster.run_until(Duration::from_secs(3));
-    assert_eq!(cluster.values(), [7, 7, 7]);
-    assert!(cluster.sent.iter().all(|m| m.dest != "n9"));
-    assert!(cluster.to_clients.iter().all(|m| m.dest != "n9"));
+    sim_run(cluster, Duration::from_secs(3));
+    assert_eq!(counters.values(), [7, 7, 7]);
+    let cluster = &mut counters.cluster;
+    assert!(cluster.problems().is_empty(), "{:?}", cluster.problems());
+    assert!(cluster.take_client_messages().is_empty());
+    assert!(cluster.stats().sent > 0, "n9's entry was gossiped");
 }
 
 /// The numbers behind the default push delay: convergence after the last
@@ -155,8 +184,11 @@ fn measure() {
                 for seed in 0..seeds {
                     let mut opts = options(strategy);
                     opts.push_delay_ms = delay;
-                    let mut cluster = Cluster::new(5, &opts);
-                    cluster.latency = ms(latency);
+                    let net = NetConfig {
+                        latency: ms(latency),
+                        ..NetConfig::default()
+                    };
+                    let mut cluster = Counters::new(5, &opts, net, seed);
                     let run = run_adds(&mut cluster, adds, rate, Duration::from_secs(10), seed);
                     conv.push(run.convergence.as_secs_f64() * 1000.0);
                     msgs += run.messages;

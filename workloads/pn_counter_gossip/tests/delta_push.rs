@@ -6,39 +6,28 @@ mod common;
 
 use std::time::Duration;
 
-use common::{at, ms, options};
+use common::{ms, options};
+use maelstrom_framework::testing::{at, deliver, init, take_output};
 use maelstrom_framework::{Node, Process};
 use pn_counter_gossip::{CounterNode, Options, Strategy};
 use serde_json::{Value, json};
 
 fn started(id: &str, ids: &[&str], options: &Options) -> Node<CounterNode> {
     let mut node = Node::new(CounterNode::new(options), 42);
-    let init = json!({"src": "c0", "dest": id,
-                      "body": {"type": "init", "msg_id": 1, "node_id": id, "node_ids": ids}});
-    node.on_line(at(Duration::ZERO), init.to_string().as_bytes());
-    let out = take(&mut node);
-    assert_eq!(out[0]["body"]["type"], "init_ok");
+    init(&mut node, id, ids);
     node
 }
 
-fn take(node: &mut Node<CounterNode>) -> Vec<Value> {
-    let out = std::mem::take(node.output());
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Hands `node` a message, at `t`, and returns what it wrote.
-fn deliver(node: &mut Node<CounterNode>, t: Duration, msg: &Value) -> Vec<Value> {
-    node.on_line(at(t), msg.to_string().as_bytes());
-    take(node)
+/// Hands `node` a message another node wrote for it, at `t`, and returns
+/// what `node` wrote.
+fn relay(node: &mut Node<CounterNode>, t: Duration, msg: &Value) -> Vec<Value> {
+    assert_eq!(msg["dest"], node.node_id().unwrap(), "{msg}");
+    let src = msg["src"].as_str().expect("a src");
+    deliver(node, t, src, msg["body"].clone())
 }
 
 fn client(node: &mut Node<CounterNode>, t: Duration, body: Value) -> Value {
-    let dest = node.node_id().unwrap().to_string();
-    let out = deliver(node, t, &json!({"src": "c1", "dest": dest, "body": body}));
+    let out = deliver(node, t, "c1", body);
     assert_eq!(out.len(), 1, "{out:?}");
     out[0]["body"].clone()
 }
@@ -48,7 +37,7 @@ fn wake_until(node: &mut Node<CounterNode>, t: Duration) -> Vec<Value> {
     let mut out = Vec::new();
     while let Some(due) = node.next_deadline().filter(|d| *d <= t) {
         node.on_wake(at(due));
-        out.extend(take(node));
+        out.extend(take_output(node));
     }
     out
 }
@@ -90,7 +79,7 @@ fn an_add_is_pushed_at_once_and_acked_at_the_receivers_fourth_tick() {
     assert_eq!(body["wants_ack"], true);
 
     // n1 merges; it knows n0 holds what n0 sent, which is all n1 has.
-    assert!(deliver(&mut n1, ms(1), &push[0]).is_empty(), "acks wait");
+    assert!(relay(&mut n1, ms(1), &push[0]).is_empty(), "acks wait");
     assert_eq!(status(&mut n1, ms(1)), (5, 1, 0));
 
     // With nothing going back to ride on, n1 acks alone on its fourth
@@ -103,7 +92,7 @@ fn an_add_is_pushed_at_once_and_acked_at_the_receivers_fourth_tick() {
     assert_eq!(body["p_counters"], json!({}));
     assert!(body.get("wants_ack").is_none(), "an ack is never acked");
 
-    assert!(deliver(&mut n0, ms(450), &ack[0]).is_empty());
+    assert!(relay(&mut n0, ms(450), &ack[0]).is_empty());
     assert_eq!(status(&mut n0, ms(450)), (5, 1, 450));
 
     // Idle and known in sync: ten seconds of ticks, not one message.
@@ -133,7 +122,7 @@ fn third_parties_learn_from_everyone_has() {
         } else {
             &mut n2
         };
-        deliver(receiver, ms(1), push);
+        relay(receiver, ms(1), push);
     }
     // n1 knows n0 holds its state, but not whether n2 does.
     assert_eq!(status(&mut n1, ms(1)), (-3, 1, -1));
@@ -146,7 +135,7 @@ fn third_parties_learn_from_everyone_has() {
         .chain(wake_until(&mut n2, ms(440)))
     {
         assert_eq!(ack["dest"], "n0");
-        deliver(&mut n0, ms(441), &ack);
+        relay(&mut n0, ms(441), &ack);
     }
     assert_eq!(status(&mut n0, ms(441)), (-3, 2, 441));
 
@@ -160,7 +149,7 @@ fn third_parties_learn_from_everyone_has() {
         assert_eq!(msg["body"]["p_counters"], json!({}));
     }
     let to_n1 = news.iter().find(|m| m["dest"] == "n1").unwrap();
-    deliver(&mut n1, ms(881), to_n1);
+    relay(&mut n1, ms(881), to_n1);
     assert_eq!(status(&mut n1, ms(881)), (-3, 2, 880));
 
     // Nobody relays n0's entry between n1 and n2, now or later.
@@ -190,10 +179,10 @@ fn a_lost_push_is_repaired_once_retry_after_has_passed() {
     assert_eq!(repair[0]["body"]["p_counters"], json!({"n0": 2}));
     assert_eq!(repair[0]["body"]["wants_ack"], true);
 
-    deliver(&mut n1, ms(1_011), &repair[0]);
+    relay(&mut n1, ms(1_011), &repair[0]);
     // n1's next fourth tick: its twelfth, 1200..=1320 ms.
     for ack in wake_until(&mut n1, ms(1_320)) {
-        deliver(&mut n0, ms(1_321), &ack);
+        relay(&mut n0, ms(1_321), &ack);
     }
     assert_eq!(status(&mut n0, ms(1_321)), (2, 1, 1_321));
     assert!(wake_until(&mut n0, ms(5_000)).is_empty());
@@ -211,7 +200,7 @@ fn an_ack_rides_on_a_push_going_the_same_way() {
         json!({"type": "add", "delta": 1, "msg_id": 2}),
     );
     let push = wake_until(&mut n0, ms(0));
-    deliver(&mut n1, ms(1), &push[0]);
+    relay(&mut n1, ms(1), &push[0]);
     client(
         &mut n1,
         ms(2),
@@ -221,7 +210,7 @@ fn an_ack_rides_on_a_push_going_the_same_way() {
     assert_eq!(both.len(), 1, "one message carries the push and the ack");
     assert_eq!(both[0]["body"]["p_counters"], json!({"n1": 4}));
     assert_eq!(both[0]["body"]["ack"], push[0]["body"]["msg_id"]);
-    deliver(&mut n0, ms(3), &both[0]);
+    relay(&mut n0, ms(3), &both[0]);
     // n0 knows n1 holds n0's entry (ack) and n1's own (sent): in sync.
     assert_eq!(status(&mut n0, ms(3)), (5, 1, 0));
 }
@@ -276,15 +265,15 @@ fn full_state_learns_what_peers_hold_from_their_full_states() {
         from_n1[0]["body"],
         json!({"type": "replicate", "p_counters": {}, "n_counters": {}, "msg_id": 1})
     );
-    deliver(&mut n0, ms(111), &from_n1[0]);
+    relay(&mut n0, ms(111), &from_n1[0]);
     assert_eq!(status(&mut n0, ms(111)), (7, 0, -1));
 
     // n0's full state reaches n1; n1's next full state tells n0.
     for msg in wake_until(&mut n0, ms(110)) {
-        deliver(&mut n1, ms(112), &msg);
+        relay(&mut n1, ms(112), &msg);
     }
     let back = wake_until(&mut n1, ms(220));
-    deliver(&mut n0, ms(221), &back[0]);
+    relay(&mut n0, ms(221), &back[0]);
     assert_eq!(status(&mut n0, ms(221)), (7, 1, 221));
 }
 
@@ -301,10 +290,7 @@ fn a_seed_style_replicate_merges_and_is_never_answered() {
     for (src, p, n) in seed_style {
         let msg = json!({"src": src, "dest": "n0", "body": {"type": "replicate", "msg_id": 7,
                          "p_counters": p, "n_counters": n}});
-        assert!(
-            deliver(&mut n0, ms(1), &msg).is_empty(),
-            "one-way: no reply"
-        );
+        assert!(relay(&mut n0, ms(1), &msg).is_empty(), "one-way: no reply");
     }
     assert_eq!(n0.handler_ref().value(), 9);
     assert_eq!(n0.handler_ref().known_state_of("n9"), None);
@@ -315,11 +301,11 @@ fn a_seed_style_replicate_merges_and_is_never_answered() {
     for step in 1..=50u64 {
         let t = ms(step * 100);
         for msg in wake_until(&mut n0, t) {
-            deliver(&mut n1, t, &msg);
+            relay(&mut n1, t, &msg);
             sent.push(msg);
         }
         for msg in wake_until(&mut n1, t) {
-            deliver(&mut n0, t, &msg);
+            relay(&mut n0, t, &msg);
         }
     }
     assert!(sent.iter().all(|m| m["dest"] == "n1"), "{sent:?}");

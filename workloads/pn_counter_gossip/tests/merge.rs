@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Rng, ms, options};
+use common::{Counters, ms, options};
+use maelstrom_framework::sim::NetConfig;
 use pn_counter_gossip::{Counts, PnCounter, Strategy as Spread};
 use proptest::prelude::*;
-use serde_json::json;
 
 const IDS: [&str; 4] = ["n0", "n1", "n2", "n3"];
 
@@ -129,26 +129,27 @@ proptest! {
         adds in proptest::collection::vec((0usize..6, -5i64..=4, 0u64..50), 1..40),
     ) {
         let strategy = if delta_push { Spread::DeltaPush } else { Spread::FullState };
-        let mut cluster = Cluster::new(nodes, &options(strategy));
-        cluster.latency = ms(latency);
-        let mut rng = Rng::new(seed);
-        cluster.set_drop(move |_| rng.below(100) < loss);
-        let mut total: i128 = 0;
+        let net = NetConfig {
+            latency: ms(latency),
+            loss: loss as f64 / 100.0,
+            ..NetConfig::default()
+        };
+        let mut cluster = Counters::new(nodes, &options(strategy), net, seed);
         for (node, delta, gap) in adds {
-            cluster.run_until(cluster.now + ms(gap));
-            let reply = cluster.request(node % nodes, json!({"type": "add", "delta": delta}));
-            prop_assert_eq!(&reply["type"], "add_ok");
-            total += i128::from(delta);
+            cluster.run_until(cluster.now() + ms(gap));
+            cluster.add(node % nodes, delta);
         }
-        let end = cluster.now + Duration::from_secs(30);
-        prop_assert!(cluster.run_until_agreed(total, end).is_some(), "{:?}", cluster.values());
+        let end = cluster.now() + Duration::from_secs(30);
+        cluster.run_until(end - Duration::from_secs(5));
+        prop_assert!(cluster.agreed_since().is_some(), "{:?}", cluster.values());
+        let before = cluster.messages();
+        cluster.run_until(end);
+        prop_assert!(cluster.agreed_since().is_some(), "{:?}", cluster.values());
         if delta_push {
-            cluster.run_until(end);
-            let quiet = cluster.sent_between(end - Duration::from_secs(5), end);
-            prop_assert!(quiet.is_empty(), "still talking: {:?}", quiet.first());
+            prop_assert_eq!(cluster.messages(), before, "still talking");
             for i in 0..nodes {
-                prop_assert_eq!(cluster.handler(i).peers_synced(), nodes - 1);
-                prop_assert!(cluster.handler(i).convergence_ms() >= 0);
+                prop_assert_eq!(cluster.node(i).peers_synced(), nodes - 1);
+                prop_assert!(cluster.node(i).convergence_ms() >= 0);
             }
         }
     }
