@@ -39,6 +39,22 @@
 //! rules of old). A presumption that was wrong costs a re-sent batch, never
 //! a value.
 //!
+//! # Prompt re-sends
+//! Acks are lazy (they wait up to [`Timing::ack_delay`] for a message to
+//! ride on), so the ack time is long and wide, and with it the timeout: on
+//! a lossy link a value lost a few times in a row waited up to
+//! [`Timing::resend_after`] per attempt. So the values of a batch presumed
+//! lost are marked (`resent`) as well as pending again, and a push that
+//! carries one asks its receiver to ack at once ([`Ledger::resends`],
+//! [`Ledger::sent_prompt`]). Such a *prompt* batch is timed by a third
+//! smoothed time, the peer's round trip (sampled from prompt batches'
+//! acks no slower than `ack_delay`: a slower one was answered lazily, after
+//! its prompt ack was lost): [`Ledger::prompt_resend_after`], `ack_delay`
+//! before the first sample, never more than the lazy time. And once the
+//! round trip is known, the lazy time is at most `ack_delay` + an interval
+//! (2 × slack: an owed ack waits for a tick) + the round trip's bound: the
+//! latest a lazy ack can come.
+//!
 //! Pure bookkeeping: no I/O, no clock (times are passed in), no randomness.
 
 use std::collections::BTreeMap;
@@ -152,6 +168,9 @@ pub const MAX_OWED_ACKS: usize = 1024;
 struct Flight {
     values: Vec<ValueIdx>,
     sent_at: Duration,
+    /// It re-sends values presumed lost, and asks for a prompt ack: it is
+    /// timed by the peer's round trip, not its ack time.
+    prompt: bool,
 }
 
 /// The ledger of one peer.
@@ -159,6 +178,9 @@ struct Flight {
 struct PeerLedger {
     /// Ascending index is first-receipt order, so batches go oldest first.
     pending: IdxSet,
+    /// The pending values that were presumed lost on their way to this
+    /// peer: a batch that carries one asks for a prompt ack.
+    resent: IdxSet,
     /// Ascending msg_id is sending order, so the oldest batch is first.
     in_flight: BTreeMap<u64, Flight>,
     owed_acks: Vec<u64>,
@@ -171,9 +193,43 @@ struct PeerLedger {
     heard_any: bool,
     /// Send → acknowledgement of this peer's batches.
     ack_time: Option<Smoothed>,
+    /// Send → acknowledgement of this peer's prompt batches: a round trip.
+    round_trip: Option<Smoothed>,
     /// Between two messages from this peer (at least the slack apart),
     /// silences cut to the bound.
     gap: Option<Smoothed>,
+}
+
+impl PeerLedger {
+    /// A batch presumed lost: its values are pending again, and marked as
+    /// re-sent.
+    fn give_up(&mut self, flight: Flight) {
+        for idx in flight.values {
+            self.pending.insert(idx);
+            self.resent.insert(idx);
+        }
+    }
+
+    fn resend_after(&self, t: &Timing) -> Duration {
+        let lazy = self
+            .ack_time
+            .map_or(t.resend_after, |s| s.bound(t.slack, t.resend_after));
+        // An ack waits at most its delay and a tick, then travels like a
+        // prompt one.
+        let latest = self.round_trip.map(|rt| {
+            t.ack_delay
+                .saturating_add(t.slack.saturating_mul(2))
+                .saturating_add(rt.bound(t.slack, t.resend_after))
+        });
+        latest.map_or(lazy, |latest| lazy.min(latest))
+    }
+
+    fn prompt_resend_after(&self, t: &Timing) -> Duration {
+        let prompt = self
+            .round_trip
+            .map_or(t.ack_delay, |s| s.bound(t.slack, t.resend_after));
+        prompt.min(self.resend_after(t))
+    }
 }
 
 /// Per-peer knowledge for every peer from `init`.
@@ -216,6 +272,7 @@ impl Ledger {
     pub fn peer_holds(&mut self, peer: &str, idx: ValueIdx) {
         if let Some(ledger) = self.peers.get_mut(peer) {
             ledger.pending.remove(idx);
+            ledger.resent.remove(idx);
         }
     }
 
@@ -267,25 +324,56 @@ impl Ledger {
         batch
     }
 
+    /// Whether `batch` (taken for `peer`) re-sends a value presumed lost on
+    /// its way there: then it may ask for a prompt ack ([`Ledger::sent_prompt`]).
+    pub fn resends(&self, peer: &str, batch: &[ValueIdx]) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|l| batch.iter().any(|&idx| l.resent.contains(idx)))
+    }
+
     /// Records a batch sent to `peer` as message `msg_id`: it waits for an
-    /// acknowledgement. An empty batch (an ack-only message) waits for none.
+    /// acknowledgement, for up to [`Ledger::resend_after`]. An empty batch
+    /// (an ack-only message) waits for none.
     pub fn sent(&mut self, peer: &str, msg_id: u64, values: Vec<ValueIdx>, now: Duration) {
+        self.record(peer, msg_id, values, now, false);
+    }
+
+    /// Like [`Ledger::sent`], for a batch whose receiver was asked to ack
+    /// it at once: it waits for up to [`Ledger::prompt_resend_after`].
+    pub fn sent_prompt(&mut self, peer: &str, msg_id: u64, values: Vec<ValueIdx>, now: Duration) {
+        self.record(peer, msg_id, values, now, true);
+    }
+
+    fn record(
+        &mut self,
+        peer: &str,
+        msg_id: u64,
+        values: Vec<ValueIdx>,
+        now: Duration,
+        prompt: bool,
+    ) {
         let Some(ledger) = self.peers.get_mut(peer) else {
             return;
         };
+        for &idx in &values {
+            ledger.resent.remove(idx);
+        }
         if !values.is_empty() {
             ledger.in_flight.insert(
                 msg_id,
                 Flight {
                     values,
                     sent_at: now,
+                    prompt,
                 },
             );
         }
     }
 
     /// `peer` acknowledged these batches of ours at `now`: their values are
-    /// there, and each gives an ack-time sample. Unknown ids (late,
+    /// there, and each gives an ack-time sample (a prompt batch: a
+    /// round-trip sample, if no slower than [`Timing::ack_delay`]). Unknown ids (late,
     /// repeated or bogus) are ignored. Then fast retransmit: a batch sent
     /// [`Timing::slack`] or more before the newest one acknowledged here
     /// and still unacknowledged is presumed lost (the peer acks all it
@@ -298,7 +386,14 @@ impl Ledger {
         let mut newest: Option<Duration> = None;
         for id in acks {
             if let Some(flight) = ledger.in_flight.remove(id) {
-                Smoothed::observe(&mut ledger.ack_time, now.saturating_sub(flight.sent_at));
+                let sample = now.saturating_sub(flight.sent_at);
+                if !flight.prompt {
+                    Smoothed::observe(&mut ledger.ack_time, sample);
+                } else if sample <= t.ack_delay {
+                    // A prompt ack slower than a lazy one was not prompt:
+                    // its answer was lost, or the batch sat in a cut.
+                    Smoothed::observe(&mut ledger.round_trip, sample);
+                }
                 newest = newest.max(Some(flight.sent_at));
             }
         }
@@ -312,7 +407,8 @@ impl Ledger {
             if newest.saturating_sub(entry.get().sent_at) < margin {
                 break;
             }
-            ledger.pending.extend(entry.remove().values);
+            let flight = entry.remove();
+            ledger.give_up(flight);
             given_up += 1;
         }
         given_up
@@ -320,12 +416,23 @@ impl Ledger {
 
     /// How long a batch to `peer` may go unacknowledged before it is
     /// presumed lost: its ack time's mean + 4 deviations + slack, at most
-    /// (and, before its first ack, exactly) [`Timing::resend_after`].
+    /// (and, before its first ack, exactly) [`Timing::resend_after`]; once
+    /// a round trip is known, at most [`Timing::ack_delay`] + 2 × slack +
+    /// [`Ledger::prompt_resend_after`]'s round-trip bound.
     pub fn resend_after(&self, peer: &str, t: &Timing) -> Duration {
         self.peers
             .get(peer)
-            .and_then(|l| l.ack_time)
-            .map_or(t.resend_after, |s| s.bound(t.slack, t.resend_after))
+            .map_or(t.resend_after, |l| l.resend_after(t))
+    }
+
+    /// How long a prompt batch to `peer` (one asking for an ack at once)
+    /// may go unacknowledged: its round trip's mean + 4 deviations + slack
+    /// (before the first sample, [`Timing::ack_delay`]), at most
+    /// [`Ledger::resend_after`].
+    pub fn prompt_resend_after(&self, peer: &str, t: &Timing) -> Duration {
+        self.peers
+            .get(peer)
+            .map_or(t.resend_after, |l| l.prompt_resend_after(t))
     }
 
     /// How long `peer` may stay silent before it is presumed cut off: its
@@ -373,12 +480,27 @@ impl Ledger {
         let flights = std::mem::take(&mut ledger.in_flight);
         let given_up = flights.len();
         for flight in flights.into_values() {
-            ledger.pending.extend(flight.values);
+            ledger.give_up(flight);
         }
         Heard {
             after_silence: true,
             given_up,
         }
+    }
+
+    /// Presumes every batch in flight to `peer` lost: their values are
+    /// pending again (and marked as re-sent). Returns how many were given
+    /// up.
+    pub fn give_up_in_flight(&mut self, peer: &str) -> usize {
+        let Some(ledger) = self.peers.get_mut(peer) else {
+            return 0;
+        };
+        let flights = std::mem::take(&mut ledger.in_flight);
+        let given_up = flights.len();
+        for flight in flights.into_values() {
+            ledger.give_up(flight);
+        }
+        given_up
     }
 
     /// How long since a message from `peer` last arrived (or since time
@@ -427,20 +549,30 @@ impl Ledger {
     }
 
     /// Puts the values of batches unacknowledged for their peer's
-    /// [`Ledger::resend_after`] back into its pending set: those batches
-    /// are presumed lost. Returns how many batches were given up.
+    /// [`Ledger::resend_after`] (prompt ones: [`Ledger::prompt_resend_after`])
+    /// back into its pending set, marked as re-sent: those batches are
+    /// presumed lost. Returns how many batches were given up.
     pub fn requeue_expired(&mut self, now: Duration, t: &Timing) -> usize {
         let mut expired = 0;
         for ledger in self.peers.values_mut() {
-            let after = ledger
-                .ack_time
-                .map_or(t.resend_after, |s| s.bound(t.slack, t.resend_after));
-            while let Some(entry) = ledger.in_flight.first_entry() {
-                if now.saturating_sub(entry.get().sent_at) < after {
-                    break;
+            let lazy = ledger.resend_after(t);
+            let prompt = ledger.prompt_resend_after(t);
+            let overdue: Vec<u64> = ledger
+                .in_flight
+                .iter()
+                .filter(|(_, f)| {
+                    now.saturating_sub(f.sent_at) >= if f.prompt { prompt } else { lazy }
+                })
+                .map(|(&id, _)| id)
+                .collect();
+            if overdue.is_empty() {
+                continue;
+            }
+            for id in overdue {
+                if let Some(flight) = ledger.in_flight.remove(&id) {
+                    ledger.give_up(flight);
+                    expired += 1;
                 }
-                ledger.pending.extend(entry.remove().values);
-                expired += 1;
             }
         }
         expired
@@ -673,6 +805,69 @@ mod tests {
         assert_eq!(l.pending_len("n2"), 3);
         // The other peer's books are untouched.
         assert_eq!(l.pending_len("n3"), 3);
+    }
+
+    #[test]
+    fn a_batch_presumed_lost_goes_again_as_a_prompt_one_timed_by_the_round_trip() {
+        let mut l = ledger();
+        let t = timing();
+        for i in 0..3 {
+            l.add_value(i, None);
+        }
+        let batch = l.take_batch("n2", 2, 1000, |_| 1);
+        assert!(!l.resends("n2", &batch));
+        l.sent("n2", 1, batch, ms(0));
+        // Before any round trip: ack_delay (500 ms), below the 1 s bound.
+        assert_eq!(l.prompt_resend_after("n2", &t), ms(500));
+        assert_eq!(l.requeue_expired(ms(1000), &t), 1);
+        // Pending again, and marked: the batch that carries them asks for
+        // a prompt ack; the value never sent is not marked.
+        let again = l.take_batch("n2", 3, 1000, |_| 1);
+        assert_eq!(again, [0, 1, 2]);
+        assert!(l.resends("n2", &again) && !l.resends("n2", &[2]));
+        l.sent_prompt("n2", 2, again, ms(1000));
+        assert!(!l.resends("n2", &[0, 1]), "sent: no longer marked");
+        // Prompt acks in 100 ms: the prompt timeout closes in on that,
+        // and caps the lazy one at ack_delay + 2 slacks + itself.
+        l.acknowledged("n2", &[2], ms(1100), &t);
+        let prompt = l.prompt_resend_after("n2", &t);
+        assert_eq!(prompt, ms(350), "100 + 4 × 50 + 50 ms");
+        // No lazy ack yet (the bound, 1 s), but one waits at most 500 ms
+        // + a tick (100 ms) and then travels like a prompt one.
+        assert_eq!(l.resend_after("n2", &t), ms(950));
+        // An older lazy batch waits for its own, longer, time while a
+        // younger prompt one expires.
+        l.add_value(3, None);
+        l.add_value(4, None);
+        let lazy = l.take_batch("n2", 1, 1000, |_| 1);
+        l.sent("n2", 3, lazy, ms(2000));
+        let prompt_batch = l.take_batch("n2", 1, 1000, |_| 1);
+        l.sent_prompt("n2", 4, prompt_batch, ms(2100));
+        assert_eq!(l.requeue_expired(ms(2100) + prompt, &t), 1);
+        assert!(l.is_pending("n2", 4) && !l.is_pending("n2", 3));
+        // A prompt ack slower than ack_delay is no round-trip sample.
+        let batch = l.take_batch("n2", 1, 1000, |_| 1);
+        l.sent_prompt("n2", 5, batch, ms(3000));
+        l.acknowledged("n2", &[5], ms(3600), &t);
+        assert_eq!(l.prompt_resend_after("n2", &t), prompt);
+    }
+
+    #[test]
+    fn giving_up_everything_in_flight_marks_it_for_a_prompt_resend() {
+        let mut l = ledger();
+        for i in 0..4 {
+            l.add_value(i, None);
+            let batch = l.take_batch("n2", 1, 1000, |_| 1);
+            l.sent("n2", i as u64, batch, ms(10 * i as u64));
+        }
+        assert_eq!(l.give_up_in_flight("n2"), 4);
+        assert_eq!(l.in_flight_len("n2"), 0);
+        assert_eq!(l.pending_len("n2"), 4);
+        assert!(l.resends("n2", &[3]));
+        // Known to be there after all: neither pending nor marked.
+        l.peer_holds("n2", 3);
+        assert!(!l.resends("n2", &[3]) && !l.is_pending("n2", 3));
+        assert_eq!(l.give_up_in_flight("n9"), 0);
     }
 
     proptest! {

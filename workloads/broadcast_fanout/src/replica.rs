@@ -11,10 +11,14 @@
 //!   reply acknowledges them and carries the values the asker is not known
 //!   to hold. (A reply cannot be acknowledged, so its values stay pending
 //!   at the replier: a later push may carry some of them again.)
-//! - `batch {values, acks?}`: one-way push. It is acknowledged by an entry
-//!   in `acks` of a later message the other way: acks ride on the next
-//!   message to their peer, or, after [`Timing::ack_delay`], go alone in a
-//!   `batch` without values, which needs no ack (acks never beget acks).
+//! - `batch {values, acks?, resend?}`: one-way push. It is acknowledged
+//!   by an entry in `acks` of a later message the other way: acks ride on
+//!   the next message to their peer, or, after [`Timing::ack_delay`], go
+//!   alone in a `batch` without values, which needs no ack (acks never
+//!   beget acks). `resend: true` (left out when false) marks a batch that
+//!   re-sends values presumed lost: its receiver acks it at once (the
+//!   workload pushes back on [`BatchReceipt::ack_now`]), and the sender
+//!   times it by the round trip rather than the lazy ack time.
 //!
 //! `acks` lists msg_ids of the receiver's batches that the sender has
 //! stored; it is left out when empty. Each message carries at most
@@ -33,8 +37,12 @@
 //! link was cut. A peer silent for [`Timing::silence`] while something is
 //! in flight to it is due a probe (a push or exchange with nothing to
 //! carry, sent in the workload's rounds), so that both sides of a healed
-//! link notice ([`Replica::heard_from`]). A batch that was merely slow is then sent
-//! twice, which costs bytes, never values.
+//! link notice ([`Replica::heard_from`]); a `batch` probe re-sends, as a
+//! prompt batch, everything in flight to that peer (a message that goes
+//! anyway: it costs bytes, and a cut link's first message after the heal
+//! then carries what it missed). A batch that was merely slow is then
+//! sent twice, which costs bytes, never values. See
+//! [`crate::ledger`] ("Prompt re-sends") for the timing of re-sends.
 //!
 //! So a link with steady traffic (a hub's batch every interval) notices a
 //! cut of a few intervals, and a heal, within a round trip or two; links
@@ -64,6 +72,10 @@ pub struct Batch {
     pub values: Vec<Value>,
     #[serde(default)]
     pub acks: Vec<u64>,
+    /// The sender re-sends values it presumed lost, and asks for an ack at
+    /// once (`batch` only).
+    #[serde(default)]
+    pub resend: bool,
 }
 
 /// `exchange_ok` as received by the asker's RPC continuation.
@@ -83,6 +95,8 @@ enum Out<'a> {
         values: Vec<&'a Value>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         acks: Vec<u64>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resend: bool,
     },
     Exchange {
         values: Vec<&'a Value>,
@@ -107,6 +121,9 @@ pub struct BatchReceipt {
     /// Batches in flight to the sender were given up (it had been silent,
     /// or it acknowledged a later batch): their values are pending again.
     pub requeued: bool,
+    /// The batch re-sent values and asked for an ack at once: the caller
+    /// should push to the sender now ([`Replica::push`] carries the ack).
+    pub ack_now: bool,
 }
 
 /// A handler built on a [`Replica`], so that an `exchange`'s RPC
@@ -229,9 +246,11 @@ impl Replica {
             .acknowledged(from, &batch.acks, now, &self.timing);
         let heard = self.ledger.heard_from(from, now, &self.timing);
         // An ack-only batch is owed no ack: acks never beget acks.
-        if let (Some(id), false) = (owe_ack_for, batch.values.is_empty()) {
+        let owed = owe_ack_for.filter(|_| !batch.values.is_empty());
+        if let Some(id) = owed {
             self.ledger.owe_ack(from, id, now);
         }
+        let ack_now = owed.is_some() && batch.resend;
         let new = batch
             .values
             .into_iter()
@@ -242,6 +261,7 @@ impl Replica {
             new,
             reconnected: heard.after_silence,
             requeued: overtaken > 0 || heard.given_up > 0,
+            ack_now,
         }
     }
 
@@ -303,20 +323,32 @@ impl Replica {
     }
 
     /// One-way push to `peer`: a `batch` of its pending values with every
-    /// ack owed to it. Sends nothing, and returns false, when there is
-    /// neither and no probe is due.
+    /// ack owed to it, marked `resend` (and timed as prompt) when it
+    /// carries a value presumed lost. When a probe is due, everything in
+    /// flight to `peer` is presumed lost first, so the probe carries it.
+    /// Sends nothing, and returns false, when there is nothing to carry
+    /// and no probe is due.
     pub fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>, peer: &str) -> bool {
         let probe = self.probe_due(peer, ctx.now());
+        if probe {
+            self.ledger.give_up_in_flight(peer);
+        }
         let Some((batch, acks)) = self.next_push(peer, probe) else {
             return false;
         };
         self.stats.count_sent(batch.len());
+        let resend = self.ledger.resends(peer, &batch);
         let body = Out::Batch {
             values: self.values_of(&batch),
             acks,
+            resend,
         };
         let msg_id = ctx.send(peer, &body);
-        self.ledger.sent(peer, msg_id, batch, ctx.now());
+        if resend {
+            self.ledger.sent_prompt(peer, msg_id, batch, ctx.now());
+        } else {
+            self.ledger.sent(peer, msg_id, batch, ctx.now());
+        }
         true
     }
 
@@ -353,6 +385,7 @@ impl Replica {
                 let pulled = Batch {
                     values: reply.values,
                     acks: reply.acks,
+                    resend: false,
                 };
                 replica.on_batch(&from, None, pulled, ctx.now());
                 Ok(())
@@ -389,6 +422,7 @@ impl Replica {
             let body = Out::Batch {
                 values: Vec::new(),
                 acks,
+                resend: false,
             };
             ctx.send(&peer, &body);
         }
@@ -456,10 +490,38 @@ mod tests {
         let body = Out::Batch {
             values: vec![],
             acks: vec![1, 2],
+            resend: false,
         };
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({"type": "batch", "values": [], "acks": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn a_resend_with_values_wants_its_ack_now() {
+        let mut r = Replica::new(Timing::for_interval(Duration::from_millis(100)));
+        r.join(["n2".to_string()]);
+        let b: Batch =
+            serde_json::from_str(r#"{"type":"batch","values":[1],"resend":true}"#).unwrap();
+        assert!(r.on_batch("n2", Some(3), b, Duration::ZERO).ack_now);
+        // Without values, or without a msg_id to ack, there is nothing to
+        // acknowledge; a plain batch waits for the ack delay.
+        let b: Batch = serde_json::from_str(r#"{"values":[],"resend":true}"#).unwrap();
+        assert!(!r.on_batch("n2", Some(4), b, Duration::ZERO).ack_now);
+        let b: Batch = serde_json::from_str(r#"{"values":[2],"resend":true}"#).unwrap();
+        assert!(!r.on_batch("n2", None, b, Duration::ZERO).ack_now);
+        let b: Batch = serde_json::from_str(r#"{"values":[5]}"#).unwrap();
+        assert!(!r.on_batch("n2", Some(6), b, Duration::ZERO).ack_now);
+        let v = json!(7);
+        let body = Out::Batch {
+            values: vec![&v],
+            acks: vec![],
+            resend: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"type": "batch", "values": [7], "resend": true})
         );
     }
 
@@ -471,6 +533,7 @@ mod tests {
         let batch = Batch {
             values: vec![json!(1), json!(2)],
             acks: vec![],
+            resend: false,
         };
         let receipt = r.on_batch("n2", Some(9), batch, Duration::ZERO);
         assert_eq!(receipt.new, [1]);
@@ -481,6 +544,7 @@ mod tests {
         let acks_only = Batch {
             values: vec![],
             acks: vec![1],
+            resend: false,
         };
         r.on_batch("n3", Some(4), acks_only, Duration::ZERO);
         assert_eq!(r.ledger().owed_len("n3"), 0);
