@@ -392,23 +392,23 @@ impl<B: Backend> Driver<'_, B> {
     /// A reply to `c0`: it must answer a pending setup message, from the
     /// node that was asked, with the `_ok` type.
     fn match_setup_reply(&mut self, node: usize, body: &Value) {
-        let id = &self.cfg.node_ids()[node];
-        let in_reply_to = body.get("in_reply_to").and_then(Value::as_u64);
-        let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
-        let asked = in_reply_to.and_then(|m| self.setup_pending.get(&m));
-        match asked {
-            Some((asked, want)) if *asked == node && want == kind => {
-                self.setup_pending.remove(&in_reply_to.unwrap_or_default());
-            }
-            Some((asked, _)) if *asked == node => {
-                self.setup_failures
-                    .push(format!("{id} answered setup with {body}"));
-                self.setup_pending.remove(&in_reply_to.unwrap_or_default());
-            }
-            // A repeat, a late answer, or one to another node's message:
-            // it answers nothing of this node's, and counts for nothing.
-            _ => {}
+        // A repeat, a late answer, or one to another node's message
+        // answers nothing of this node's, and counts for nothing.
+        let Some(msg_id) = body.get("in_reply_to").and_then(Value::as_u64) else {
+            return;
+        };
+        let Some((asked, want)) = self.setup_pending.get(&msg_id) else {
+            return;
+        };
+        if *asked != node {
+            return;
         }
+        if body.get("type").and_then(Value::as_str) != Some(want.as_str()) {
+            let id = &self.cfg.node_ids()[node];
+            self.setup_failures
+                .push(format!("{id} answered setup with {body}"));
+        }
+        self.setup_pending.remove(&msg_id);
     }
 
     fn collect_replies(&mut self) {

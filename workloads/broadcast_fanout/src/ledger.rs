@@ -210,6 +210,16 @@ impl PeerLedger {
         }
     }
 
+    /// Gives up every batch in flight; returns how many there were.
+    fn give_up_all(&mut self) -> usize {
+        let flights = std::mem::take(&mut self.in_flight);
+        let given_up = flights.len();
+        for flight in flights.into_values() {
+            self.give_up(flight);
+        }
+        given_up
+    }
+
     fn resend_after(&self, t: &Timing) -> Duration {
         let lazy = self
             .ack_time
@@ -477,14 +487,9 @@ impl Ledger {
         if !silent {
             return Heard::default();
         }
-        let flights = std::mem::take(&mut ledger.in_flight);
-        let given_up = flights.len();
-        for flight in flights.into_values() {
-            ledger.give_up(flight);
-        }
         Heard {
             after_silence: true,
-            given_up,
+            given_up: ledger.give_up_all(),
         }
     }
 
@@ -492,15 +497,7 @@ impl Ledger {
     /// pending again (and marked as re-sent). Returns how many were given
     /// up.
     pub fn give_up_in_flight(&mut self, peer: &str) -> usize {
-        let Some(ledger) = self.peers.get_mut(peer) else {
-            return 0;
-        };
-        let flights = std::mem::take(&mut ledger.in_flight);
-        let given_up = flights.len();
-        for flight in flights.into_values() {
-            ledger.give_up(flight);
-        }
-        given_up
+        self.peers.get_mut(peer).map_or(0, PeerLedger::give_up_all)
     }
 
     /// How long since a message from `peer` last arrived (or since time
@@ -557,6 +554,8 @@ impl Ledger {
         for ledger in self.peers.values_mut() {
             let lazy = ledger.resend_after(t);
             let prompt = ledger.prompt_resend_after(t);
+            // Prompt and lazy batches time out differently, so an overdue
+            // one need not be the oldest: every batch is checked.
             let overdue: Vec<u64> = ledger
                 .in_flight
                 .iter()
@@ -565,9 +564,6 @@ impl Ledger {
                 })
                 .map(|(&id, _)| id)
                 .collect();
-            if overdue.is_empty() {
-                continue;
-            }
             for id in overdue {
                 if let Some(flight) = ledger.in_flight.remove(&id) {
                     ledger.give_up(flight);

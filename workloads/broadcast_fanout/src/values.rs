@@ -46,11 +46,11 @@ enum Key {
 
 impl Key {
     fn of(value: &Value) -> Key {
-        match value {
-            Value::Number(n) if n.is_u64() => Key::Int(n.as_u64().map_or(0, i128::from)),
-            Value::Number(n) if n.is_i64() => Key::Int(n.as_i64().map_or(0, i128::from)),
-            _ => Key::Text(value.to_string()),
-        }
+        let int = match value {
+            Value::Number(n) => n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
+            _ => None,
+        };
+        int.map_or_else(|| Key::Text(value.to_string()), Key::Int)
     }
 }
 
