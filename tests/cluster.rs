@@ -70,7 +70,10 @@ fn broken_nodes_fail_the_run_with_the_node_and_the_line() {
     for (mode, expect) in [
         ("exit", "exited"),
         ("garbage", "hello, I am not JSON"),
-        ("stranger", "unknown destination n99"),
+        (
+            "stranger",
+            "to n99, which is neither a node of this cluster",
+        ),
         ("wrong-echo", "not what you sent"),
     ] {
         let dir = results_dir(mode);

@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 
 use crate::node::{Now, Process};
 use crate::protocol::{self, BodyHeader, NodeId};
-use crate::sim::network::{Fate, NetConfig, Network, Partition, TimedQueue};
+use crate::sim::network::{Fate, JournalSummary, NetConfig, Network, Partition, TimedQueue};
 
 /// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
 pub const UNIX_BASE_MICROS: u64 = 1_704_067_200_000_000;
@@ -67,6 +67,11 @@ pub trait Backend {
     /// The runner's own measurements (e.g. scheduling lag).
     fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
         Vec::new()
+    }
+    /// Closes the message journal, if one is kept: messages still in
+    /// flight are recorded as such.
+    fn finish_journal(&mut self) -> Option<JournalSummary> {
+        None
     }
 }
 
@@ -124,6 +129,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
         (**self).runner_metrics()
+    }
+    fn finish_journal(&mut self) -> Option<JournalSummary> {
+        (**self).finish_journal()
     }
 }
 
@@ -192,19 +200,52 @@ pub struct NetStats {
     pub dropped_by_partition: u64,
     pub dropped_by_loss: u64,
     pub duplicated: u64,
+    /// Messages the real-process runner could not hand to a node whose
+    /// input queue was full (always 0 in the simulator).
+    pub dropped_by_overload: u64,
+    /// Client requests the real-process runner could not hand to a node
+    /// whose input queue was full: their operations time out.
+    pub client_dropped_by_overload: u64,
     /// Messages and bytes by body `type`.
     pub by_type: BTreeMap<String, TypeStats>,
     /// Per node, indexed like the node ids.
     pub per_node: Vec<NodeTraffic>,
-    /// Client requests delivered to nodes, and replies back.
+    /// Client requests delivered to nodes, and replies back (probes not
+    /// included).
     pub client_requests: u64,
     pub client_replies: u64,
+    /// The runner's probe reads of node state, and their replies: client
+    /// traffic that is no operation, counted apart.
+    pub probe_requests: u64,
+    pub probe_replies: u64,
     /// Messages sent per second of the run, by type (for plots).
     #[serde(skip)]
     pub per_second: BTreeMap<String, Vec<u64>>,
 }
 
+/// The client id of the runner's probe reads (a client id: it starts with
+/// `c`). Its traffic is counted apart from the clients'.
+pub const PROBE_CLIENT: &str = "cprobe";
+
 impl NetStats {
+    /// Counts a request from `client` to a node.
+    pub fn count_client_request(&mut self, client: &str) {
+        if client == PROBE_CLIENT {
+            self.probe_requests += 1;
+        } else {
+            self.client_requests += 1;
+        }
+    }
+
+    /// Counts a message from a node to `client`.
+    pub fn count_client_reply(&mut self, client: &str) {
+        if client == PROBE_CLIENT {
+            self.probe_replies += 1;
+        } else {
+            self.client_replies += 1;
+        }
+    }
+
     /// Counts one node-to-node message of `kind` and `bytes` from `from`.
     pub fn count_sent(&mut self, at: Duration, from: usize, kind: &str, bytes: u64) {
         self.sent += 1;
@@ -259,6 +300,7 @@ pub struct SentMessage {
 
 enum Event {
     Deliver {
+        id: u64,
         from: usize,
         to: usize,
         line: Box<[u8]>,
@@ -291,6 +333,42 @@ pub(crate) fn parse_output(line: &[u8]) -> Option<(Cow<'_, str>, String, &RawVal
     Some((h.dest, kind, h.body))
 }
 
+/// Why `line`, which [`parse_output`] refused, is not a message, as a
+/// failure line that names the node.
+pub(crate) fn not_a_message(node: &str, line: &[u8]) -> String {
+    let shown = String::from_utf8_lossy(&line[..line.len().min(300)]);
+    let why = match serde_json::from_slice::<Value>(line) {
+        Err(_) => "it is not JSON",
+        Ok(v) if !v.is_object() => "it is not a JSON object",
+        Ok(v) if v.get("dest").and_then(Value::as_str).is_none() => "it has no string `dest`",
+        Ok(_) => "its `body` is not an object with a string `type`",
+    };
+    format!(
+        "{node} wrote a line that is not a Maelstrom message ({why}): {shown}\n      \
+         stdout carries only protocol messages, one JSON object a line; logs belong on stderr"
+    )
+}
+
+/// The failure line for a message to an id that is neither a node nor a
+/// client.
+pub(crate) fn unknown_destination(
+    node: &str,
+    kind: &str,
+    dest: &str,
+    node_ids: &[NodeId],
+    line: &[u8],
+) -> String {
+    let shown = String::from_utf8_lossy(&line[..line.len().min(300)]);
+    let nodes = match (node_ids.first(), node_ids.last()) {
+        (Some(a), Some(b)) if node_ids.len() > 3 => format!("{a}…{b}"),
+        _ => node_ids.join(", "),
+    };
+    format!(
+        "{node} sent a `{kind}` message to {dest}, which is neither a node of this cluster \
+         ({nodes}) nor a client: {shown}"
+    )
+}
+
 /// A simulated cluster.
 pub struct Cluster {
     now: Duration,
@@ -320,7 +398,7 @@ impl Cluster {
             .enumerate()
             .map(|(i, id)| (id.clone(), i))
             .collect();
-        let network = Network::new(net, seed, node_ids.len());
+        let network = Network::new(net, seed, node_ids.clone());
         let nodes = node_ids
             .into_iter()
             .zip(processes)
@@ -443,7 +521,12 @@ impl Cluster {
                 .push(format!("client body is not a JSON object: {body} ({e})"));
             return;
         }
-        self.network.stats_mut().client_requests += 1;
+        self.network.stats_mut().count_client_request(client);
+        let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
+        let bytes = line.len() as u64;
+        let (at, dest) = (self.now, &self.nodes[node].id);
+        self.network
+            .client_message(at, client, dest, kind, bytes, true);
         let now = self.now_for_nodes();
         self.nodes[node].process.on_line(now, &line);
         self.after_step(node, observe);
@@ -465,8 +548,8 @@ impl Cluster {
             self.now = at;
             self.events += 1;
             match event {
-                Event::Deliver { from, to, line } => {
-                    if !self.network.arrives(from, to) {
+                Event::Deliver { id, from, to, line } => {
+                    if !self.network.arrives(id, from, to, at) {
                         continue;
                     }
                     let now = self.now_for_nodes();
@@ -527,15 +610,16 @@ impl Cluster {
 
     fn route(&mut self, from: usize, line: &[u8]) {
         let Some((dest, kind, body)) = parse_output(line) else {
-            self.problems.push(format!(
-                "{} wrote a line that is not a message: {}",
-                self.nodes[from].id,
-                String::from_utf8_lossy(&line[..line.len().min(300)])
-            ));
+            let why = not_a_message(&self.nodes[from].id, line);
+            self.problems.push(why);
             return;
         };
         if protocol::is_client(&dest) {
-            self.network.stats_mut().client_replies += 1;
+            self.network.stats_mut().count_client_reply(&dest);
+            let bytes = line.len() as u64 + 1;
+            let src = &self.nodes[from].id;
+            self.network
+                .client_message(self.now, src, &dest, &kind, bytes, true);
             let body = serde_json::from_str(body.get()).unwrap_or(Value::Null);
             self.inbox.push(ClientDelivery {
                 at: self.now,
@@ -546,15 +630,13 @@ impl Cluster {
             return;
         }
         let Some(&to) = self.index.get(dest.as_ref()) else {
-            self.problems.push(format!(
-                "{} sent to unknown destination {dest}: {}",
-                self.nodes[from].id,
-                String::from_utf8_lossy(&line[..line.len().min(300)])
-            ));
+            let ids: Vec<NodeId> = self.nodes.iter().map(|n| n.id.clone()).collect();
+            let why = unknown_destination(&self.nodes[from].id, &kind, &dest, &ids, line);
+            self.problems.push(why);
             return;
         };
         let bytes = line.len() as u64 + 1;
-        let fate = self.network.send(self.now, from, to, &kind, bytes);
+        let (id, fate) = self.network.send(self.now, from, to, &kind, bytes);
         if let Some(log) = &mut self.log {
             log.push(SentMessage {
                 at: self.now,
@@ -567,7 +649,7 @@ impl Cluster {
         if let Fate::Arrives(times) = fate {
             for at in times {
                 let line = line.into();
-                self.push(at, Event::Deliver { from, to, line });
+                self.push(at, Event::Deliver { id, from, to, line });
             }
         }
     }

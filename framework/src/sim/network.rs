@@ -291,26 +291,117 @@ pub enum Fate {
     Arrives(Vec<Duration>),
 }
 
+/// Why a message never reached its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    /// A partition cut it, when it was sent or while it was in flight.
+    Partition,
+    /// Random loss (`--loss`).
+    Loss,
+    /// The runner's queue towards the destination was full (a node that
+    /// reads slower than it is written to, as a real network drops).
+    Overload,
+    /// Still on its way when the run ended.
+    InFlightAtEnd,
+}
+
+/// What became of one message: the network's journal entry, written once
+/// every copy of it has arrived or been dropped. The report's counts come
+/// from the same calls, so the journal and the report agree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRecord {
+    /// Dense, from 1, in order of sending (Maelstrom's journal ids).
+    pub id: u64,
+    pub src: String,
+    pub dest: String,
+    /// The body's `type`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The whole line, newline included.
+    pub bytes: u64,
+    /// Whether a client is one end: not a server message.
+    pub client: bool,
+    #[serde(rename = "sent_ms", serialize_with = "as_ms")]
+    pub sent: Duration,
+    /// When each copy reached the destination's input (two when
+    /// duplicated).
+    #[serde(rename = "delivered_ms", serialize_with = "all_as_ms")]
+    pub delivered: Vec<Duration>,
+    /// Copies that never arrived: when and why.
+    pub dropped: Vec<Dropped>,
+}
+
+/// A copy of a message that never arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Dropped {
+    #[serde(rename = "at_ms", serialize_with = "as_ms")]
+    pub at: Duration,
+    pub reason: DropReason,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(ms(*d))
+}
+
+fn all_as_ms<S: serde::Serializer>(ds: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ds.iter().map(|d| ms(*d)))
+}
+
+/// Where finished journal entries go (a `messages.jsonl` writer, a test's
+/// vector).
+pub type JournalSink = Box<dyn FnMut(&MessageRecord) + Send>;
+
+/// The journal: entries still open (copies in flight) until their last
+/// copy is resolved, then handed to the sink.
+struct Journal {
+    open: std::collections::HashMap<u64, (MessageRecord, u8)>,
+    sink: JournalSink,
+}
+
 /// The network both runners share: counts node-to-node traffic, cuts it by
 /// partitions, loses, duplicates and delays it, with its own seeded RNG.
+/// Every message gets an id; with a journal on, what became of each one is
+/// recorded from the same calls that count it.
 pub struct Network {
     config: NetConfig,
     rng: StdRng,
     partition: Option<Partition>,
     stats: crate::sim::cluster::NetStats,
+    names: Vec<String>,
+    next_id: u64,
+    journal: Option<Journal>,
 }
 
 impl Network {
-    pub fn new(config: NetConfig, seed: u64, nodes: usize) -> Network {
+    /// A network between the nodes `names` (indexed as the runners index
+    /// them).
+    pub fn new(config: NetConfig, seed: u64, names: Vec<String>) -> Network {
         Network {
             config,
             rng: <StdRng as rand::SeedableRng>::seed_from_u64(seed),
             partition: None,
             stats: crate::sim::cluster::NetStats {
-                per_node: vec![Default::default(); nodes],
+                per_node: vec![Default::default(); names.len()],
                 ..Default::default()
             },
+            names,
+            next_id: 0,
+            journal: None,
         }
+    }
+
+    /// Turns the journal on: from now on every message's fate goes to
+    /// `sink` once it is settled.
+    pub fn record_journal(&mut self, sink: JournalSink) {
+        self.journal = Some(Journal {
+            open: Default::default(),
+            sink,
+        });
     }
 
     pub fn stats(&self) -> &crate::sim::cluster::NetStats {
@@ -338,41 +429,173 @@ impl Network {
         self.partition.as_ref().is_none_or(|p| p.can_talk(a, b))
     }
 
-    /// Counts a message of `kind` and `bytes` sent by `from` to `to` at
-    /// `at`, and decides what becomes of it.
-    pub fn send(&mut self, at: Duration, from: usize, to: usize, kind: &str, bytes: u64) -> Fate {
-        self.stats.count_sent(at, from, kind, bytes);
-        if !self.connected(from, to) {
-            self.stats.dropped_by_partition += 1;
-            return Fate::Partitioned;
-        }
-        if self.config.loss > 0.0 && self.rng.random_bool(self.config.loss.min(1.0)) {
-            self.stats.dropped_by_loss += 1;
-            return Fate::Lost;
-        }
-        let duplicated =
-            self.config.duplicate > 0.0 && self.rng.random_bool(self.config.duplicate.min(1.0));
-        if duplicated {
-            self.stats.duplicated += 1;
-        }
-        let copies = if duplicated { 2 } else { 1 };
-        Fate::Arrives(
-            (0..copies)
-                .map(|_| at + self.config.sample_latency(&mut self.rng))
-                .collect(),
-        )
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
     }
 
-    /// Whether a message in flight from `from` arrives at `to` now: one
-    /// that a partition cut while in flight is dropped, as in Maelstrom.
-    pub fn arrives(&mut self, from: usize, to: usize) -> bool {
+    /// Settles one copy of message `id`: delivered at `at`, or dropped.
+    fn journal_settle(&mut self, id: u64, at: Duration, dropped: Option<DropReason>) {
+        let Some(journal) = &mut self.journal else {
+            return;
+        };
+        let Some((record, copies)) = journal.open.get_mut(&id) else {
+            return;
+        };
+        match dropped {
+            None => record.delivered.push(at),
+            Some(reason) => record.dropped.push(Dropped { at, reason }),
+        }
+        *copies -= 1;
+        if *copies == 0 {
+            let (record, _) = journal.open.remove(&id).expect("present");
+            (journal.sink)(&record);
+        }
+    }
+
+    /// Counts a message of `kind` and `bytes` sent by `from` to `to` at
+    /// `at`, gives it an id, and decides what becomes of it.
+    pub fn send(
+        &mut self,
+        at: Duration,
+        from: usize,
+        to: usize,
+        kind: &str,
+        bytes: u64,
+    ) -> (u64, Fate) {
+        let id = self.new_id();
+        self.stats.count_sent(at, from, kind, bytes);
+        let fate = if !self.connected(from, to) {
+            self.stats.dropped_by_partition += 1;
+            Fate::Partitioned
+        } else if self.config.loss > 0.0 && self.rng.random_bool(self.config.loss.min(1.0)) {
+            self.stats.dropped_by_loss += 1;
+            Fate::Lost
+        } else {
+            let duplicated =
+                self.config.duplicate > 0.0 && self.rng.random_bool(self.config.duplicate.min(1.0));
+            if duplicated {
+                self.stats.duplicated += 1;
+            }
+            let copies = if duplicated { 2 } else { 1 };
+            Fate::Arrives(
+                (0..copies)
+                    .map(|_| at + self.config.sample_latency(&mut self.rng))
+                    .collect(),
+            )
+        };
+        if let Some(journal) = &mut self.journal {
+            let (copies, dropped) = match &fate {
+                Fate::Partitioned => (0, Some(DropReason::Partition)),
+                Fate::Lost => (0, Some(DropReason::Loss)),
+                Fate::Arrives(times) => (times.len() as u8, None),
+            };
+            let record = MessageRecord {
+                id,
+                src: self.names[from].clone(),
+                dest: self.names[to].clone(),
+                kind: kind.to_string(),
+                bytes,
+                client: false,
+                sent: at,
+                delivered: Vec::new(),
+                dropped: dropped
+                    .map(|reason| Dropped { at, reason })
+                    .into_iter()
+                    .collect(),
+            };
+            if copies == 0 {
+                (journal.sink)(&record);
+            } else {
+                journal.open.insert(id, (record, copies));
+            }
+        }
+        (id, fate)
+    }
+
+    /// Whether copy of message `id` in flight from `from` arrives at `to`
+    /// at `at`: one that a partition cut while in flight is dropped, as in
+    /// Maelstrom.
+    pub fn arrives(&mut self, id: u64, from: usize, to: usize, at: Duration) -> bool {
         if !self.connected(from, to) {
             self.stats.dropped_by_partition += 1;
+            self.journal_settle(id, at, Some(DropReason::Partition));
             return false;
         }
         self.stats.delivered += 1;
         self.stats.per_node[to].received += 1;
+        self.journal_settle(id, at, None);
         true
+    }
+
+    /// A copy of message `id` that is due at `to` at `at` but that the
+    /// runner cannot hand over (its queue towards `to` is full): dropped by
+    /// overload, unless a partition would have cut it anyway.
+    pub fn overloaded(&mut self, id: u64, from: usize, to: usize, at: Duration) {
+        if !self.connected(from, to) {
+            self.stats.dropped_by_partition += 1;
+            self.journal_settle(id, at, Some(DropReason::Partition));
+            return;
+        }
+        self.stats.dropped_by_overload += 1;
+        self.journal_settle(id, at, Some(DropReason::Overload));
+    }
+
+    /// Journals a message between a client and a node (never delayed or
+    /// partitioned): `delivered` false when the runner had to drop it
+    /// (overload). Returns its id.
+    pub fn client_message(
+        &mut self,
+        at: Duration,
+        src: &str,
+        dest: &str,
+        kind: &str,
+        bytes: u64,
+        delivered: bool,
+    ) -> u64 {
+        let id = self.new_id();
+        if let Some(journal) = &mut self.journal {
+            let record = MessageRecord {
+                id,
+                src: src.to_string(),
+                dest: dest.to_string(),
+                kind: kind.to_string(),
+                bytes,
+                client: true,
+                sent: at,
+                // Client traffic is never delayed.
+                delivered: if delivered { vec![at] } else { Vec::new() },
+                dropped: if delivered {
+                    Vec::new()
+                } else {
+                    vec![Dropped {
+                        at,
+                        reason: DropReason::Overload,
+                    }]
+                },
+            };
+            (journal.sink)(&record);
+        }
+        id
+    }
+
+    /// Ends the journal: messages still in flight are recorded as such,
+    /// in id order.
+    pub fn close_journal(&mut self, at: Duration) {
+        let Some(mut journal) = self.journal.take() else {
+            return;
+        };
+        let mut open: Vec<(MessageRecord, u8)> = journal.open.drain().map(|(_, v)| v).collect();
+        open.sort_by_key(|(r, _)| r.id);
+        for (mut record, copies) in open {
+            for _ in 0..copies {
+                record.dropped.push(Dropped {
+                    at,
+                    reason: DropReason::InFlightAtEnd,
+                });
+            }
+            (journal.sink)(&record);
+        }
     }
 }
 
@@ -437,4 +660,102 @@ impl<T> TimedQueue<T> {
         let std::cmp::Reverse(t) = self.heap.pop().expect("peeked");
         Some((t.at, t.item))
     }
+}
+
+/// How many journal entries a run keeps in memory for its message diagram
+/// (Maelstrom's `messages.svg` draws at most 10,000 journal events).
+pub const DIAGRAM_MESSAGES: usize = 10_000;
+
+/// How many journal entries `messages.jsonl` takes before it stops (a
+/// flooding node must not fill the disk): about 200 MB.
+pub const JOURNAL_FILE_LIMIT: u64 = 1_000_000;
+
+/// A journal's destination in a results folder: `messages.jsonl`, one
+/// entry a line in the order messages were settled, up to
+/// [`JOURNAL_FILE_LIMIT`] lines; and the first [`DIAGRAM_MESSAGES`]
+/// entries sent at or after `diagram_from`, for the message diagram.
+pub struct JournalFile {
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    diagram_from: Duration,
+    written: u64,
+    skipped: u64,
+    sample: Vec<MessageRecord>,
+}
+
+/// What a journal wrote, for the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JournalSummary {
+    /// Entries written to `messages.jsonl`.
+    pub written: u64,
+    /// Entries not written because the file reached its limit.
+    pub skipped: u64,
+    /// The entries kept for the message diagram, in id order.
+    #[serde(skip)]
+    pub sample: Vec<MessageRecord>,
+}
+
+impl JournalFile {
+    /// A journal writing to `path` (none: only the diagram's sample).
+    pub fn create(
+        path: Option<&std::path::Path>,
+        diagram_from: Duration,
+    ) -> std::io::Result<JournalFile> {
+        let out = match path {
+            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
+            None => None,
+        };
+        Ok(JournalFile {
+            out,
+            diagram_from,
+            written: 0,
+            skipped: 0,
+            sample: Vec::new(),
+        })
+    }
+
+    pub fn record(&mut self, record: &MessageRecord) {
+        use std::io::Write;
+        if let Some(out) = &mut self.out {
+            if self.written < JOURNAL_FILE_LIMIT {
+                if serde_json::to_writer(&mut *out, record).is_ok() {
+                    let _ = out.write_all(b"\n");
+                }
+                self.written += 1;
+            } else {
+                self.skipped += 1;
+            }
+        }
+        if record.sent >= self.diagram_from && self.sample.len() < DIAGRAM_MESSAGES {
+            self.sample.push(record.clone());
+        }
+    }
+
+    /// Flushes the file and hands back what was written.
+    pub fn finish(&mut self) -> JournalSummary {
+        use std::io::Write;
+        if let Some(out) = &mut self.out {
+            let _ = out.flush();
+        }
+        let mut sample = std::mem::take(&mut self.sample);
+        sample.sort_by_key(|r| r.id);
+        JournalSummary {
+            written: self.written,
+            skipped: self.skipped,
+            sample,
+        }
+    }
+}
+
+/// A journal file shared between the network (which writes it) and the
+/// runner (which finishes it at the end of the run).
+pub type SharedJournal = std::sync::Arc<std::sync::Mutex<JournalFile>>;
+
+/// The sink that writes into a shared journal file.
+pub fn journal_sink(file: &SharedJournal) -> JournalSink {
+    let file = file.clone();
+    Box::new(move |record| {
+        if let Ok(mut f) = file.lock() {
+            f.record(record);
+        }
+    })
 }

@@ -2,25 +2,34 @@
 //! Maelstrom for any node that speaks the protocol on stdin/stdout.
 //!
 //! Each node is a child process. A thread per child reads its stdout and
-//! timestamps every line into a bounded queue (a runner that falls behind
-//! makes the nodes wait on their stdout); the runner (the caller's thread) routes lines:
-//! to clients at once, to nodes after a latency sample, unless a partition
-//! or loss drops them — the same network model as the simulator. A thread
-//! per child writes its stdin from a bounded queue: when a node falls
-//! behind, the runner waits for it (back-pressure, visible as scheduling
-//! lag) instead of buffering without limit, and a node that leaves its input
-//! unread for longer than the stall limit fails the run. Each child runs in
-//! its own process group, killed (with anything it started) when the
-//! cluster is dropped, whatever the reason: end of run, error, panic,
-//! Ctrl-C or SIGTERM through [`INTERRUPTED`].
+//! timestamps every line into a queue bounded in lines and bytes (a runner
+//! that falls behind makes the nodes wait on their stdout); the runner (the
+//! caller's thread) routes lines: to clients at once, to nodes after a
+//! latency sample, unless a partition or loss drops them — the same network
+//! model as the simulator. A thread per child writes its stdin from a
+//! bounded queue.
+//!
+//! The runner never waits for a node. What it cannot carry it drops, as a
+//! real network does, and counts as dropped by overload: a message due at a
+//! node whose input queue is full, a message sent while too many bytes are
+//! in flight. So a node that floods the cluster cannot stall the run or
+//! grow the runner's memory: every queue is bounded, and the run ends on
+//! time whatever the nodes do. A node that reads nothing at all while its
+//! queue is full, for longer than the stall limit, fails the run.
+//!
+//! Each child runs in its own process group, killed (with anything it
+//! started) when the cluster is dropped, whatever the reason: end of run,
+//! error, panic, Ctrl-C or SIGTERM through [`INTERRUPTED`].
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -28,7 +37,10 @@ use serde_json::Value;
 use crate::protocol::{self, NodeId};
 use crate::sim::cluster::{Backend, ClientDelivery, NetStats, Observer};
 use crate::sim::lab::{Metric, quantile};
-use crate::sim::network::{Fate, NetConfig, Network, Partition, TimedQueue};
+use crate::sim::network::{
+    Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
+    journal_sink,
+};
 
 /// Set by a Ctrl-C handler: the run stops, children are killed.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -36,15 +48,37 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Lines longer than this from a node are a protocol problem.
 const MAX_NODE_LINE: usize = 16 << 20;
 
-/// Lines queued for one node's stdin before the runner waits for it (on
-/// top of the pipe's own buffer). Seconds of input at thousands of
-/// messages per second: a healthy node never fills it.
+/// Node-to-node lines queued for one node's stdin (on top of the pipe's
+/// own buffer) before further ones are dropped by overload: seconds of
+/// input at thousands of messages per second; a node that keeps up never
+/// fills it.
 const STDIN_QUEUE_LINES: usize = 4096;
 
-/// Lines read from all nodes and not yet routed. When the runner falls
-/// this far behind, the reader threads wait, so nodes block on their
-/// stdout: back-pressure on the producers rather than unbounded memory.
+/// The same bound in bytes.
+const STDIN_QUEUE_BYTES: usize = 16 << 20;
+
+/// Extra room in a node's input queue that only client requests may use,
+/// so that a node flooded by its peers still gets its operations.
+const CLIENT_HEADROOM_LINES: usize = 1024;
+
+/// Lines read from all nodes and not yet routed; past this (or
+/// [`FROM_NODES_QUEUE_BYTES`]) the reader threads wait, so nodes block on
+/// their stdout: back-pressure on the producers rather than unbounded
+/// memory.
 const FROM_NODES_QUEUE_LINES: usize = 65_536;
+const FROM_NODES_QUEUE_BYTES: usize = 64 << 20;
+
+/// Bytes of node-to-node messages in flight (sent, not yet due) before new
+/// ones are dropped by overload.
+const IN_FLIGHT_BYTES: usize = 256 << 20;
+
+/// Lines the runner routes between two looks at the clock: a flood of
+/// output cannot keep it from delivering, timing out operations or ending
+/// the run.
+const ROUTE_BATCH: usize = 2048;
+
+/// The last lines of a node's log quoted when it fails the run.
+const LOG_TAIL_LINES: usize = 8;
 
 enum FromNode {
     Line {
@@ -63,9 +97,24 @@ enum FromNode {
 
 /// A message on its way to a node.
 struct Delivery {
+    id: u64,
     from: usize,
     to: usize,
     line: Vec<u8>,
+}
+
+/// One node's input: the queue its writer thread drains, and what the
+/// runner knows of it.
+struct NodeInput {
+    tx: SyncSender<Vec<u8>>,
+    /// Lines and bytes queued and not yet written to the pipe.
+    lines: Arc<AtomicUsize>,
+    bytes: Arc<AtomicUsize>,
+    /// Lines written to the pipe so far (the writer's progress).
+    written: Arc<AtomicU64>,
+    /// Since when the queue has been full without the node reading, and
+    /// the writer's progress then.
+    full_since: Option<(Instant, u64)>,
 }
 
 /// A cluster of node processes.
@@ -73,19 +122,23 @@ pub struct ProcessCluster {
     start: Instant,
     node_ids: Vec<NodeId>,
     index: HashMap<NodeId, usize>,
-    stdin: Vec<SyncSender<Vec<u8>>>,
+    inputs: Vec<NodeInput>,
     /// How long a node may leave a full input queue unread.
     stall_limit: Duration,
     rx: Receiver<FromNode>,
+    unrouted_bytes: Arc<AtomicUsize>,
     queue: TimedQueue<Delivery>,
+    in_flight_bytes: usize,
     network: Network,
+    journal: Option<SharedJournal>,
     inbox: Vec<ClientDelivery>,
     problems: Vec<String>,
     fatal: Option<String>,
     /// Delivery time minus due time, in ms, one sample per delivery.
     lag_ms: Vec<f64>,
-    message_log: Option<BufWriter<File>>,
     events: u64,
+    logs: Option<PathBuf>,
+    stderr_threads: Vec<Option<JoinHandle<()>>>,
     /// Last, so the nodes are killed after everything else is dropped.
     children: Children,
 }
@@ -116,12 +169,22 @@ fn kill_group(child: &mut Child) {
     }
     let _ = child.kill();
 }
+
+/// What a runner does with a line it cannot queue for a node.
+enum Queued {
+    Yes,
+    /// The queue is full: dropped.
+    Full,
+    /// The node's input is closed (it exited; its reader reports that).
+    Closed,
+}
+
 impl ProcessCluster {
     /// Starts one process per node id, node `i` with `commands[i]`
     /// (program, then arguments). Each node's stderr goes to
-    /// `<logs>/<node>.log` and node-to-node messages are logged to
+    /// `<logs>/<node>.log` and every message's fate to
     /// `<logs>/messages.jsonl` when `logs` is given. A node whose input
-    /// queue stays full for `stall_limit` fails the run.
+    /// queue stays full, unread, for `stall_limit` fails the run.
     pub fn start(
         commands: Vec<Vec<String>>,
         node_ids: Vec<NodeId>,
@@ -132,8 +195,10 @@ impl ProcessCluster {
     ) -> std::io::Result<ProcessCluster> {
         assert_eq!(commands.len(), node_ids.len(), "one command per node");
         let (tx, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
+        let unrouted_bytes = Arc::new(AtomicUsize::new(0));
         let mut children = Children(Vec::new());
-        let mut stdin = Vec::new();
+        let mut inputs = Vec::new();
+        let mut stderr_threads = Vec::new();
         for (i, (id, command)) in node_ids.iter().zip(commands).enumerate() {
             let (program, args) = command
                 .split_first()
@@ -148,29 +213,48 @@ impl ProcessCluster {
             // groups; nodes do not die first and look like crashes.
             #[cfg(unix)]
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-            let mut child = cmd
-                .spawn()
-                .map_err(|e| std::io::Error::other(format!("cannot start {program}: {e}")))?;
+            let mut child = cmd.spawn().map_err(|e| {
+                std::io::Error::other(format!("cannot start node {id} as `{program}`: {e}"))
+            })?;
             let out = child.stdout.take().expect("piped");
             let err = child.stderr.take().expect("piped");
             let input = child.stdin.take().expect("piped");
             children.0.push(child);
             let tx = tx.clone();
-            std::thread::spawn(move || read_stdout(i, out, tx));
+            let unrouted = unrouted_bytes.clone();
+            std::thread::spawn(move || read_stdout(i, out, tx, unrouted));
             let log = match logs {
                 Some(dir) => Some(File::create(dir.join(format!("{id}.log")))?),
                 None => None,
             };
-            std::thread::spawn(move || copy_stderr(err, log));
-            let (line_tx, line_rx) = sync_channel::<Vec<u8>>(STDIN_QUEUE_LINES);
-            std::thread::spawn(move || write_stdin(input, line_rx));
-            stdin.push(line_tx);
+            stderr_threads.push(Some(std::thread::spawn(move || copy_stderr(err, log))));
+            let (line_tx, line_rx) =
+                sync_channel::<Vec<u8>>(STDIN_QUEUE_LINES + CLIENT_HEADROOM_LINES);
+            let node_input = NodeInput {
+                tx: line_tx,
+                lines: Arc::new(AtomicUsize::new(0)),
+                bytes: Arc::new(AtomicUsize::new(0)),
+                written: Arc::new(AtomicU64::new(0)),
+                full_since: None,
+            };
+            let (lines, bytes, written) = (
+                node_input.lines.clone(),
+                node_input.bytes.clone(),
+                node_input.written.clone(),
+            );
+            std::thread::spawn(move || write_stdin(input, line_rx, lines, bytes, written));
+            inputs.push(node_input);
         }
-        let message_log = match logs {
-            Some(dir) => Some(BufWriter::new(File::create(dir.join("messages.jsonl"))?)),
+        let mut network = Network::new(net, seed, node_ids.clone());
+        let journal = match logs {
+            Some(dir) => {
+                let file = JournalFile::create(Some(&dir.join("messages.jsonl")), Duration::ZERO)?;
+                let shared: SharedJournal = Arc::new(std::sync::Mutex::new(file));
+                network.record_journal(journal_sink(&shared));
+                Some(shared)
+            }
             None => None,
         };
-        let network = Network::new(net, seed, node_ids.len());
         Ok(ProcessCluster {
             start: Instant::now(),
             index: node_ids
@@ -179,58 +263,96 @@ impl ProcessCluster {
                 .map(|(i, id)| (id.clone(), i))
                 .collect(),
             node_ids,
-            stdin,
+            inputs,
             stall_limit,
             rx,
+            unrouted_bytes,
             queue: TimedQueue::default(),
+            in_flight_bytes: 0,
             network,
+            journal,
             inbox: Vec::new(),
             problems: Vec::new(),
             fatal: None,
             lag_ms: Vec::new(),
-            message_log,
             events: 0,
+            logs: logs.map(Path::to_path_buf),
+            stderr_threads,
             children,
         })
     }
 
-    /// Queues a line for a node's stdin. When the queue is full the runner
-    /// waits for the node to read (deliveries to the others wait too, and
-    /// the wait shows as scheduling lag); a node that reads nothing for the
-    /// stall limit fails the run.
-    fn send_to_node(&mut self, node: usize, line: Vec<u8>) {
-        let mut line = match self.stdin[node].try_send(line) {
-            Ok(()) => return,
-            // Its writer ended: the node closed its input or exited, which
-            // its reader reports.
-            Err(TrySendError::Disconnected(_)) => return,
-            Err(TrySendError::Full(line)) => line,
-        };
-        if self.fatal.is_some() {
-            return; // the run is ending anyway
-        }
-        let since = Instant::now();
-        loop {
-            std::thread::sleep(Duration::from_millis(1));
-            // Keep routing what nodes write (routing never writes to a
-            // stdin), so no node, this one included, blocks on its stdout
-            // behind us: waiting here cannot deadlock.
-            while let Ok(msg) = self.rx.try_recv() {
-                self.handle(msg);
+    /// Queues a line for a node's stdin without waiting: node-to-node
+    /// lines fit while the queue is under its bounds, client lines also in
+    /// the headroom above them.
+    fn queue_for_node(&mut self, node: usize, line: Vec<u8>, client: bool) -> Queued {
+        let input = &mut self.inputs[node];
+        let (lines, bytes) = (
+            input.lines.load(Ordering::Acquire),
+            input.bytes.load(Ordering::Acquire),
+        );
+        let full = lines >= STDIN_QUEUE_LINES || bytes >= STDIN_QUEUE_BYTES;
+        if full {
+            self.note_full(node);
+            if !client {
+                return Queued::Full;
             }
-            line = match self.stdin[node].try_send(line) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-                Err(TrySendError::Full(line)) => line,
+        }
+        let input = &mut self.inputs[node];
+        let len = line.len();
+        input.lines.fetch_add(1, Ordering::AcqRel);
+        input.bytes.fetch_add(len, Ordering::AcqRel);
+        match input.tx.try_send(line) {
+            Ok(()) => Queued::Yes,
+            Err(e) => {
+                input.lines.fetch_sub(1, Ordering::AcqRel);
+                input.bytes.fetch_sub(len, Ordering::AcqRel);
+                match e {
+                    TrySendError::Full(_) => Queued::Full,
+                    TrySendError::Disconnected(_) => Queued::Closed,
+                }
+            }
+        }
+    }
+
+    /// Whether node-to-node lines still fit in `node`'s input queue.
+    fn has_room(&self, node: usize) -> bool {
+        let input = &self.inputs[node];
+        input.lines.load(Ordering::Acquire) < STDIN_QUEUE_LINES
+            && input.bytes.load(Ordering::Acquire) < STDIN_QUEUE_BYTES
+    }
+
+    /// Starts the stall clock of a node whose queue is full.
+    fn note_full(&mut self, node: usize) {
+        let input = &mut self.inputs[node];
+        if input.full_since.is_none() {
+            input.full_since = Some((Instant::now(), input.written.load(Ordering::Acquire)));
+        }
+    }
+
+    /// Fails the run for a node that has left a full input queue unread
+    /// for the stall limit; forgets the stall of one that read again.
+    fn check_stalls(&mut self) {
+        for node in 0..self.inputs.len() {
+            let input = &mut self.inputs[node];
+            let Some((since, written_then)) = input.full_since else {
+                continue;
             };
-            if INTERRUPTED.load(Ordering::Relaxed) || self.fatal.is_some() {
-                return; // the run is ending: stop waiting
+            let written = input.written.load(Ordering::Acquire);
+            let lines = input.lines.load(Ordering::Acquire);
+            if written != written_then || lines < STDIN_QUEUE_LINES / 2 {
+                input.full_since = None;
+                continue;
             }
             if since.elapsed() >= self.stall_limit {
-                return self.fail(format!(
-                    "{} has not read its input for {:.1} s ({STDIN_QUEUE_LINES} lines waiting)",
+                let why = format!(
+                    "{} has not read its input for {:.1} s ({lines} lines waiting for it); \
+                     a node must keep reading stdin while it works",
                     self.node_ids[node],
                     self.stall_limit.as_secs_f64()
-                ));
+                );
+                self.inputs[node].full_since = None;
+                self.fail(why);
             }
         }
     }
@@ -246,25 +368,55 @@ impl ProcessCluster {
         }
     }
 
+    /// `<node>.log`, as the user can find it, and its last lines.
+    fn log_tail(&mut self, node: usize) -> String {
+        let Some(dir) = &self.logs else {
+            return String::new();
+        };
+        // The node has exited: its stderr closes, and the copy ends soon.
+        if let Some(handle) = self.stderr_threads[node].take() {
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+        let path = dir.join(format!("{}.log", self.node_ids[node]));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+        if tail.is_empty() {
+            format!("; its log {} is empty", path.display())
+        } else {
+            format!(
+                "; its log {} ends with:\n      {}",
+                path.display(),
+                tail.join("\n      ")
+            )
+        }
+    }
+
     fn handle(&mut self, msg: FromNode) {
         match msg {
             FromNode::Line { node, line, at } => {
+                self.unrouted_bytes.fetch_sub(line.len(), Ordering::AcqRel);
                 let at = self.since_start(at);
                 self.route(node, line, at);
             }
             FromNode::TooLong { node, len } => self.fail(format!(
-                "{} wrote a line of more than {MAX_NODE_LINE} bytes ({len} read)",
+                "{} wrote a line of more than {MAX_NODE_LINE} bytes ({len} read without a newline)",
                 self.node_ids[node]
             )),
             FromNode::Closed { node } => {
-                let status = self.children.0[node]
-                    .try_wait()
-                    .ok()
-                    .flatten()
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "closed its stdout".into());
+                let status = match self.children.0[node].try_wait() {
+                    Ok(Some(status)) => format!("exited ({status})"),
+                    _ => "closed its stdout".to_string(),
+                };
+                let tail = self.log_tail(node);
                 self.fail(format!(
-                    "{} exited or closed stdout during the run ({status}); see its log",
+                    "{} {status} during the run{tail}",
                     self.node_ids[node]
                 ));
             }
@@ -275,11 +427,22 @@ impl ProcessCluster {
         let now = self.since_start(Instant::now());
         while let Some((due, d)) = self.queue.pop_due(now) {
             self.events += 1;
-            if !self.network.arrives(d.from, d.to) {
+            self.in_flight_bytes -= d.line.len();
+            let at = now;
+            if !self.has_room(d.to) {
+                self.network.overloaded(d.id, d.from, d.to, at);
+                self.note_full(d.to);
+                continue;
+            }
+            if !self.network.arrives(d.id, d.from, d.to, at) {
                 continue;
             }
             self.lag_ms.push((now - due).as_secs_f64() * 1000.0);
-            self.send_to_node(d.to, d.line);
+            if let Queued::Full = self.queue_for_node(d.to, d.line, false) {
+                // Cannot happen (room was checked, and only this thread
+                // adds); counted should it ever.
+                self.network.stats_mut().dropped_by_overload += 1;
+            }
         }
     }
 
@@ -287,14 +450,15 @@ impl ProcessCluster {
         let parsed = crate::sim::cluster::parse_output(&line)
             .map(|(dest, kind, body)| (dest.into_owned(), kind, body.get().to_string()));
         let Some((dest, kind, body)) = parsed else {
-            let shown = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
-            return self.fail(format!(
-                "{} wrote a line that is not a Maelstrom message: {shown}",
-                self.node_ids[from]
-            ));
+            let why = crate::sim::cluster::not_a_message(&self.node_ids[from], &line);
+            return self.fail(why);
         };
+        let bytes = line.len() as u64 + 1;
         if protocol::is_client(&dest) {
-            self.network.stats_mut().client_replies += 1;
+            self.network.stats_mut().count_client_reply(&dest);
+            let src = self.node_ids[from].clone();
+            self.network
+                .client_message(at, &src, &dest, &kind, bytes, true);
             self.inbox.push(ClientDelivery {
                 at,
                 client: dest,
@@ -304,36 +468,27 @@ impl ProcessCluster {
             return;
         }
         let Some(&to) = self.index.get(&dest) else {
-            let shown = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
-            return self.fail(format!(
-                "{} sent to unknown destination {dest}: {shown}",
-                self.node_ids[from]
-            ));
+            let why = crate::sim::cluster::unknown_destination(
+                &self.node_ids[from],
+                &kind,
+                &dest,
+                &self.node_ids,
+                &line,
+            );
+            return self.fail(why);
         };
-        let bytes = line.len() as u64 + 1;
-        let fate = self.network.send(at, from, to, &kind, bytes);
-        if let Some(log) = &mut self.message_log {
-            let entry = serde_json::json!({
-                "at_ms": at.as_secs_f64() * 1000.0,
-                "from": self.node_ids[from],
-                "to": dest,
-                "type": kind,
-                "bytes": bytes,
-                "fate": match &fate {
-                    Fate::Partitioned => "partition",
-                    Fate::Lost => "lost",
-                    Fate::Arrives(times) if times.len() > 1 => "duplicated",
-                    Fate::Arrives(_) => "sent",
-                },
-            });
-            let _ = writeln!(log, "{entry}");
-        }
+        let (id, fate) = self.network.send(at, from, to, &kind, bytes);
         if let Fate::Arrives(times) = fate {
             let mut line = line;
             line.push(b'\n');
             for due in times {
+                if self.in_flight_bytes + line.len() > IN_FLIGHT_BYTES {
+                    self.network.overloaded(id, from, to, at);
+                    continue;
+                }
+                self.in_flight_bytes += line.len();
                 let line = line.clone();
-                self.queue.push(due, Delivery { from, to, line });
+                self.queue.push(due, Delivery { id, from, to, line });
             }
         }
     }
@@ -357,14 +512,27 @@ impl Backend for ProcessCluster {
         _observe: &mut Observer<'_>,
     ) {
         let mut line = Vec::with_capacity(128);
-        match protocol::write_line(&mut line, client, &self.node_ids[node], body, msg_id, None) {
-            Ok(()) => {
-                self.network.stats_mut().client_requests += 1;
-                self.send_to_node(node, line);
-            }
-            Err(e) => self
-                .problems
-                .push(format!("client body is not a JSON object: {body} ({e})")),
+        if let Err(e) =
+            protocol::write_line(&mut line, client, &self.node_ids[node], body, msg_id, None)
+        {
+            self.problems
+                .push(format!("client body is not a JSON object: {body} ({e})"));
+            return;
+        }
+        let at = self.now();
+        let bytes = line.len() as u64;
+        let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
+        let queued = self.queue_for_node(node, line, true);
+        let delivered = matches!(queued, Queued::Yes);
+        let dest = self.node_ids[node].clone();
+        self.network
+            .client_message(at, client, &dest, kind, bytes, delivered);
+        let stats = self.network.stats_mut();
+        stats.count_client_request(client);
+        if let Queued::Full = queued {
+            // The operation will time out: it may or may not have
+            // happened, as far as its client knows.
+            stats.client_dropped_by_overload += 1;
         }
     }
 
@@ -375,11 +543,16 @@ impl Backend for ProcessCluster {
     fn run_until(&mut self, until: Duration, _observe: &mut Observer<'_>) {
         loop {
             // Route what has already arrived before looking at the clock, so
-            // a busy runner never mistakes a received reply for a timeout.
-            while let Ok(msg) = self.rx.try_recv() {
-                self.handle(msg);
+            // a busy runner never mistakes a received reply for a timeout;
+            // but only a batch, so a flood cannot keep it from the clock.
+            for _ in 0..ROUTE_BATCH {
+                match self.rx.try_recv() {
+                    Ok(msg) => self.handle(msg),
+                    Err(_) => break,
+                }
             }
             self.deliver_due();
+            self.check_stalls();
             if INTERRUPTED.load(Ordering::Relaxed) && self.fatal.is_none() {
                 self.fatal = Some("interrupted".into());
             }
@@ -388,7 +561,7 @@ impl Backend for ProcessCluster {
                 return;
             }
             let next = self.queue.next_at().map_or(until, |due| due.min(until));
-            // Wake at least every 50 ms to notice Ctrl-C.
+            // Wake at least every 50 ms to notice Ctrl-C and stalls.
             let wait = next.saturating_sub(now).min(Duration::from_millis(50));
             match self.rx.recv_timeout(wait) {
                 Ok(msg) => self.handle(msg),
@@ -448,18 +621,17 @@ impl Backend for ProcessCluster {
             Metric::new("scheduling lag max", lag[lag.len() - 1], "ms"),
         ]
     }
-}
 
-impl Drop for ProcessCluster {
-    fn drop(&mut self) {
-        if let Some(log) = &mut self.message_log {
-            let _ = log.flush();
-        }
-        // `children` is dropped after this: every process group is killed.
+    fn finish_journal(&mut self) -> Option<JournalSummary> {
+        let now = self.now();
+        self.network.close_journal(now);
+        let journal = self.journal.take()?;
+        let mut file = journal.lock().ok()?;
+        Some(file.finish())
     }
 }
 
-fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>) {
+fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>, unrouted: Arc<AtomicUsize>) {
     let mut reader = BufReader::with_capacity(1 << 16, out);
     let mut line = Vec::new();
     loop {
@@ -485,6 +657,12 @@ fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>) {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
+                // Back-pressure in bytes: the node waits on its stdout
+                // while the runner has this much unrouted.
+                while unrouted.load(Ordering::Acquire) > FROM_NODES_QUEUE_BYTES {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                unrouted.fetch_add(line.len(), Ordering::AcqRel);
                 let msg = FromNode::Line {
                     node,
                     line: std::mem::take(&mut line),
@@ -511,17 +689,30 @@ fn copy_stderr(err: impl Read, log: Option<File>) {
     }
 }
 
-fn write_stdin(input: ChildStdin, lines: Receiver<Vec<u8>>) {
+fn write_stdin(
+    input: ChildStdin,
+    lines: Receiver<Vec<u8>>,
+    queued_lines: Arc<AtomicUsize>,
+    queued_bytes: Arc<AtomicUsize>,
+    written: Arc<AtomicU64>,
+) {
     let mut input = BufWriter::new(input);
+    let wrote = |line: &[u8]| {
+        queued_lines.fetch_sub(1, Ordering::AcqRel);
+        queued_bytes.fetch_sub(line.len(), Ordering::AcqRel);
+        written.fetch_add(1, Ordering::AcqRel);
+    };
     while let Ok(line) = lines.recv() {
         if input.write_all(&line).is_err() {
             return;
         }
+        wrote(&line);
         // Write everything that is queued, then flush once.
         while let Ok(more) = lines.try_recv() {
             if input.write_all(&more).is_err() {
                 return;
             }
+            wrote(&more);
         }
         if input.flush().is_err() {
             return;
