@@ -50,6 +50,25 @@ impl FaultEvent {
     }
 }
 
+/// When the phases of a run began, in run time (seconds in JSON).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Phases {
+    /// Every node answered `init` (and the lab's setup message): the
+    /// clients start, and the time limit counts from here.
+    #[serde(serialize_with = "secs")]
+    pub setup_done: Duration,
+    /// The clients stopped issuing operations (time limit, or their work
+    /// done), and the final heal came.
+    #[serde(serialize_with = "secs")]
+    pub clients_done: Duration,
+    /// The settle ended and the final reads began.
+    #[serde(serialize_with = "secs")]
+    pub final_reads: Duration,
+    /// The run ended.
+    #[serde(serialize_with = "secs")]
+    pub end: Duration,
+}
+
 /// Client operations by outcome and by type.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OpCounts {
@@ -88,6 +107,11 @@ pub struct Report {
     /// Simulator events processed.
     pub events: u64,
     pub simulated_s: f64,
+    pub phases: Phases,
+    /// What the message journal wrote (runs with a results folder), and
+    /// the messages kept for the diagram.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<crate::sim::network::JournalSummary>,
     #[serde(skip)]
     pub history: History,
     /// Charts: the run's own and the checker's.

@@ -729,6 +729,8 @@ impl<B: Backend> Driver<'_, B> {
             late_replies: self.late_replies,
             events: self.cluster.events(),
             simulated_s: self.cluster.now().as_secs_f64(),
+            phases: Default::default(),
+            journal: self.cluster.finish_journal(),
             history,
             plots,
         }
