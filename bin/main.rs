@@ -69,8 +69,11 @@ enum Command {
 struct ClusterArgs {
     #[command(flatten)]
     config: SimConfig,
-    /// The node command, split on spaces (default: this binary with
-    /// --workload NAME and the workload flags given here).
+    /// The node command (default: this binary with --workload NAME and
+    /// the workload flags given here). It is split into words as a POSIX
+    /// shell splits them, quotes and backslashes included, and run as
+    /// those words without a shell: `--bin "python3 my node.py"` is two
+    /// arguments, `--bin "sh -c 'exec python3 node.py'"` runs a shell.
     #[arg(long = "bin", value_name = "COMMAND")]
     bin: Option<String>,
     /// Folder for the results (default: results/<workload>-<time>-seed<N>).
@@ -210,11 +213,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
         } else {
             print(sim::report::side_by_side(&normal, &partitioned));
         }
-        return if normal.valid && partitioned.valid {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return exit_status([&normal, &partitioned]);
     }
     match &args.seeds {
         None => {
@@ -224,11 +223,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
             } else {
                 print(report.table());
             }
-            if report.valid {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            exit_status([&report])
         }
         Some(range) => {
             let seeds = match parse_seeds(range) {
@@ -266,11 +261,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
             } else {
                 print(summary.table());
             }
-            if summary.failing_seeds.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            exit_status(&reports)
         }
     }
 }
@@ -390,6 +381,18 @@ fn lab_and_config(
         return Err(ExitCode::from(2));
     };
     let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    let mut node = vec![
+        "maelstrom-node".to_string(),
+        "--workload".into(),
+        workload.name.into(),
+    ];
+    node.extend(workload_flags(workload, matches));
+    config.tested = sim::Tested {
+        tool: tool_version(),
+        node: sim::config::shell_line(&node),
+        ours: true,
+        files: Vec::new(),
+    };
     fit_time_limit(&mut config, matches, &lab);
     if let Err(e) = config.validate() {
         eprintln!("maelstrom-node {command}: {e}");
@@ -453,9 +456,15 @@ fn run_cluster(
         Err(code) => return code,
     };
     let program = match &args.bin {
-        Some(bin) => {
-            sim::NodeProgram::Foreign(bin.split_whitespace().map(str::to_string).collect())
-        }
+        Some(bin) => match shell_words::split(bin) {
+            Ok(words) => sim::NodeProgram::Foreign(words),
+            Err(e) => {
+                eprintln!(
+                    "maelstrom-node cluster: --bin {bin:?}: {e} (it is split as a shell would)"
+                );
+                return ExitCode::from(2);
+            }
+        },
         None => {
             let exe = match std::env::current_exe() {
                 Ok(exe) => exe.to_string_lossy().into_owned(),
@@ -472,6 +481,10 @@ fn run_cluster(
     if matches!(&program, sim::NodeProgram::Foreign(c) if c.is_empty()) {
         eprintln!("maelstrom-node cluster: --bin is empty");
         return ExitCode::from(2);
+    }
+    let mut config = config;
+    if let sim::NodeProgram::Foreign(words) = &program {
+        config.tested = sim::Tested::foreign(tool_version(), words);
     }
     // Ctrl-C (or SIGTERM) stops the run; dropping the cluster kills every
     // node.
@@ -531,11 +544,7 @@ fn run_cluster(
             print!("{text}");
         }
         eprintln!("results in {}", base.display());
-        return if both.iter().all(|r| r.valid) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return exit_status(&both);
     }
     let mut reports = Vec::new();
     for seed in seeds {
@@ -588,11 +597,7 @@ fn run_cluster(
             print!("{}", summary.table());
         }
     }
-    if reports.iter().all(|r| r.valid) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    exit_status(&reports)
 }
 
 /// The workload flags given on this command line, to pass on to the nodes.
@@ -679,6 +684,22 @@ fn list_text() -> String {
         .iter()
         .map(|w| format!("{:<10} {}\n", w.name, w.about))
         .collect()
+}
+
+/// This binary's version and the commit it was built from.
+fn tool_version() -> String {
+    format!(
+        "maelstrom-node {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        env!("MAELSTROM_NODE_COMMIT")
+    )
+}
+
+/// The exit status of a set of runs: 0 valid, 1 invalid, 2 unknown, as
+/// Maelstrom's.
+fn exit_status<'a>(reports: impl IntoIterator<Item = &'a sim::Report>) -> ExitCode {
+    let worst = sim::Validity::worst(reports.into_iter().map(|r| r.validity));
+    ExitCode::from(worst.exit_code())
 }
 
 fn rand_seed() -> u64 {

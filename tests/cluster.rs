@@ -114,7 +114,7 @@ fn wrong_but_well_behaved_nodes_fail_the_check() {
             "broadcast",
             "lonely-broadcast",
             &["--nodes", "3"][..],
-            "acknowledged value(s)",
+            "final read lacks",
         ),
         (
             "counter",

@@ -480,8 +480,13 @@ fn setup_replies_are_matched_not_counted() {
     let report = sim::run::run_on("flood", cluster, Box::new(lab), &cfg);
     assert!(!report.valid);
     assert!(
-        report.failures[0].contains("only 1 of 2 nodes answered init")
-            && report.failures[0].contains("n1"),
+        report.history.ops.is_empty(),
+        "a failed setup runs no operation"
+    );
+    assert!(
+        report.failures[0].contains("only 1 of 2 nodes answered `init`")
+            && report.failures[0].contains("silent: n1")
+            && report.failures[0].contains("stopped before any operation"),
         "{:?}",
         report.failures
     );

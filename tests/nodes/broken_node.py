@@ -14,6 +14,24 @@ MODE (argv[1]):
 
 The last two break no rule of the protocol: only the checker can catch them.
 
+Replies a Maelstrom client refuses:
+- `echo-off-by-one` answers echo with the right value but `in_reply_to`
+  one past the request's msg_id;
+- `echo-okay` answers with type `echo_okay` instead of `echo_ok`.
+
+More nodes a user writes by mistake:
+- `local-counter` counts only the adds it was given and never tells its
+  peers (a counter that ignores remote state);
+- `debug-print` is a correct echo node that prints debug text on stdout;
+- `topology-error` answers broadcast's `topology` with an error;
+- `crash-traceback` is an echo node that raises an exception on its third
+  echo (Python prints the traceback on stderr and exits);
+- `mute` answers init and nothing else;
+- `slow-init` is a correct echo node that takes 1.5 s to answer init;
+- `flood` is a correct echo node that also floods every peer with gossip
+  as fast as it can write, and reads gossip slowly (1 ms each), so its
+  input queue overflows.
+
 For the runner's clean-up, two modes start a grandchild (`sleep`) and log
 "pids NODE GRANDCHILD" to stderr, so a test can check both are killed:
 - `echo-with-child` is a correct echo node;
@@ -23,6 +41,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 mode = sys.argv[1]
@@ -52,7 +71,24 @@ for line in sys.stdin:
     if kind == "init":
         node_id = body["node_id"]
         node_ids = body["node_ids"]
+        if mode == "slow-init":
+            time.sleep(1.5)
         reply(msg, {"type": "init_ok"})
+        if mode == "flood":
+            lock = threading.Lock()
+
+            def flood():
+                global next_id
+                peers = [p for p in node_ids if p != node_id]
+                while peers:
+                    for peer in peers:
+                        with lock:
+                            body = {"type": "gossip", "msg_id": next_id, "junk": "x" * 100}
+                            next_id += 1
+                            print(json.dumps({"src": node_id, "dest": peer, "body": body}),
+                                  flush=True)
+
+            threading.Thread(target=flood, daemon=True).start()
         if mode in ("echo-with-child", "stops-reading"):
             child = subprocess.Popen(["sleep", "600"])
             print(f"pids {os.getpid()} {child.pid}", file=sys.stderr, flush=True)
@@ -61,10 +97,44 @@ for line in sys.stdin:
         continue
     if mode == "exit":
         sys.exit(3)
+    if mode == "mute":
+        continue
     if mode == "garbage":
         print("hello, I am not JSON", flush=True)
     elif mode == "stranger":
         send("n99", {"type": "gossip"})
+    elif mode == "echo-off-by-one":
+        body = {"type": "echo_ok", "echo": body["echo"], "msg_id": next_id,
+                "in_reply_to": body["msg_id"] + 1}
+        next_id += 1
+        print(json.dumps({"src": node_id, "dest": msg["src"], "body": body}), flush=True)
+    elif mode == "echo-okay":
+        reply(msg, {"type": "echo_okay", "echo": body["echo"]})
+    elif mode == "debug-print":
+        print(f"DEBUG got {kind} from {msg['src']}", flush=True)
+        reply(msg, {"type": "echo_ok", "echo": body["echo"]})
+    elif mode == "crash-traceback":
+        value += 1
+        if value == 3:
+            raise RuntimeError("the third echo is one too many")
+        reply(msg, {"type": "echo_ok", "echo": body["echo"]})
+    elif mode == "slow-init":
+        reply(msg, {"type": "echo_ok", "echo": body["echo"]})
+    elif mode == "flood":
+        if kind == "gossip":
+            time.sleep(0.001)
+        elif kind == "echo":
+            with lock:
+                reply(msg, {"type": "echo_ok", "echo": body["echo"]})
+    elif mode == "topology-error":
+        if kind == "topology":
+            reply(msg, {"type": "error", "code": 10, "text": "topology? never heard of it"})
+    elif mode == "local-counter":
+        if kind == "add":
+            value += body["delta"]
+            reply(msg, {"type": "add_ok"})
+        elif kind == "read":
+            reply(msg, {"type": "read_ok", "value": value})
     elif mode == "wrong-echo":
         reply(msg, {"type": "echo_ok", "echo": "not what you sent"})
     elif mode == "echo-with-child":

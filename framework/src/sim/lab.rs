@@ -60,9 +60,91 @@ pub trait Lab {
     /// A probe's reply from `node`, received at `now`.
     fn on_probe(&mut self, _now: Duration, _node: usize, _reply: &Value) {}
 
+    /// Checks the fields of an `_ok` reply to a `kind` request, beyond its
+    /// type (which the driver checks): Maelstrom validates replies against
+    /// closed schemas ([`closed_schema`]), and a reply that fails its
+    /// schema completes its operation as indeterminate. `Err` says what is
+    /// wrong, in words.
+    fn validate_reply(&self, _kind: &str, _reply: &Value) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Judges the run from its history (and what `observe` recorded);
     /// `net` has the node-to-node traffic, for per-operation costs.
     fn check(&mut self, history: &History, net: &NetStats) -> Verdict;
+}
+
+/// The JSON type a reply field must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Any,
+    /// An integer that fits i64 or u64.
+    Integer,
+    Array,
+    Object,
+    String,
+}
+
+impl Field {
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            Field::Any => true,
+            Field::Integer => v.is_i64() || v.is_u64(),
+            Field::Array => v.is_array(),
+            Field::Object => v.is_object(),
+            Field::String => v.is_string(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Any => "any value",
+            Field::Integer => "an integer",
+            Field::Array => "a list",
+            Field::Object => "an object",
+            Field::String => "a string",
+        }
+    }
+}
+
+/// Checks `reply` against a closed schema, as Maelstrom's clients do: the
+/// `fields` with their types, `type`, `in_reply_to`, an optional integer
+/// `msg_id`, and nothing else (Maelstrom fails an operation whose reply
+/// has an extra field).
+pub fn closed_schema(reply: &Value, fields: &[(&str, Field)]) -> Result<(), String> {
+    let Some(body) = reply.as_object() else {
+        return Err("the body is not an object".into());
+    };
+    let mut problems = Vec::new();
+    for (name, kind) in fields {
+        match body.get(*name) {
+            None => problems.push(format!("`{name}` is missing")),
+            Some(v) if !kind.accepts(v) => {
+                problems.push(format!("`{name}` is {v}, not {}", kind.name()))
+            }
+            Some(_) => {}
+        }
+    }
+    if body
+        .get("msg_id")
+        .is_some_and(|v| !Field::Integer.accepts(v))
+    {
+        problems.push("`msg_id` is not an integer".into());
+    }
+    for key in body.keys() {
+        let known = matches!(key.as_str(), "type" | "in_reply_to" | "msg_id")
+            || fields.iter().any(|(name, _)| name == key);
+        if !known {
+            problems.push(format!(
+                "extra field `{key}` (replies have a closed schema)"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join(", "))
+    }
 }
 
 /// A lab's type, with its own flags (`--keys`, `--g-counter`…) on the
@@ -86,6 +168,21 @@ pub enum Outcome {
     Info { reason: String },
 }
 
+impl std::fmt::Display for Outcome {
+    /// In words, for failure lines: "ok", "error 20 (key-does-not-exist):
+    /// not found", "no reply within 5 s".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok { .. } => f.write_str("ok"),
+            Outcome::Fail { code, text } => {
+                let name = crate::ErrorCode::from_code(*code).name();
+                write!(f, "error {code} ({name}): {text}")
+            }
+            Outcome::Info { reason } => f.write_str(reason),
+        }
+    }
+}
+
 impl Outcome {
     pub fn from_error(error: &Error) -> Outcome {
         if error.is_definite() {
@@ -95,7 +192,7 @@ impl Outcome {
             }
         } else {
             Outcome::Info {
-                reason: error.to_string(),
+                reason: format!("indeterminate {error}"),
             }
         }
     }
@@ -118,6 +215,14 @@ pub struct Op {
     pub outcome: Outcome,
     /// One of the reads sent to every node at the end.
     pub final_read: bool,
+    /// Positions of the invocation and the completion in the history's
+    /// one order of events (Jepsen's history index): checkers that ask
+    /// "did this read begin after that add completed" compare these, as
+    /// many events share a virtual instant.
+    #[serde(skip)]
+    pub invoke_index: u64,
+    #[serde(skip)]
+    pub complete_index: u64,
 }
 
 impl Op {
@@ -179,6 +284,10 @@ pub struct Verdict {
     pub valid: bool,
     /// What went wrong, one line each (empty when valid).
     pub failures: Vec<String>,
+    /// Why the checker could not tell (Maelstrom's `:unknown`: e.g. no
+    /// value ever became stable); a valid verdict with reasons here is
+    /// unknown.
+    pub unknown: Vec<String>,
     pub metrics: Vec<Metric>,
     /// Charts of what the checker saw (convergence over time, latencies).
     #[serde(skip)]
@@ -196,6 +305,11 @@ impl Verdict {
     pub fn fail(&mut self, why: impl Into<String>) {
         self.valid = false;
         self.failures.push(why.into());
+    }
+
+    /// The checker cannot tell, and says why (the run is not valid).
+    pub fn cannot_tell(&mut self, why: impl Into<String>) {
+        self.unknown.push(why.into());
     }
 
     pub fn metric(&mut self, name: impl Into<String>, value: f64, unit: &'static str) {

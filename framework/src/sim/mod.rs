@@ -17,12 +17,14 @@
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
 
 pub mod cluster;
+pub mod config;
 pub mod lab;
 pub mod network;
 pub mod plots;
 pub mod processes;
 pub mod report;
 pub mod run;
+pub mod set_full;
 pub mod sweep;
 
 use std::sync::Mutex;
@@ -30,10 +32,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use cluster::{Backend, Cluster, SentMessage};
+pub use config::{Nemesis, ProbeSetting, SimConfig, Tested};
 pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, Partition, PartitionPattern};
-pub use report::{Report, Summary};
-pub use run::{Nemesis, SimConfig};
+pub use report::{Report, Summary, Validity};
 
 use crate::registry::{LabFactory, NodeFactory};
 

@@ -410,9 +410,17 @@ impl ProcessCluster {
                 self.node_ids[node]
             )),
             FromNode::Closed { node } => {
-                let status = match self.children.0[node].try_wait() {
-                    Ok(Some(status)) => format!("exited ({status})"),
-                    _ => "closed its stdout".to_string(),
+                // A node that exits closes its stdout a moment before it
+                // can be reaped: wait that moment for its exit status.
+                let deadline = Instant::now() + Duration::from_millis(500);
+                let status = loop {
+                    match self.children.0[node].try_wait() {
+                        Ok(Some(status)) => break format!("exited ({status})"),
+                        _ if Instant::now() >= deadline => {
+                            break "closed its stdout".to_string();
+                        }
+                        _ => std::thread::sleep(Duration::from_millis(5)),
+                    }
                 };
                 let tail = self.log_tail(node);
                 self.fail(format!(

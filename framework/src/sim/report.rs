@@ -80,15 +80,137 @@ pub struct OpCounts {
     pub by_kind: BTreeMap<String, u64>,
 }
 
+/// A run's verdict, as Maelstrom's: valid, invalid, or unknown (the
+/// checkers could not tell: no operation of some kind succeeded, no value
+/// became stable). Exit statuses 0, 1 and 2, as Maelstrom's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Validity {
+    /// Invalid unless `valid`; unknown if valid but some checker could not
+    /// tell.
+    pub fn of(valid: bool, unknown: &[String]) -> Validity {
+        match (valid, unknown.is_empty()) {
+            (false, _) => Validity::Invalid,
+            (true, false) => Validity::Unknown,
+            (true, true) => Validity::Valid,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Validity::Valid => "VALID",
+            Validity::Invalid => "INVALID",
+            Validity::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The process exit status: 0, 1, 2, as Maelstrom's.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Validity::Valid => 0,
+            Validity::Invalid => 1,
+            Validity::Unknown => 2,
+        }
+    }
+
+    /// The worst of several runs' verdicts (invalid over unknown over valid).
+    pub fn worst(all: impl IntoIterator<Item = Validity>) -> Validity {
+        all.into_iter().fold(Validity::Valid, |a, b| match (a, b) {
+            (Validity::Invalid, _) | (_, Validity::Invalid) => Validity::Invalid,
+            (Validity::Unknown, _) | (_, Validity::Unknown) => Validity::Unknown,
+            _ => Validity::Valid,
+        })
+    }
+}
+
+/// The load the runner's probe reads put on the nodes (real processes).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeLoad {
+    /// `--probe-ms` as given: `auto`, `off`, or milliseconds.
+    pub setting: String,
+    /// How often each node was probed (none when off).
+    pub every_node_ms: Option<f64>,
+    pub requests: u64,
+    /// Probe requests per second between setup and the final reads.
+    pub per_second: f64,
+    /// Probe requests per client request.
+    pub share_of_client_requests: f64,
+}
+
+/// Replies that completed no operation, by why.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplyProblems {
+    /// To an operation that had timed out (its client was closed): normal
+    /// under faults.
+    pub late: u64,
+    /// A second reply to an operation already answered (ignored, as
+    /// Maelstrom's client does).
+    pub duplicate: u64,
+    /// To a request its client never sent, to a client that never
+    /// existed, or without `in_reply_to`: a protocol error.
+    pub stray: u64,
+    /// Not the request's `_ok` type nor an error, or outside the
+    /// workload's schema: the operation is indeterminate.
+    pub malformed: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stray_examples: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub malformed_examples: Vec<String>,
+}
+
+impl ReplyProblems {
+    /// The failure lines stray and malformed replies give a run.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let more = |n: u64, shown: usize| {
+            if n as usize > shown {
+                format!(" (and {} more like it)", n as usize - shown)
+            } else {
+                String::new()
+            }
+        };
+        for (i, e) in self.stray_examples.iter().enumerate() {
+            let tail = if i + 1 == self.stray_examples.len() {
+                more(self.stray, self.stray_examples.len())
+            } else {
+                String::new()
+            };
+            out.push(format!("reply to no request: {e}{tail}"));
+        }
+        for (i, e) in self.malformed_examples.iter().enumerate() {
+            let tail = if i + 1 == self.malformed_examples.len() {
+                more(self.malformed, self.malformed_examples.len())
+            } else {
+                String::new()
+            };
+            out.push(format!("malformed reply: {e}{tail}"));
+        }
+        out
+    }
+}
+
 /// The result of one simulated run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub workload: String,
     pub config: SimConfig,
-    /// The checker's verdict, and no handler panicked, and every message
-    /// went to a known destination.
+    /// The tool and the node program this run tested.
+    pub tested: crate::sim::config::Tested,
+    /// Valid: the checker's verdict, no handler panicked, every message
+    /// went to a known destination, every reply answered a request; and
+    /// every kind of operation succeeded at least once.
+    pub validity: Validity,
+    /// `validity == Valid`.
     pub valid: bool,
     pub failures: Vec<String>,
+    /// Why the verdict is unknown (empty otherwise).
+    pub unknown: Vec<String>,
     pub ops: OpCounts,
     /// Maelstrom's definition: node-to-node messages / all client
     /// operations (reads and final reads included).
@@ -101,9 +223,12 @@ pub struct Report {
     /// The runner's own measurements (real processes: scheduling lag).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runner: Vec<Metric>,
+    /// The probe reads' load (real processes; none in the simulator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeLoad>,
     pub panics: u64,
-    /// Replies that reached no waiting client (after its timeout).
-    pub late_replies: u64,
+    /// Replies that completed no operation.
+    pub replies: ReplyProblems,
     /// Simulator events processed.
     pub events: u64,
     pub simulated_s: f64,
@@ -209,6 +334,35 @@ impl Report {
                 String::new()
             },
         );
+        let t = &self.tested;
+        let _ = writeln!(out, "node          {}", t.node);
+        for f in &t.files {
+            let _ = writeln!(
+                out,
+                "              {}: {} bytes, fnv64 {}",
+                f.path, f.bytes, f.fnv64
+            );
+        }
+        let _ = writeln!(out, "tool          {}", t.tool);
+        let _ = writeln!(
+            out,
+            "settings      settle {} s, op timeout {} s, concurrency {}{}{}{}",
+            c.settle,
+            c.op_timeout,
+            c.concurrency.unwrap_or(c.nodes),
+            c.ops
+                .map(|n| format!(", at most {n} ops"))
+                .unwrap_or_default(),
+            c.partition_pattern
+                .map(|p| format!(", partitions only {p}"))
+                .unwrap_or_default(),
+            // The simulator sees every step and never probes.
+            if self.probes.is_some() {
+                format!(", probes {}", c.probe_ms)
+            } else {
+                String::new()
+            },
+        );
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -231,11 +385,15 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated",
+            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated{}",
             self.net.delivered,
             self.net.dropped_by_partition,
             self.net.dropped_by_loss,
-            self.net.duplicated
+            self.net.duplicated,
+            match self.net.dropped_by_overload {
+                0 => String::new(),
+                n => format!(", {n} dropped by overload (a node read slower than it was sent to)"),
+            }
         );
         for (kind, t) in &self.net.by_type {
             let _ = writeln!(
@@ -288,7 +446,18 @@ impl Report {
                 m.unit
             );
         }
-        if !self.runner.is_empty() {
+        let reply_counts = [
+            ("late replies (to closed clients)", self.replies.late),
+            ("duplicate replies (ignored)", self.replies.duplicate),
+            ("replies to no request", self.replies.stray),
+            ("malformed replies", self.replies.malformed),
+            (
+                "client requests dropped by overload",
+                self.net.client_dropped_by_overload,
+            ),
+        ];
+        let any_count = reply_counts.iter().any(|(_, n)| *n > 0);
+        if !self.runner.is_empty() || self.probes.is_some() || any_count {
             let _ = writeln!(out, "runner");
             for m in &self.runner {
                 let _ = writeln!(
@@ -300,30 +469,48 @@ impl Report {
                 );
             }
         }
-        if self.late_replies > 0 {
+        if let Some(p) = &self.probes {
+            let every = p
+                .every_node_ms
+                .map(|ms| format!(", each node every {}", format_ms(ms)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  late replies (to closed clients)   {:>12}",
-                self.late_replies
+                "  {:<34} {:>12} ({:.1}/s, {:.0}% of client requests{every})",
+                format!("probe reads (--probe-ms {})", p.setting),
+                p.requests,
+                p.per_second,
+                p.share_of_client_requests * 100.0
             );
         }
-        let _ = writeln!(out);
-        if self.valid {
-            let _ = writeln!(out, "VALID");
-        } else {
-            let _ = writeln!(out, "INVALID");
-            for f in self.failures.iter().take(20) {
-                let _ = writeln!(out, "  - {f}");
-            }
-            if self.failures.len() > 20 {
-                let _ = writeln!(
-                    out,
-                    "  … and {} more (see report.json)",
-                    self.failures.len() - 20
-                );
+        for (what, n) in reply_counts {
+            if n > 0 {
+                let _ = writeln!(out, "  {what:<34} {n:>12}");
             }
         }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", self.validity.word());
+        let reasons: Vec<&String> = match self.validity {
+            Validity::Valid => Vec::new(),
+            Validity::Invalid => self.failures.iter().collect(),
+            Validity::Unknown => self.unknown.iter().collect(),
+        };
+        for f in reasons.iter().take(20) {
+            let _ = writeln!(out, "  - {f}");
+        }
+        if reasons.len() > 20 {
+            let _ = writeln!(out, "  … and {} more (see report.json)", reasons.len() - 20);
+        }
         out
+    }
+}
+
+/// Milliseconds as a person reads them: "250 ms", "2.5 s".
+fn format_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{} s", format_value((ms / 100.0).round() / 10.0))
+    } else {
+        format!("{} ms", format_value(ms.round()))
     }
 }
 
@@ -417,12 +604,8 @@ pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
         .count();
     let _ = writeln!(out, "  {:<46} {:>14} {:>14}", "partitions", 0, parts);
     for (label, r) in [("normal", normal), ("partitioned", partitioned)] {
-        let _ = writeln!(
-            out,
-            "\n{label}: {}",
-            if r.valid { "VALID" } else { "INVALID" }
-        );
-        for f in r.failures.iter().take(10) {
+        let _ = writeln!(out, "\n{label}: {}", r.validity.word());
+        for f in r.failures.iter().chain(&r.unknown).take(10) {
             let _ = writeln!(out, "  - {f}");
         }
     }
@@ -488,10 +671,9 @@ impl Summary {
                 .iter()
                 .filter(|r| !r.valid)
                 .map(|r| {
-                    (
-                        r.config.seed,
-                        r.failures.first().cloned().unwrap_or_default(),
-                    )
+                    let why = r.failures.first().or(r.unknown.first());
+                    let why = why.cloned().unwrap_or_default();
+                    (r.config.seed, format!("{}: {why}", r.validity.word()))
                 })
                 .collect(),
             metrics,

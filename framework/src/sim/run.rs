@@ -1,198 +1,70 @@
-//! One simulated test run, as Maelstrom runs one: init every node, clients
-//! issue the workload's operations at a rate while the nemesis cuts and
-//! heals the network, then heal, settle, final reads, check, report.
+//! One test run, as Maelstrom runs one: init every node (and the lab's
+//! setup message), then — the time limit counting from here — clients
+//! issue the workload's operations on a staggered schedule at a rate while
+//! the nemesis cuts and heals the network, then heal, settle, final reads,
+//! check, report. The same driver runs the simulator and real processes.
+//!
+//! Replies are judged as Maelstrom's clients judge them: a reply answers
+//! the request its `in_reply_to` names, must be the request's `_ok` type
+//! (or an error) and must fit the lab's closed schema, else the operation
+//! is indeterminate. A reply to a request its client never sent is a
+//! protocol error that fails the run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
-
-/// The longest time any setting in seconds may be (a day).
-pub const MAX_SECONDS: f64 = 86_400.0;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::registry::NodeFactory;
-use crate::sim::cluster::{Backend, Cluster};
+use crate::sim::cluster::{Backend, Cluster, PROBE_CLIENT};
 use crate::sim::lab::{History, Lab, Op, Outcome};
-use crate::sim::network::{LatencyDist, NetConfig, Partition, PartitionPattern};
-use crate::sim::report::{FaultEvent, OpCounts, Report};
+use crate::sim::network::{Partition, PartitionPattern};
+use crate::sim::report::{FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
 
-/// Faults the nemesis can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Nemesis {
-    /// Maelstrom's partitions: start or stop one every ~interval.
-    Partition,
-}
+pub use crate::sim::config::{
+    MAX_SECONDS, Nemesis, ProbeSetting, SimConfig, Tested, node_seed, sub_seed,
+};
 
-/// The settings of a run: the `sim` command's flags.
-#[derive(Debug, Clone, Serialize, clap::Args)]
-pub struct SimConfig {
-    /// Number of nodes (named n0, n1, … as Maelstrom's --node-count).
-    #[arg(long, default_value_t = 5)]
-    pub nodes: usize,
-    /// Mean node-to-node latency, in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
-    pub latency: f64,
-    #[arg(long, value_enum, default_value_t = LatencyDist::Constant)]
-    pub latency_dist: LatencyDist,
-    /// Probability that a node-to-node message is lost.
-    #[arg(long, default_value_t = 0.0)]
-    pub loss: f64,
-    /// Probability that a node-to-node message is delivered twice.
-    #[arg(long, default_value_t = 0.0)]
-    pub duplicate: f64,
-    /// Client operations per second, all clients together.
-    #[arg(long, default_value_t = 5.0)]
-    pub rate: f64,
-    /// Seconds during which clients issue operations.
-    #[arg(long, default_value_t = 10.0)]
-    pub time_limit: f64,
-    /// Stop issuing operations after this many (the time limit still holds).
-    #[arg(long)]
-    pub ops: Option<u64>,
-    /// Clients, each with one operation in flight (default: one per node).
-    #[arg(long)]
-    pub concurrency: Option<usize>,
-    /// Seconds before an operation without a reply counts as indeterminate.
-    #[arg(long, default_value_t = 5.0)]
-    pub op_timeout: f64,
-    #[arg(long, value_enum)]
-    pub nemesis: Option<Nemesis>,
-    /// Mean seconds between the nemesis starting and stopping a fault.
-    #[arg(long, default_value_t = 10.0)]
-    pub nemesis_interval: f64,
-    /// Only this partition pattern (default: a random one each time).
-    #[arg(long, value_enum)]
-    pub partition_pattern: Option<PartitionPattern>,
-    /// Seconds between the final heal and the final reads.
-    #[arg(long, default_value_t = 10.0)]
-    pub settle: f64,
-    /// With real processes: milliseconds between probe reads of every
-    /// node's state (used for convergence and delivery times).
-    #[arg(long, default_value_t = 10)]
-    pub probe_ms: u64,
-    /// The seed that decides everything random in the run.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
+/// How long a node may take to answer `init` or the setup message, as
+/// Maelstrom allows.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            nodes: 5,
-            latency: 0.0,
-            latency_dist: LatencyDist::Constant,
-            loss: 0.0,
-            duplicate: 0.0,
-            rate: 5.0,
-            time_limit: 10.0,
-            ops: None,
-            concurrency: None,
-            op_timeout: 5.0,
-            nemesis: None,
-            nemesis_interval: 10.0,
-            partition_pattern: None,
-            settle: 10.0,
-            probe_ms: 10,
-            seed: 1,
-        }
-    }
-}
+/// An operation's outcome until its reply or its timeout; one the run
+/// stopped before either is given [`STOPPED_BEFORE_REPLY`].
+const NO_REPLY_YET: &str = "no reply yet";
+const STOPPED_BEFORE_REPLY: &str = "no reply before the run stopped";
 
-impl SimConfig {
-    /// Checks the settings a user can get wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        let prob = |p: f64| (0.0..=1.0).contains(&p);
-        if self.nodes == 0 {
-            return Err("--nodes must be at least 1".into());
-        }
-        if !(self.latency >= 0.0 && self.latency.is_finite()) {
-            return Err("--latency must be >= 0".into());
-        }
-        if !prob(self.loss) || !prob(self.duplicate) {
-            return Err("--loss and --duplicate are probabilities in 0..1".into());
-        }
-        if self.loss >= 1.0 {
-            return Err("--loss 1 would drop every message".into());
-        }
-        // Upper bounds keep every duration far from overflow: a day of run
-        // time, a million operations per second.
-        const DAY: f64 = MAX_SECONDS;
-        for (name, v, max) in [
-            ("--rate", self.rate, 1e6),
-            ("--time-limit", self.time_limit, DAY),
-            ("--op-timeout", self.op_timeout, DAY),
-            ("--nemesis-interval", self.nemesis_interval, DAY),
-        ] {
-            if !(v > 0.0 && v <= max) {
-                return Err(format!("{name} must be > 0 and at most {max}"));
-            }
-        }
-        if self.rate < 1e-3 {
-            return Err("--rate must be at least 0.001 ops/s".into());
-        }
-        if !(0.0..=DAY).contains(&self.settle) {
-            return Err(format!("--settle must be in 0..={DAY}"));
-        }
-        if self.latency > DAY * 1000.0 {
-            return Err("--latency is in milliseconds, at most a day".into());
-        }
-        if self.probe_ms == 0 {
-            return Err("--probe-ms must be at least 1".into());
-        }
-        if self.concurrency == Some(0) {
-            return Err("--concurrency must be at least 1".into());
-        }
-        Ok(())
-    }
-
-    pub fn net(&self) -> NetConfig {
-        NetConfig {
-            latency: Duration::from_secs_f64(self.latency / 1000.0),
-            latency_dist: self.latency_dist,
-            loss: self.loss,
-            duplicate: self.duplicate,
-        }
-    }
-
-    pub fn node_ids(&self) -> Vec<String> {
-        (0..self.nodes).map(|i| format!("n{i}")).collect()
-    }
-}
-
-/// Derives independent seeds for the parts of a run from the run's seed,
-/// so that e.g. adding message loss does not change the clients' choices.
-pub fn sub_seed(seed: u64, stream: u64) -> u64 {
-    // SplitMix64's finaliser over the pair.
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(stream.wrapping_mul(0xBF58_476D_1CE4_E5B9))
-        .wrapping_add(0x94D0_49BB_1331_11EB);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The seed of node `index`'s random number generator in a run seeded
-/// with `seed`: the simulator's nodes and our own node processes get the
-/// same ones.
-pub fn node_seed(seed: u64, index: usize) -> u64 {
-    sub_seed(seed, 1000 + index as u64)
-}
-
-/// The client id of probe reads (a client id: it starts with `c`).
-const PROBE_CLIENT: &str = "cprobe";
+/// Failure lines of one kind quoted in a report before "and N more".
+const QUOTED: usize = 5;
 
 struct Client {
     id: String,
     node: usize,
     next_msg_id: u64,
-    /// msg_id, index into the history, deadline.
-    in_flight: Option<(u64, usize, Duration)>,
+    in_flight: Option<InFlight>,
+}
+
+#[derive(Clone, Copy)]
+struct InFlight {
+    msg_id: u64,
+    /// Index into the history.
+    op: usize,
+    deadline: Duration,
+}
+
+/// The runner's reads of node state between operations (real processes
+/// only): one node at a time, in turn.
+struct Probes {
+    gap: Duration,
+    next_at: Duration,
+    next_node: usize,
+    next_msg_id: u64,
+    /// The lab's first probe body, asked for before the run to learn its
+    /// type.
+    first: Option<Value>,
 }
 
 struct Driver<'a, B: Backend> {
@@ -202,20 +74,29 @@ struct Driver<'a, B: Backend> {
     clients: Vec<Client>,
     next_client: usize,
     ops: Vec<Op>,
-    /// Indices of ops still open: (client index) → op index via Client.
+    /// Every request a client sent: (client, msg_id) → its operation.
+    op_of: HashMap<(String, u64), usize>,
+    /// The next msg_id of every client that ever existed, by id.
+    sent_up_to: HashMap<String, u64>,
+    /// The history's one order of events (invocations and completions).
+    next_index: u64,
+    /// Operations that ended by timing out (a reply to one is late).
+    timed_out: HashSet<usize>,
     rng: StdRng,
     faults: Vec<FaultEvent>,
-    late_replies: u64,
-    /// Setup messages not answered yet: msg_id → (node, the reply type
-    /// expected). A reply counts only if it answers one of them, from the
-    /// node asked, so a node that answers twice cannot stand in for a node
-    /// that never answers.
+    replies: ReplyProblems,
+    /// Setup messages not answered yet: msg_id → (node, the request's type).
+    /// A reply counts only if it answers one of them, from the node asked,
+    /// so a node that answers twice cannot stand in for a node that never
+    /// answers.
     setup_pending: BTreeMap<u64, (usize, String)>,
     setup_next_id: u64,
-    /// Probe reads (real processes only): when the next round is due, and
-    /// the next msg_id.
-    probe: Option<(Duration, u64)>,
+    probes: Option<Probes>,
+    /// The request type whose ok replies sample node state (the lab's
+    /// probe type), with real processes.
+    sample_kind: Option<String>,
     setup_failures: Vec<String>,
+    phases: Phases,
 }
 
 /// Runs one simulated test of a workload and returns its report.
@@ -244,25 +125,53 @@ pub fn run_on<B: Backend>(
         clients: Vec::new(),
         next_client: 1,
         ops: Vec::new(),
+        op_of: HashMap::new(),
+        sent_up_to: HashMap::new(),
+        next_index: 0,
+        timed_out: HashSet::new(),
         rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 2)),
         faults: Vec::new(),
-        late_replies: 0,
+        replies: ReplyProblems::default(),
         setup_pending: BTreeMap::new(),
         setup_next_id: 1,
-        probe: None,
+        probes: None,
+        sample_kind: None,
         setup_failures: Vec::new(),
+        phases: Phases::default(),
     };
     for slot in 0..concurrency {
         let client = driver.new_client(slot % cfg.nodes);
         driver.clients.push(client);
     }
     driver.init_nodes();
-    if !driver.cluster.observable() {
-        driver.probe = Some((driver.cluster.now(), 1));
+    let start = driver.cluster.now();
+    driver.phases.setup_done = start;
+    let mut healed_at = None;
+    if driver.setup_failures.is_empty() && driver.cluster.fatal().is_none() {
+        if !driver.cluster.observable() {
+            // The probe's type, known before the first probe: client reads
+            // of it are samples too, also with probes off.
+            let first = driver.lab.probe();
+            driver.sample_kind = first
+                .as_ref()
+                .and_then(|b| b.get("type"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            driver.probes = cfg.probe_ms.gap(cfg.nodes, cfg.rate).map(|gap| Probes {
+                gap,
+                next_at: start,
+                next_node: 0,
+                next_msg_id: 1,
+                first,
+            });
+        }
+        driver.main_phase(start);
+        driver.phases.clients_done = driver.cluster.now();
+        healed_at = driver.heal_and_settle();
+        driver.phases.final_reads = driver.cluster.now();
+        driver.final_reads();
     }
-    driver.main_phase();
-    let healed_at = driver.heal_and_settle();
-    driver.final_reads();
+    driver.phases.end = driver.cluster.now();
     driver.finish(workload, healed_at)
 }
 
@@ -270,6 +179,7 @@ impl<B: Backend> Driver<'_, B> {
     fn new_client(&mut self, node: usize) -> Client {
         let id = format!("c{}", self.next_client);
         self.next_client += 1;
+        self.sent_up_to.insert(id.clone(), 1);
         Client {
             id,
             node,
@@ -278,9 +188,18 @@ impl<B: Backend> Driver<'_, B> {
         }
     }
 
+    fn next_index(&mut self) -> u64 {
+        self.next_index += 1;
+        self.next_index
+    }
+
     fn step_to(&mut self, t: Duration) {
         loop {
-            let probe_due = self.probe.map(|(due, _)| due).filter(|due| *due <= t);
+            let probe_due = self
+                .probes
+                .as_ref()
+                .map(|p| p.next_at)
+                .filter(|due| *due <= t);
             let until = probe_due.unwrap_or(t);
             let lab = &mut self.lab;
             self.cluster.run_until(until, &mut |now, node, handler| {
@@ -290,36 +209,37 @@ impl<B: Backend> Driver<'_, B> {
             if probe_due.is_none() || self.cluster.fatal().is_some() {
                 return;
             }
-            self.send_probes();
+            self.send_probe();
         }
     }
 
-    /// Sends the probe read to every node; replies go to the lab.
-    fn send_probes(&mut self) {
-        let Some((due, mut msg_id)) = self.probe.take() else {
+    /// Sends the lab's probe read to the next node in turn; its reply goes
+    /// to the lab.
+    fn send_probe(&mut self) {
+        let Some(mut probes) = self.probes.take() else {
             return;
         };
-        let Some(body) = self.lab.probe() else {
+        let Some(body) = probes.first.take().or_else(|| self.lab.probe()) else {
             return; // this lab does not probe: stop asking
         };
-        for node in 0..self.cfg.nodes {
-            let lab = &mut self.lab;
-            self.cluster.client_request(
-                PROBE_CLIENT,
-                node,
-                msg_id,
-                &body,
-                &mut |now, node, handler| lab.observe(now, node, handler),
-            );
-            msg_id += 1;
-        }
-        let next = (due + Duration::from_millis(self.cfg.probe_ms)).max(self.cluster.now());
-        self.probe = Some((next, msg_id));
+        let node = probes.next_node;
+        let lab = &mut self.lab;
+        self.cluster.client_request(
+            PROBE_CLIENT,
+            node,
+            probes.next_msg_id,
+            &body,
+            &mut |now, node, handler| lab.observe(now, node, handler),
+        );
+        probes.next_msg_id += 1;
+        probes.next_node = (node + 1) % self.cfg.nodes;
+        probes.next_at = (probes.next_at + probes.gap).max(self.cluster.now());
+        self.probes = Some(probes);
     }
 
     /// Sends `init` (and the lab's setup message) to every node and waits
-    /// for the answers, up to 10 s as Maelstrom does. They are not part of
-    /// the history.
+    /// for the answers, up to 10 s each as Maelstrom does. They are not
+    /// part of the history; a failed setup ends the run, as in Maelstrom.
     fn init_nodes(&mut self) {
         let node_ids = self.cluster.node_ids();
         let inits: Vec<(usize, Value)> = node_ids
@@ -332,38 +252,46 @@ impl<B: Backend> Driver<'_, B> {
                 )
             })
             .collect();
-        self.send_setup(inits, "init");
+        self.send_setup(inits);
+        if !self.setup_failures.is_empty() || self.cluster.fatal().is_some() {
+            return;
+        }
         let mut setup = Vec::new();
         for (i, id) in node_ids.iter().enumerate() {
             if let Some(body) = self.lab.setup_message(id, &node_ids) {
                 setup.push((i, body));
             }
         }
-        if !setup.is_empty() && self.setup_failures.is_empty() {
-            self.send_setup(setup, "the setup message");
+        if !setup.is_empty() {
+            self.send_setup(setup);
         }
     }
 
-    fn send_setup(&mut self, messages: Vec<(usize, Value)>, what: &str) {
+    fn send_setup(&mut self, messages: Vec<(usize, Value)>) {
         let count = messages.len();
+        let kind = messages
+            .first()
+            .and_then(|(_, body)| body.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("setup")
+            .to_string();
         for (node, body) in messages {
             let msg_id = self.setup_next_id;
             self.setup_next_id += 1;
             let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
-            self.setup_pending
-                .insert(msg_id, (node, format!("{kind}_ok")));
+            self.setup_pending.insert(msg_id, (node, kind.to_string()));
             let lab = &mut self.lab;
             self.cluster
                 .client_request("c0", node, msg_id, &body, &mut |now, node, handler| {
                     lab.observe(now, node, handler)
                 });
         }
-        self.await_setup_replies(count, what);
+        self.await_setup_replies(count, &kind);
     }
 
     /// Waits (up to 10 s) until every setup message has its reply.
-    fn await_setup_replies(&mut self, count: usize, what: &str) {
-        let deadline = self.cluster.now() + Duration::from_secs(10);
+    fn await_setup_replies(&mut self, count: usize, kind: &str) {
+        let deadline = self.cluster.now() + SETUP_TIMEOUT;
         loop {
             self.collect_replies();
             if self.setup_pending.is_empty() || self.cluster.fatal().is_some() {
@@ -377,8 +305,10 @@ impl<B: Backend> Driver<'_, B> {
                     .map(|(node, _)| ids[*node].as_str())
                     .collect();
                 self.setup_failures.push(format!(
-                    "only {} of {count} nodes answered {what} within 10 s (not: {})",
+                    "setup failed: only {} of {count} nodes answered `{kind}` within {} s \
+                     (silent: {}); the run stopped before any operation",
                     count - silent.len(),
+                    SETUP_TIMEOUT.as_secs(),
                     silent.join(", ")
                 ));
                 self.setup_pending.clear();
@@ -397,60 +327,139 @@ impl<B: Backend> Driver<'_, B> {
         let Some(msg_id) = body.get("in_reply_to").and_then(Value::as_u64) else {
             return;
         };
-        let Some((asked, want)) = self.setup_pending.get(&msg_id) else {
+        let Some((asked, kind)) = self.setup_pending.get(&msg_id) else {
             return;
         };
         if *asked != node {
             return;
         }
-        if body.get("type").and_then(Value::as_str) != Some(want.as_str()) {
+        let got = body.get("type").and_then(Value::as_str).unwrap_or("");
+        if got != format!("{kind}_ok") {
             let id = &self.cfg.node_ids()[node];
-            self.setup_failures
-                .push(format!("{id} answered setup with {body}"));
+            let what = if got == "error" {
+                match serde_json::from_value::<Error>(body.clone()) {
+                    Ok(e) => format!("an error: {e}"),
+                    Err(_) => format!("a malformed error: {body}"),
+                }
+            } else {
+                format!("{body}")
+            };
+            self.setup_failures.push(format!(
+                "setup failed: {id} answered `{kind}` (msg_id {msg_id}) with {what}; \
+                 expected `{kind}_ok`. The run stopped before any operation."
+            ));
         }
         self.setup_pending.remove(&msg_id);
     }
 
     fn collect_replies(&mut self) {
         for delivery in self.cluster.take_client_messages() {
+            let node = delivery.node;
             if delivery.client == PROBE_CLIENT {
-                self.lab
-                    .on_probe(delivery.at, delivery.node, &delivery.body);
+                self.lab.on_probe(delivery.at, node, &delivery.body);
                 continue;
             }
             if delivery.client == "c0" {
-                self.match_setup_reply(delivery.node, &delivery.body);
+                self.match_setup_reply(node, &delivery.body);
                 continue;
             }
             let in_reply_to = delivery.body.get("in_reply_to").and_then(Value::as_u64);
-            let client = self.clients.iter_mut().find(|c| c.id == delivery.client);
-            let Some(client) = client else {
-                self.late_replies += 1; // to a client that timed out and was closed
+            let Some(in_reply_to) = in_reply_to else {
+                self.stray_reply(
+                    node,
+                    &delivery.client,
+                    &delivery.body,
+                    "has no `in_reply_to`",
+                );
                 continue;
             };
-            let Some((msg_id, op_index, _)) = client.in_flight else {
-                self.late_replies += 1;
+            let Some(&op_index) = self.op_of.get(&(delivery.client.clone(), in_reply_to)) else {
+                let why = match self.sent_up_to.get(&delivery.client) {
+                    None => format!("goes to {}, a client that never existed", delivery.client),
+                    Some(1) => format!(
+                        "answers msg_id {in_reply_to}, but {} had sent nothing yet",
+                        delivery.client
+                    ),
+                    Some(next) => format!(
+                        "answers msg_id {in_reply_to}, which {} never sent (it sent 1..={})",
+                        delivery.client,
+                        next - 1
+                    ),
+                };
+                self.stray_reply(node, &delivery.client, &delivery.body, &why);
                 continue;
             };
-            if in_reply_to != Some(msg_id) {
-                self.late_replies += 1;
+            let slot = self.clients.iter().position(|c| {
+                c.id == delivery.client && c.in_flight.is_some_and(|f| f.msg_id == in_reply_to)
+            });
+            let Some(slot) = slot else {
+                // Its operation is over: timed out (the client was closed)
+                // or already answered. Maelstrom's client ignores both.
+                if self.timed_out.contains(&op_index) {
+                    self.replies.late += 1;
+                } else {
+                    self.replies.duplicate += 1;
+                }
                 continue;
+            };
+            self.clients[slot].in_flight = None;
+            let index = self.next_index();
+            let outcome = self.judge_reply(op_index, delivery.body);
+            if let Outcome::Ok { body } = &outcome {
+                // A client's read is a sample of the node's state as good
+                // as a probe's, and costs the node nothing extra.
+                if self.sample_kind.as_deref() == Some(self.ops[op_index].kind.as_str()) {
+                    self.lab.on_probe(delivery.at, node, body);
+                }
             }
-            client.in_flight = None;
             let op = &mut self.ops[op_index];
             op.complete = delivery.at;
-            op.outcome = if delivery.body.get("type").and_then(Value::as_str) == Some("error") {
-                match serde_json::from_value::<Error>(delivery.body.clone()) {
-                    Ok(e) => Outcome::from_error(&e),
-                    Err(e) => Outcome::Info {
-                        reason: format!("malformed error reply: {e}"),
-                    },
-                }
-            } else {
-                Outcome::Ok {
-                    body: delivery.body,
-                }
-            };
+            op.complete_index = index;
+            op.outcome = outcome;
+        }
+    }
+
+    /// A reply that answers no request of its client: a protocol error.
+    fn stray_reply(&mut self, node: usize, client: &str, body: &Value, why: &str) {
+        self.replies.stray += 1;
+        if self.replies.stray_examples.len() < QUOTED {
+            let id = &self.cfg.node_ids()[node];
+            self.replies
+                .stray_examples
+                .push(format!("{id} sent {client} {body}, which {why}"));
+        }
+    }
+
+    /// The outcome a reply gives its operation: ok if it is the request's
+    /// `_ok` type and fits the lab's schema, fail or info if it is an
+    /// error, info (a malformed reply, counted) otherwise.
+    fn judge_reply(&mut self, op_index: usize, body: Value) -> Outcome {
+        let kind = self.ops[op_index].kind.clone();
+        let got = body.get("type").and_then(Value::as_str).unwrap_or("");
+        let problem = if got == "error" {
+            match serde_json::from_value::<Error>(body.clone()) {
+                Ok(e) => return Outcome::from_error(&e),
+                Err(e) => format!("a malformed error ({e})"),
+            }
+        } else if got != format!("{kind}_ok") {
+            format!("type `{got}`; expected `{kind}_ok` or `error`")
+        } else {
+            match self.lab.validate_reply(&kind, &body) {
+                Ok(()) => return Outcome::Ok { body },
+                Err(why) => why,
+            }
+        };
+        self.replies.malformed += 1;
+        if self.replies.malformed_examples.len() < QUOTED {
+            let op = &self.ops[op_index];
+            let id = &self.cfg.node_ids()[op.node];
+            self.replies.malformed_examples.push(format!(
+                "{id} answered {}'s `{kind}` {} with {body}: {problem}",
+                op.client, op.request
+            ));
+        }
+        Outcome::Info {
+            reason: format!("malformed reply: {problem}"),
         }
     }
 
@@ -459,17 +468,21 @@ impl<B: Backend> Driver<'_, B> {
     fn expire_timeouts(&mut self) {
         let now = self.cluster.now();
         for slot in 0..self.clients.len() {
-            let Some((_, op_index, deadline)) = self.clients[slot].in_flight else {
+            let Some(flight) = self.clients[slot].in_flight else {
                 continue;
             };
-            if deadline > now {
+            if flight.deadline > now {
                 continue;
             }
-            let op = &mut self.ops[op_index];
+            let index = self.next_index();
+            let waited = (now - self.ops[flight.op].invoke).as_secs_f64();
+            let op = &mut self.ops[flight.op];
             op.complete = now;
+            op.complete_index = index;
             op.outcome = Outcome::Info {
-                reason: "timeout".into(),
+                reason: format!("no reply within {waited:.1} s"),
             };
+            self.timed_out.insert(flight.op);
             let node = self.clients[slot].node;
             self.clients[slot] = self.new_client(node);
         }
@@ -478,19 +491,25 @@ impl<B: Backend> Driver<'_, B> {
     fn next_deadline(&self) -> Option<Duration> {
         self.clients
             .iter()
-            .filter_map(|c| c.in_flight.map(|(_, _, d)| d))
+            .filter_map(|c| c.in_flight.map(|f| f.deadline))
             .min()
     }
 
-    fn invoke(&mut self, slot: usize, body: Value, final_read: bool) {
+    fn invoke(&mut self, slot: usize, body: Value, final_read: bool, deadline: Duration) {
         let now = self.cluster.now();
-        let timeout = Duration::from_secs_f64(self.cfg.op_timeout);
+        let index = self.next_index();
         let client = &mut self.clients[slot];
         let msg_id = client.next_msg_id;
         client.next_msg_id += 1;
         let op_index = self.ops.len();
-        client.in_flight = Some((msg_id, op_index, now + timeout));
+        client.in_flight = Some(InFlight {
+            msg_id,
+            op: op_index,
+            deadline,
+        });
         let (client_id, node) = (client.id.clone(), client.node);
+        self.sent_up_to.insert(client_id.clone(), msg_id + 1);
+        self.op_of.insert((client_id.clone(), msg_id), op_index);
         self.ops.push(Op {
             client: client_id.clone(),
             node,
@@ -503,9 +522,11 @@ impl<B: Backend> Driver<'_, B> {
             invoke: now,
             complete: now,
             outcome: Outcome::Info {
-                reason: "no reply yet".into(),
+                reason: NO_REPLY_YET.into(),
             },
             final_read,
+            invoke_index: index,
+            complete_index: index,
         });
         let lab = &mut self.lab;
         self.cluster.client_request(
@@ -544,13 +565,15 @@ impl<B: Backend> Driver<'_, B> {
         }
     }
 
-    fn main_phase(&mut self) {
-        let end = Duration::from_secs_f64(self.cfg.time_limit);
-        let mut next_op = self.stagger();
+    /// Clients and nemesis, from `start` (setup done) for the time limit.
+    fn main_phase(&mut self, start: Duration) {
+        let end = start + Duration::from_secs_f64(self.cfg.time_limit);
+        let timeout = Duration::from_secs_f64(self.cfg.op_timeout);
+        let mut next_op = start + self.stagger();
         let mut next_fault = self
             .cfg
             .nemesis
-            .map(|Nemesis::Partition| self.nemesis_gap());
+            .map(|Nemesis::Partition| start + self.nemesis_gap());
         let mut issued = 0u64;
         let limit = self.cfg.ops.unwrap_or(u64::MAX);
         // The phase ends at the time limit, or once the clients have no
@@ -598,7 +621,8 @@ impl<B: Backend> Driver<'_, B> {
                     let slot = free[self.rng.random_range(0..free.len())];
                     match self.lab.next_op(&mut self.rng) {
                         Some(body) => {
-                            self.invoke(slot, body, false);
+                            let now = self.cluster.now();
+                            self.invoke(slot, body, false, now + timeout);
                             issued += 1;
                             next_op = t + self.stagger();
                         }
@@ -641,8 +665,31 @@ impl<B: Backend> Driver<'_, B> {
         healed_at
     }
 
+    /// The lab's final reads, one round after the other, every node in a
+    /// round. The whole phase is bounded by one operation timeout: a node
+    /// that hangs or floods cannot keep the run from ending.
     fn final_reads(&mut self) {
-        for body in self.lab.final_reads() {
+        // No probes among the final reads.
+        if let Some(p) = &mut self.probes {
+            p.next_at = Duration::MAX;
+        }
+        let timeout = Duration::from_secs_f64(self.cfg.op_timeout);
+        let phase_end = self.cluster.now() + timeout;
+        let rounds = self.lab.final_reads();
+        let total = rounds.len();
+        for (round, body) in rounds.into_iter().enumerate() {
+            if self.cluster.fatal().is_some() {
+                return;
+            }
+            if self.cluster.now() >= phase_end {
+                self.setup_failures.push(format!(
+                    "final reads stopped after {round} of {total} rounds: the final phase \
+                     is bounded by --op-timeout ({} s)",
+                    self.cfg.op_timeout
+                ));
+                return;
+            }
+            let deadline = (self.cluster.now() + timeout).min(phase_end);
             for node in 0..self.cfg.nodes {
                 // The client bound to the node reads, or a new one if busy.
                 let free = self
@@ -657,7 +704,7 @@ impl<B: Backend> Driver<'_, B> {
                         self.clients.len() - 1
                     }
                 };
-                self.invoke(slot, body.clone(), true);
+                self.invoke(slot, body.clone(), true, deadline);
             }
             while let Some(deadline) = self.next_deadline() {
                 if self.cluster.fatal().is_some() {
@@ -672,20 +719,44 @@ impl<B: Backend> Driver<'_, B> {
     }
 
     fn finish(mut self, workload: &str, healed_at: Option<Duration>) -> Report {
+        for flight in self.clients.iter().filter_map(|c| c.in_flight) {
+            let op = &mut self.ops[flight.op];
+            if matches!(&op.outcome, Outcome::Info { reason } if reason == NO_REPLY_YET) {
+                op.outcome = Outcome::Info {
+                    reason: STOPPED_BEFORE_REPLY.into(),
+                };
+            }
+        }
         let history = History {
             ops: std::mem::take(&mut self.ops),
             node_ids: self.cluster.node_ids(),
             healed_at,
         };
-        let mut verdict = self.lab.check(&history, self.cluster.stats());
+        let setup_ok = self.setup_failures.is_empty();
+        let mut verdict = if setup_ok {
+            self.lab.check(&history, self.cluster.stats())
+        } else {
+            crate::sim::lab::Verdict::new()
+        };
         let mut counts = OpCounts::default();
         let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
+        let mut ok_by_kind: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
         for op in &history.ops {
             counts.total += 1;
+            let tally = ok_by_kind.entry(op.kind.as_str()).or_default();
             match op.outcome {
-                Outcome::Ok { .. } => counts.ok += 1,
-                Outcome::Fail { .. } => counts.fail += 1,
-                Outcome::Info { .. } => counts.info += 1,
+                Outcome::Ok { .. } => {
+                    counts.ok += 1;
+                    tally[0] += 1;
+                }
+                Outcome::Fail { .. } => {
+                    counts.fail += 1;
+                    tally[1] += 1;
+                }
+                Outcome::Info { .. } => {
+                    counts.info += 1;
+                    tally[2] += 1;
+                }
             }
             *by_kind.entry(op.kind.clone()).or_default() += 1;
         }
@@ -697,8 +768,7 @@ impl<B: Backend> Driver<'_, B> {
         if let Some(fatal) = &fatal {
             failures.push(format!("run stopped: {fatal}"));
         }
-        let setup_ok = failures.is_empty();
-        failures.extend(verdict.failures);
+        failures.append(&mut verdict.failures);
         if panics > 0 {
             failures.push(format!("{panics} handler panic(s); see stderr"));
         }
@@ -709,15 +779,38 @@ impl<B: Backend> Driver<'_, B> {
                 .take(20)
                 .cloned(),
         );
+        failures.extend(self.replies.failures());
+        // Maelstrom's stats checker: a run in which some kind of operation
+        // never succeeded tells nothing about it.
+        let mut unknown = std::mem::take(&mut verdict.unknown);
+        if setup_ok && fatal.is_none() {
+            for (kind, [ok, fail, info]) in &ok_by_kind {
+                if *ok == 0 {
+                    unknown.push(format!(
+                        "no `{kind}` operation succeeded ({} invoked: {fail} failed, \
+                         {info} indeterminate), so the run says nothing of them",
+                        fail + info
+                    ));
+                }
+            }
+            if history.ops.is_empty() {
+                unknown.push("no operation was invoked".into());
+            }
+        }
         let stats = self.cluster.stats().clone();
         let mut plots = Report::run_plots(&stats, &history);
         plots.append(&mut verdict.plots);
         let per_op = |x: u64| x as f64 / counts.total.max(1) as f64;
+        let probes = self.probes_load(&stats);
+        let valid = failures.is_empty() && verdict.valid && panics == 0 && problems.is_empty();
         Report {
             workload: workload.to_string(),
             config: self.cfg.clone(),
-            valid: setup_ok && verdict.valid && panics == 0 && problems.is_empty(),
+            tested: self.cfg.tested.clone(),
+            validity: crate::sim::report::Validity::of(valid, &unknown),
+            valid: valid && unknown.is_empty(),
             failures,
+            unknown,
             msgs_per_op: per_op(stats.sent),
             bytes_per_op: per_op(stats.bytes),
             ops: counts,
@@ -725,14 +818,41 @@ impl<B: Backend> Driver<'_, B> {
             faults: self.faults,
             checker: verdict.metrics,
             runner: self.cluster.runner_metrics(),
+            probes,
             panics,
-            late_replies: self.late_replies,
+            replies: self.replies,
             events: self.cluster.events(),
             simulated_s: self.cluster.now().as_secs_f64(),
-            phases: Default::default(),
+            phases: self.phases,
             journal: self.cluster.finish_journal(),
             history,
             plots,
         }
+    }
+
+    /// The probes' load on the nodes, next to the clients' (real processes).
+    fn probes_load(&self, stats: &crate::sim::cluster::NetStats) -> Option<ProbeLoad> {
+        if self.cluster.observable() || self.sample_kind.is_none() {
+            return None; // the simulator sees every step; this lab never probes
+        }
+        let per_node = self
+            .cfg
+            .probe_ms
+            .gap(self.cfg.nodes, self.cfg.rate)
+            .map(|gap| gap * self.cfg.nodes as u32);
+        let active = (self
+            .phases
+            .final_reads
+            .saturating_sub(self.phases.setup_done))
+        .as_secs_f64()
+        .max(1e-9);
+        Some(ProbeLoad {
+            setting: self.cfg.probe_ms.to_string(),
+            every_node_ms: per_node.map(|d| d.as_secs_f64() * 1000.0),
+            requests: stats.probe_requests,
+            per_second: stats.probe_requests as f64 / active,
+            share_of_client_requests: stats.probe_requests as f64
+                / stats.client_requests.max(1) as f64,
+        })
     }
 }

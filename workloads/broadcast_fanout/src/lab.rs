@@ -6,16 +6,20 @@
 //!   node.
 //! - Clients: `broadcast` of unique integers and `read`, half each
 //!   (`--read-fraction`).
-//! - Checker: every acknowledged value must be in every node's final read
-//!   (lost values fail the run), and no final read may hold a value nobody
-//!   broadcast.
-//! - Stable latency, as Maelstrom reports it (sampled by reads): for each
-//!   acknowledged value, from when it was known (its acknowledgement, or
-//!   the first read that showed it, whichever came first) to the last read,
-//!   on any node, that still missed it; 0 when no later read missed it.
+//! - Checker, as Maelstrom's: Jepsen's set-full over every read
+//!   ([`set_full`]): a value is stable, lost or never read; any lost value
+//!   fails the run, and a run where no value became stable is unknown.
+//!   Stable latency, as Maelstrom reports it (sampled by reads): from when
+//!   a value was known (its acknowledgement, or the first read that showed
+//!   it) to the last read that still missed it; 0 when none did. Stable
+//!   values only: a value that never arrived has no stable latency.
+//! - Stricter than Maelstrom: every node's final read must hold every
+//!   acknowledged value (reported per node), and no final read may hold a
+//!   value nobody broadcast.
 //! - Delivery latency, the truth: from the `broadcast` request to the
 //!   moment the last node held the value (seen after every simulator step;
-//!   with real processes, sampled by probe reads every `--probe-ms`).
+//!   with real processes, sampled by the clients' reads and the runner's
+//!   probe reads, `--probe-ms`).
 //! - Convergence after last heal (runs with a nemesis): from the final heal
 //!   until every node held every value acknowledged by then, by the same
 //!   observation; 0 when they all held them at the heal. (Values broadcast
@@ -28,8 +32,9 @@ use std::time::Duration;
 
 use maelstrom_framework::NodeId;
 use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::lab::millis;
+use maelstrom_framework::sim::lab::{Field, closed_schema, millis};
 use maelstrom_framework::sim::plots::{Plot, Series};
+use maelstrom_framework::sim::set_full::{self, Fate};
 use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -174,6 +179,13 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         }
     }
 
+    fn validate_reply(&self, kind: &str, reply: &Value) -> Result<(), String> {
+        match kind {
+            "read" => closed_schema(reply, &[("messages", Field::Array)]),
+            _ => closed_schema(reply, &[]),
+        }
+    }
+
     fn check(&mut self, history: &History, net: &NetStats) -> Verdict {
         let mut verdict = Verdict::new();
         let broadcasts: Vec<&Op> = history
@@ -193,25 +205,48 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
             .filter_map(|op| value_of(op))
             .collect();
 
-        // Final reads: nothing acknowledged lost, nothing invented.
-        let mut lost_total = 0;
+        // Maelstrom's checker: Jepsen's set-full over every read.
+        let set = set_full::analyse(
+            history,
+            |op| (op.kind == "broadcast").then(|| value_of(op)).flatten(),
+            |op| (op.kind == "read").then(|| read_values(op)).flatten(),
+        );
+        let lost = set.values(Fate::Lost);
+        if !lost.is_empty() {
+            verdict.fail(format!(
+                "{} value(s) lost: known to have been broadcast, then missing from every \
+                 later read, e.g. {:?}",
+                lost.len(),
+                &lost[..lost.len().min(5)]
+            ));
+        }
+        let stable = set.count(Fate::Stable);
+        if stable == 0 && !set.elements.is_empty() {
+            verdict.cannot_tell("no broadcast value became stable (seen by every later read)");
+        }
+
+        // Stricter than Maelstrom: every node's final read holds every
+        // acknowledged value (set-full forgives a node that misses values
+        // if another node's final read, begun later, has them).
+        let mut short_nodes = 0;
         for op in history.final_reads() {
             let node = &history.node_ids[op.node];
             let Some(seen) = read_values(op) else {
-                verdict.fail(format!("final read at {node} failed: {:?}", op.outcome));
+                verdict.fail(format!("final read at {node}: {}", op.outcome));
                 continue;
             };
-            let lost: Vec<u64> = acked
+            let missing: Vec<u64> = acked
                 .keys()
                 .filter(|v| seen.binary_search(v).is_err())
                 .copied()
                 .collect();
-            if !lost.is_empty() {
-                lost_total += lost.len();
+            if !missing.is_empty() {
+                short_nodes += 1;
                 verdict.fail(format!(
-                    "{node} lacks {} acknowledged value(s), e.g. {:?}",
-                    lost.len(),
-                    &lost[..lost.len().min(5)]
+                    "{node}'s final read lacks {} of {} acknowledged values, e.g. {:?}",
+                    missing.len(),
+                    acked.len(),
+                    &missing[..missing.len().min(5)]
                 ));
             }
             let invented: Vec<u64> = seen
@@ -220,11 +255,13 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
                 .copied()
                 .collect();
             if !invented.is_empty() {
-                verdict.fail(format!("{node} read values never broadcast: {invented:?}"));
+                verdict.fail(format!(
+                    "{node}'s final read holds values never broadcast: {:?}",
+                    &invented[..invented.len().min(10)]
+                ));
             }
         }
 
-        // Stable latency, sampled by reads as Maelstrom does.
         let mut reads: Vec<(Duration, Vec<u64>)> = history
             .ops
             .iter()
@@ -232,12 +269,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
             .filter_map(|op| Some((op.invoke, read_values(op)?)))
             .collect();
         reads.sort_by_key(|(t, _)| *t);
-        let mut stable = Vec::new();
-        let mut never_read = 0;
-        let mut missing_reads = 0u64;
-        // Per acknowledged value, the indices (in time order) of the reads
-        // that returned it: one pass over what the reads returned, instead
-        // of looking every value up in every read.
+        // Reads that began after a value was acknowledged and lacked it.
         let mut hits: HashMap<u64, Vec<usize>> = acked.keys().map(|&v| (v, Vec::new())).collect();
         for (i, (_, seen)) in reads.iter().enumerate() {
             for v in seen {
@@ -246,36 +278,32 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
                 }
             }
         }
+        let mut missing_reads = 0u64;
         for (&v, op) in &acked {
             let h = &hits[&v];
-            let first_shown = h.first().map(|&i| reads[i].0);
-            if first_shown.is_none() {
-                never_read += 1;
-            }
-            let known = first_shown.map_or(op.complete, |t| t.min(op.complete));
-            // Reads from `start` on began after the value was known.
+            let known = h
+                .first()
+                .map_or(op.complete, |&i| reads[i].0.min(op.complete));
             let start = reads.partition_point(|(t, _)| *t < known);
             let hits_after = h.len() - h.partition_point(|&i| i < start);
             missing_reads += (reads.len() - start - hits_after) as u64;
-            // The last miss: the latest read from `start` on that is not a
-            // hit, found by walking back over the trailing run of hits.
-            let (mut i, mut j) = (reads.len(), h.len());
-            while i > start && j > 0 && h[j - 1] == i - 1 {
-                i -= 1;
-                j -= 1;
-            }
-            let last_miss = (i > start).then(|| reads[i - 1].0);
-            stable.push(last_miss.map_or(0.0, |t| millis(t - known)));
         }
+        let mut stable_latency = set.latencies(Fate::Stable);
+        let mut lost_latency = set.latencies(Fate::Lost);
         verdict.metric("values acknowledged", acked.len() as f64, "");
-        verdict.metric("values lost", lost_total as f64, "");
-        verdict.metric("values never read before the end", never_read as f64, "");
+        verdict.metric("values stable", stable as f64, "");
+        verdict.metric("values lost", lost.len() as f64, "");
+        verdict.metric("values never read", set.count(Fate::NeverRead) as f64, "");
+        verdict.metric("values stale", set.stale().len() as f64, "");
+        verdict.metric("final reads lacking values", short_nodes as f64, "");
         verdict.metric(
             "reads missing an acknowledged value",
             missing_reads as f64,
             "",
         );
-        verdict.quantiles_ms("stable latency", &mut stable.clone());
+        verdict.quantiles_ms("stable latency", &mut stable_latency.clone());
+        verdict.quantiles_ms("lost latency", &mut lost_latency);
+        let stable = std::mem::take(&mut stable_latency);
 
         // Delivery latency: what the simulator (or the probes) saw.
         let mut delivery = Vec::new();

@@ -1,11 +1,17 @@
-//! Echo in the simulator: clients send random values; every reply must
-//! echo exactly what was sent.
+//! Echo in the lab: clients send random values; as Maelstrom's echo
+//! checker, every operation must complete with an `echo_ok` carrying
+//! exactly what was sent. A timed-out or failed echo is an error too: it
+//! was never echoed.
 
 use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Verdict};
+use maelstrom_framework::sim::lab::{Field, closed_schema};
+use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
+
+/// Failure lines quoted before "and N more".
+const QUOTED: usize = 10;
 
 pub struct EchoLab;
 
@@ -18,20 +24,38 @@ impl Lab for EchoLab {
         vec![json!({"type": "echo", "echo": "final"})]
     }
 
+    fn validate_reply(&self, _kind: &str, reply: &Value) -> Result<(), String> {
+        closed_schema(reply, &[("echo", Field::Any)])
+    }
+
     fn check(&mut self, history: &History, _net: &NetStats) -> Verdict {
         let mut verdict = Verdict::new();
         let mut echoed = 0;
+        let mut errors = Vec::new();
         for op in &history.ops {
-            let Some(body) = op.ok_body() else { continue };
-            echoed += 1;
-            if body.get("echo") != op.request.get("echo") {
-                verdict.fail(format!(
-                    "{} asked {} to echo {} and got {}",
-                    op.client, history.node_ids[op.node], op.request["echo"], body
-                ));
+            let node = &history.node_ids[op.node];
+            let sent = &op.request["echo"];
+            match &op.outcome {
+                Outcome::Ok { body } if body.get("echo") == Some(sent) => echoed += 1,
+                Outcome::Ok { body } => errors.push(format!(
+                    "{} asked {node} to echo {sent} and got {body}",
+                    op.client
+                )),
+                other => errors.push(format!(
+                    "{} asked {node} to echo {sent}: {other}",
+                    op.client
+                )),
             }
         }
+        let count = errors.len();
+        for e in errors.into_iter().take(QUOTED) {
+            verdict.fail(e);
+        }
+        if count > QUOTED {
+            verdict.fail(format!("… {} more echoes went wrong", count - QUOTED));
+        }
         verdict.metric("echoes", f64::from(echoed), "");
+        verdict.metric("echoes wrong or unanswered", count as f64, "");
         verdict
     }
 }

@@ -167,7 +167,7 @@ impl Lab for KvLab {
                 Outcome::Fail { code: 20, .. } => Value::Null,
                 other => {
                     verdict.fail(format!(
-                        "final read of {key} at {} failed: {other:?}",
+                        "final read of {key} at {}: {other}",
                         history.node_ids[op.node]
                     ));
                     continue;
@@ -180,7 +180,11 @@ impl Lab for KvLab {
             let mut distinct: Vec<&Value> = per_node.values().collect();
             distinct.dedup();
             if distinct.len() > 1 {
-                verdict.fail(format!("replicas disagree on {key}: {per_node:?}"));
+                let values: Vec<String> = per_node
+                    .iter()
+                    .map(|(node, v)| format!("{}={v}", history.node_ids[*node]))
+                    .collect();
+                verdict.fail(format!("replicas disagree on {key}: {}", values.join(", ")));
             }
             let winner = acked.iter().filter(|w| w.key == *key).max_by(|a, b| {
                 let writer = |w: &Write| &history.node_ids[w.op.node];

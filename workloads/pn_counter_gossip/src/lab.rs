@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::lab::millis;
+use maelstrom_framework::sim::lab::{Field, closed_schema, millis};
 use maelstrom_framework::sim::plots::{Plot, Series};
 use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
 use rand::Rng;
@@ -157,6 +157,13 @@ impl Lab for CounterLab {
         }
     }
 
+    fn validate_reply(&self, kind: &str, reply: &Value) -> Result<(), String> {
+        match kind {
+            "read" => closed_schema(reply, &[("value", Field::Integer)]),
+            _ => closed_schema(reply, &[]),
+        }
+    }
+
     fn check(&mut self, history: &History, net: &NetStats) -> Verdict {
         let mut verdict = Verdict::new();
         let adds: Vec<_> = history.ops.iter().filter(|op| op.kind == "add").collect();
@@ -175,7 +182,7 @@ impl Lab for CounterLab {
         for op in history.final_reads() {
             let node = &history.node_ids[op.node];
             let Some(value) = op.ok_body().and_then(reply_value) else {
-                verdict.fail(format!("final read at {node} failed: {:?}", op.outcome));
+                verdict.fail(format!("final read at {node}: {}", op.outcome));
                 continue;
             };
             final_values.insert(value);

@@ -1,0 +1,355 @@
+//! The settings of a run (the `sim` and `cluster` commands' flags) and
+//! the seeds derived from them.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::sim::network::{LatencyDist, NetConfig, PartitionPattern};
+
+/// The longest time any setting in seconds may be (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// Faults the nemesis can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Nemesis {
+    /// Maelstrom's partitions: start or stop one every ~interval.
+    Partition,
+}
+
+/// The settings of a run: the `sim` command's flags.
+#[derive(Debug, Clone, Serialize, clap::Args)]
+pub struct SimConfig {
+    /// Number of nodes (named n0, n1, … as Maelstrom's --node-count).
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Mean node-to-node latency, in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    pub latency: f64,
+    #[arg(long, value_enum, default_value_t = LatencyDist::Constant)]
+    pub latency_dist: LatencyDist,
+    /// Probability that a node-to-node message is lost.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// Probability that a node-to-node message is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate: f64,
+    /// Client operations per second, all clients together.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Seconds during which clients issue operations.
+    #[arg(long, default_value_t = 10.0)]
+    pub time_limit: f64,
+    /// Stop issuing operations after this many (the time limit still holds).
+    #[arg(long)]
+    pub ops: Option<u64>,
+    /// Clients, each with one operation in flight (default: one per node).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Seconds before an operation without a reply counts as indeterminate.
+    #[arg(long, default_value_t = 5.0)]
+    pub op_timeout: f64,
+    #[arg(long, value_enum)]
+    pub nemesis: Option<Nemesis>,
+    /// Mean seconds between the nemesis starting and stopping a fault.
+    #[arg(long, default_value_t = 10.0)]
+    pub nemesis_interval: f64,
+    /// Only this partition pattern (default: a random one each time).
+    #[arg(long, value_enum)]
+    pub partition_pattern: Option<PartitionPattern>,
+    /// Seconds between the final heal and the final reads.
+    #[arg(long, default_value_t = 10.0)]
+    pub settle: f64,
+    /// With real processes: how often the runner reads each node's state
+    /// between operations, for convergence and delivery times. `auto`
+    /// keeps probe reads to a tenth of the client rate (they load the
+    /// nodes, and a loaded node batches differently); `N` probes every
+    /// node every N ms; `off` never probes (convergence is then sampled by
+    /// the clients' own reads alone).
+    #[arg(long, value_name = "auto|off|MS", default_value = "auto")]
+    pub probe_ms: ProbeSetting,
+    /// The seed that decides everything random in the run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// What runs as the nodes (set by the binary, not a flag): reports
+    /// name it.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub tested: Tested,
+}
+
+/// The share of the client rate that `--probe-ms auto` spends on probe
+/// reads: on Maelstrom's Python broadcast demo at 25 nodes, probing every
+/// node every 10 ms was ~20 times the client load and moved msgs-per-op by
+/// 13-18 %; a tenth of the client rate keeps it within a few per cent.
+pub const AUTO_PROBE_SHARE: f64 = 0.1;
+
+/// How often the real-process runner probes node state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeSetting {
+    /// [`AUTO_PROBE_SHARE`] of the client rate, spread over the nodes.
+    Auto,
+    /// No probes.
+    Off,
+    /// Every node every this many milliseconds.
+    EveryMs(u64),
+}
+
+impl ProbeSetting {
+    /// The time between two probes (each reads one node, in turn), for a
+    /// run of `nodes` nodes at `rate` operations per second; `None` when
+    /// off.
+    pub fn gap(self, nodes: usize, rate: f64) -> Option<Duration> {
+        match self {
+            ProbeSetting::Off => None,
+            ProbeSetting::Auto => Some(Duration::from_secs_f64(
+                (1.0 / (AUTO_PROBE_SHARE * rate)).min(MAX_SECONDS),
+            )),
+            ProbeSetting::EveryMs(ms) => Some(Duration::from_secs_f64(
+                ms as f64 / 1000.0 / nodes.max(1) as f64,
+            )),
+        }
+    }
+}
+
+impl FromStr for ProbeSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(ProbeSetting::Auto),
+            "off" => Ok(ProbeSetting::Off),
+            ms => match ms.parse::<u64>() {
+                Ok(0) | Err(_) => Err(format!(
+                    "`{ms}`: give `auto`, `off`, or milliseconds between probes of a node (>= 1)"
+                )),
+                Ok(ms) if ms as f64 > MAX_SECONDS * 1000.0 => {
+                    Err("at most a day between probes".into())
+                }
+                Ok(ms) => Ok(ProbeSetting::EveryMs(ms)),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ProbeSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeSetting::Auto => f.write_str("auto"),
+            ProbeSetting::Off => f.write_str("off"),
+            ProbeSetting::EveryMs(ms) => write!(f, "{ms}"),
+        }
+    }
+}
+
+impl Serialize for ProbeSetting {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProbeSetting::EveryMs(ms) => s.serialize_u64(*ms),
+            other => s.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+/// What a run tested, for its report: the tool, the node program, and the
+/// files that program names (so two reports say whether they tested the
+/// same node).
+#[derive(Debug, Clone, Serialize)]
+pub struct Tested {
+    /// This tool's version, and the commit it was built from when known.
+    pub tool: String,
+    /// The node program as a command line: `maelstrom-node --workload
+    /// counter --strategy delta-push`, or the `--bin` command.
+    pub node: String,
+    /// Whether the node is one of this binary's workloads.
+    pub ours: bool,
+    /// Files named on a `--bin` command line, with size and content hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileStamp>,
+}
+
+impl Default for Tested {
+    fn default() -> Self {
+        Tested {
+            tool: format!("maelstrom-node {}", env!("CARGO_PKG_VERSION")),
+            node: "(in-process handlers)".into(),
+            ours: true,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// A file a node command names: enough to tell two versions apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileStamp {
+    pub path: String,
+    pub bytes: u64,
+    /// FNV-1a 64 of the contents, in hex.
+    pub fnv64: String,
+}
+
+impl FileStamp {
+    /// The stamp of `path` if it is a readable regular file (of at most
+    /// 1 GiB: hashing is for telling versions apart, not for proof).
+    pub fn of(path: &str) -> Option<FileStamp> {
+        use std::io::Read;
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || meta.len() > 1 << 30 {
+            return None;
+        }
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                hash ^= u64::from(b);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        Some(FileStamp {
+            path: path.to_string(),
+            bytes: meta.len(),
+            fnv64: format!("{hash:016x}"),
+        })
+    }
+}
+
+impl Tested {
+    /// A node command that is not ours: its words, and a stamp of each
+    /// one that names a file.
+    pub fn foreign(tool: String, command: &[String]) -> Tested {
+        Tested {
+            tool,
+            node: shell_line(command),
+            ours: false,
+            files: command.iter().filter_map(|w| FileStamp::of(w)).collect(),
+        }
+    }
+}
+
+/// `words` as a command line a shell would split back into them.
+pub fn shell_line(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            nodes: 5,
+            latency: 0.0,
+            latency_dist: LatencyDist::Constant,
+            loss: 0.0,
+            duplicate: 0.0,
+            rate: 5.0,
+            time_limit: 10.0,
+            ops: None,
+            concurrency: None,
+            op_timeout: 5.0,
+            nemesis: None,
+            nemesis_interval: 10.0,
+            partition_pattern: None,
+            settle: 10.0,
+            probe_ms: ProbeSetting::Auto,
+            seed: 1,
+            tested: Tested::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Checks the settings a user can get wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let prob = |p: f64| (0.0..=1.0).contains(&p);
+        if self.nodes == 0 {
+            return Err("--nodes must be at least 1".into());
+        }
+        if !(self.latency >= 0.0 && self.latency.is_finite()) {
+            return Err("--latency must be >= 0".into());
+        }
+        if !prob(self.loss) || !prob(self.duplicate) {
+            return Err("--loss and --duplicate are probabilities in 0..1".into());
+        }
+        if self.loss >= 1.0 {
+            return Err("--loss 1 would drop every message".into());
+        }
+        // Upper bounds keep every duration far from overflow: a day of run
+        // time, a million operations per second.
+        const DAY: f64 = MAX_SECONDS;
+        for (name, v, max) in [
+            ("--rate", self.rate, 1e6),
+            ("--time-limit", self.time_limit, DAY),
+            ("--op-timeout", self.op_timeout, DAY),
+            ("--nemesis-interval", self.nemesis_interval, DAY),
+        ] {
+            if !(v > 0.0 && v <= max) {
+                return Err(format!("{name} must be > 0 and at most {max}"));
+            }
+        }
+        if self.rate < 1e-3 {
+            return Err("--rate must be at least 0.001 ops/s".into());
+        }
+        if !(0.0..=DAY).contains(&self.settle) {
+            return Err(format!("--settle must be in 0..={DAY}"));
+        }
+        if self.latency > DAY * 1000.0 {
+            return Err("--latency is in milliseconds, at most a day".into());
+        }
+        if self.concurrency == Some(0) {
+            return Err("--concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn net(&self) -> NetConfig {
+        NetConfig {
+            latency: Duration::from_secs_f64(self.latency / 1000.0),
+            latency_dist: self.latency_dist,
+            loss: self.loss,
+            duplicate: self.duplicate,
+        }
+    }
+
+    pub fn node_ids(&self) -> Vec<String> {
+        (0..self.nodes).map(|i| format!("n{i}")).collect()
+    }
+}
+
+/// Derives independent seeds for the parts of a run from the run's seed,
+/// so that e.g. adding message loss does not change the clients' choices.
+pub fn sub_seed(seed: u64, stream: u64) -> u64 {
+    // SplitMix64's finaliser over the pair.
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(stream.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(0x94D0_49BB_1331_11EB);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The seed of node `index`'s random number generator in a run seeded
+/// with `seed`: the simulator's nodes and our own node processes get the
+/// same ones.
+pub fn node_seed(seed: u64, index: usize) -> u64 {
+    sub_seed(seed, 1000 + index as u64)
+}

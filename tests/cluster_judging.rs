@@ -1,0 +1,251 @@
+//! The lab judges any node truthfully: through `cluster --bin`, correct
+//! nodes that are not ours pass, and nodes broken the ways users break
+//! them fail — each for the right reason, in words a user can act on.
+//! The nodes are small scripts in `tests/nodes/`.
+
+mod support;
+
+use support::{cluster, metric, python_node, report_json, report_txt, results_dir, text};
+
+/// Runs `workload` on `python3 tests/nodes/SCRIPT MODE` and returns the
+/// exit status and report.txt.
+fn run(workload: &str, script: &str, mode: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let dir = results_dir(&format!("judging-{workload}-{script}-{mode}"));
+    let bin = python_node(script, mode);
+    let mut args = extra.to_vec();
+    args.extend(["--bin", &bin]);
+    let out = cluster(workload, &args, &dir);
+    let report = std::fs::read_to_string(dir.join("report.txt")).unwrap_or_default();
+    (out.status.code(), report, text(&out))
+}
+
+#[test]
+fn correct_nodes_that_are_not_ours_pass() {
+    for (workload, script, extra) in [
+        ("echo", "echo_node.py", &["--nodes", "3"][..]),
+        (
+            "broadcast",
+            "broadcast_node.py",
+            &["--nodes", "5", "--latency", "10", "--settle", "1"],
+        ),
+        (
+            "broadcast",
+            "broadcast_node.py",
+            &[
+                "--nodes",
+                "5",
+                "--settle",
+                "1.5",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "0.3",
+            ],
+        ),
+        (
+            "counter",
+            "counter_node.py",
+            &["--nodes", "3", "--settle", "1"],
+        ),
+    ] {
+        let (code, report, all) = run(workload, script, "", extra);
+        assert_eq!(code, Some(0), "{workload} {script} {extra:?}: {all}");
+        assert!(report.contains("\nVALID"), "{report}");
+    }
+}
+
+#[test]
+fn an_echo_that_answers_the_wrong_msg_id_fails_and_says_why() {
+    let (code, report, all) = run(
+        "echo",
+        "broken_node.py",
+        "echo-off-by-one",
+        &["--nodes", "2"],
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("INVALID"), "{report}");
+    // The protocol error, named: which node, which client, which msg_id.
+    assert!(
+        report.contains("reply to no request: n")
+            && report.contains("which c")
+            && report.contains("never sent"),
+        "{report}"
+    );
+    // And the echo checker's view: no echo was answered.
+    assert!(report.contains("no reply within"), "{report}");
+}
+
+#[test]
+fn an_echo_that_answers_with_the_wrong_type_fails_and_says_why() {
+    let (code, report, all) = run("echo", "broken_node.py", "echo-okay", &["--nodes", "2"]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("malformed reply: n")
+            && report.contains("type `echo_okay`; expected `echo_ok` or `error`"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_counter_that_ignores_its_peers_fails_the_check() {
+    let (code, report, all) = run(
+        "counter",
+        "broken_node.py",
+        "local-counter",
+        &["--nodes", "3", "--g-counter"],
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("but acknowledged adds sum to") || report.contains("final reads disagree"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("run stopped"),
+        "the checker's verdict: {report}"
+    );
+}
+
+#[test]
+fn a_node_that_prints_debug_text_on_stdout_is_told_where_logs_go() {
+    let (code, report, all) = run("echo", "broken_node.py", "debug-print", &["--nodes", "2"]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("wrote a line that is not a Maelstrom message (it is not JSON): DEBUG got"),
+        "{report}"
+    );
+    assert!(report.contains("logs belong on stderr"), "{report}");
+}
+
+#[test]
+fn a_failed_setup_stops_the_run_and_names_the_message() {
+    let (code, report, all) = run(
+        "broadcast",
+        "broken_node.py",
+        "topology-error",
+        &["--nodes", "2"],
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("setup failed: n0 answered `topology`")
+            && report
+                .contains("with an error: error 10 (not-supported): topology? never heard of it")
+            && report.contains("expected `topology_ok`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("operations    0 "),
+        "no operation after a failed setup: {report}"
+    );
+}
+
+#[test]
+fn a_node_that_crashes_is_named_with_the_end_of_its_log() {
+    let (code, report, all) = run(
+        "echo",
+        "broken_node.py",
+        "crash-traceback",
+        &["--nodes", "2"],
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("exited (exit status: 1) during the run"),
+        "{report}"
+    );
+    assert!(report.contains(".log ends with:"), "{report}");
+    assert!(
+        report.contains("RuntimeError: the third echo is one too many"),
+        "{report}"
+    );
+}
+
+#[test]
+fn final_read_failures_are_in_words() {
+    // A node that answers nothing but init: every final read times out.
+    // No Rust debug forms in what the user reads.
+    let dir = results_dir("judging-final-words");
+    let bin = python_node("broken_node.py", "mute");
+    let out = cluster(
+        "counter",
+        &["--nodes", "2", "--op-timeout", "0.5", "--bin", &bin],
+        &dir,
+    );
+    let report = report_txt(&dir);
+    assert_ne!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("final read at n0: no reply within 0.5 s"),
+        "{report}"
+    );
+    for debug_form in ["Fail {", "Info {", "Ok {", "reason:"] {
+        assert!(!report.contains(debug_form), "{debug_form} in {report}");
+    }
+}
+
+#[test]
+fn the_time_limit_counts_from_the_end_of_setup() {
+    // Each node takes 1.5 s to answer init; the clients still get their
+    // whole second at 40 ops/s.
+    let dir = results_dir("judging-slow-init");
+    let bin = python_node("broken_node.py", "slow-init");
+    let out = cluster("echo", &["--nodes", "2", "--bin", &bin], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = report_json(&dir);
+    let setup = report["phases"]["setup_done"].as_f64().unwrap();
+    assert!(setup >= 1.4, "setup took {setup} s");
+    let ops = report["ops"]["total"].as_u64().unwrap();
+    // 40 ops/s for 1 s, on a staggered schedule: ~40, not the ~0 left
+    // if the start-up ate the time limit.
+    assert!(ops >= 20, "{ops} operations");
+}
+
+#[test]
+fn a_report_names_what_it_tested() {
+    let dir = results_dir("judging-names");
+    let bin = python_node("echo_node.py", "");
+    let out = cluster("echo", &["--nodes", "2", "--bin", &bin], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let txt = report_txt(&dir);
+    assert!(
+        txt.contains(&format!("node          {}", bin.trim())),
+        "{txt}"
+    );
+    assert!(
+        txt.contains("echo_node.py: ") && txt.contains("fnv64 "),
+        "{txt}"
+    );
+    assert!(txt.contains("tool          maelstrom-node "), "{txt}");
+    let json = report_json(&dir);
+    assert_eq!(json["tested"]["ours"], false);
+    assert!(json["tested"]["files"][0]["fnv64"].as_str().unwrap().len() == 16);
+    assert_eq!(json["config"]["nodes"], 2);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("echo_node.py"), "the page names the node too");
+
+    let dir = results_dir("judging-names-ours");
+    let out = cluster(
+        "counter",
+        &["--nodes", "2", "--strategy", "delta-push"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let txt = report_txt(&dir);
+    assert!(
+        txt.contains("node          maelstrom-node --workload counter --strategy delta-push"),
+        "{txt}"
+    );
+}
+
+#[test]
+fn lost_values_are_counted_once_each() {
+    // A broadcast node that never forwards: values are lost (set-full),
+    // never more of them than were broadcast, and each node's misses are
+    // reported on their own.
+    let dir = results_dir("judging-lost-once");
+    let bin = python_node("broken_node.py", "lonely-broadcast");
+    let out = cluster("broadcast", &["--nodes", "3", "--bin", &bin], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = report_json(&dir);
+    let acked = metric(&report, "values acknowledged").unwrap();
+    let lost = metric(&report, "values lost").unwrap();
+    assert!(acked > 0.0 && lost <= acked, "lost {lost} of {acked}");
+    assert!(metric(&report, "final reads lacking values").unwrap() >= 2.0);
+}
