@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""A deliberately broken node for the cluster runner's tests.
+"""A deliberately broken node for the cluster and golden runners' tests.
 
 MODE (argv[1]):
 - `exit` answers init then exits on the first request;
 - `garbage` answers init then writes a line that is not JSON;
 - `stranger` answers init then sends a message to a node that does not exist;
 - `wrong-echo` answers echo requests with the wrong value;
+- `off-by-one-echo` answers echo requests with an `in_reply_to` one past the
+  request's `msg_id`;
 - `lonely-broadcast` speaks the broadcast protocol correctly but never
   forwards: it acks broadcasts and reads only the values it was given;
 - `double-counter` speaks the counter protocol and gossips every add, but
@@ -67,6 +69,8 @@ for line in sys.stdin:
         send("n99", {"type": "gossip"})
     elif mode == "wrong-echo":
         reply(msg, {"type": "echo_ok", "echo": "not what you sent"})
+    elif mode == "off-by-one-echo":
+        send(msg["src"], {"type": "echo_ok", "echo": body["echo"], "in_reply_to": body["msg_id"] + 1})
     elif mode == "echo-with-child":
         reply(msg, {"type": "echo_ok", "echo": body["echo"]})
     elif mode == "stops-reading":
