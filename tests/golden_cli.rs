@@ -487,3 +487,27 @@ fn unreadable_or_malformed_fixtures_exit_2_naming_the_file_and_run_nothing() {
         assert!(err.contains(&path) && err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn the_readme_echo_node_passes() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let section = readme
+        .split_once("## Checking any node against the fixtures")
+        .expect("the README has the section")
+        .1;
+    let code = section
+        .split_once("```python\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("the section shows a Python node")
+        .0;
+    let dir = temp_dir("readme");
+    let script = dir.join("echo.py");
+    std::fs::write(&script, code).unwrap();
+    let node = format!("python3 {}", script.display());
+    let out = golden(&["--bin", &node, &repo("fixtures/echo/echo.json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(
+        stdout(&out),
+        "PASS echo/echo\n1 passed, 0 failed, 0 skipped\n"
+    );
+}
