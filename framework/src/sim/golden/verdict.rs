@@ -130,7 +130,10 @@ pub fn judge(
         }
     }
     if bad_lines > MAX_LISTED_BAD_LINES {
-        problems.push(format!("… {} lines in all are not JSON objects", bad_lines));
+        problems.push(format!(
+            "… and {} more lines that are not JSON objects",
+            bad_lines - MAX_LISTED_BAD_LINES
+        ));
     }
 
     let messages: Vec<&Value> = lines
