@@ -5,12 +5,15 @@
 //! - `maelstrom-node --list` lists the registered workloads.
 //! - `maelstrom-node sim --workload NAME [flags]` runs a simulated cluster
 //!   test and prints its report (exit status 1 when the check fails).
+//! - `maelstrom-node golden [--bin CMD] FIXTURES...` checks a node (this
+//!   binary, or any program) against fixture cases.
 //!
 //! This file only parses flags and wires crates together.
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use maelstrom_framework::sim::golden::{self, NodeCommand};
 use maelstrom_framework::sim::{self, SimConfig, Summary, sweep};
 use maelstrom_framework::{LabFactory, Registration, registry, stdio};
 
@@ -63,6 +66,29 @@ enum Command {
         after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000 --rate 100 --time-limit 12 --seeds 1..10\n  maelstrom-node cluster --workload kv --versus-partition\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\"\n\nOperations stop at --time-limit: give --rate and --time-limit room for --adds."
     )]
     Cluster(ClusterArgs),
+    /// Check a node against fixture cases (input lines, expected output
+    /// lines): PASS, FAIL (with expected and actual side by side) or SKIP
+    /// per case, then a tally. Exit status 1 if any case failed, 2 if a
+    /// fixture cannot be read.
+    #[command(
+        after_help = "Examples:\n  maelstrom-node golden fixtures/\n  maelstrom-node golden --bin \"python3 echo.py\" fixtures/echo/echo.json\n  maelstrom-node golden --bin \"sh -c 'exec python3 node.py'\" fixtures/broadcast\n\nWith --bin, cases with `args` (maelstrom-node's flags) are skipped, and `stderr`\nexpectations (maelstrom-node's log wording) are not checked. The fixture format:\nthe docs of maelstrom_framework::sim::golden (cargo doc --open)."
+    )]
+    Golden(GoldenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GoldenArgs {
+    /// Fixture files or folders: a folder gives every `*.json` in it and
+    /// in its subfolders, sorted (`fixtures/` gives every workload's).
+    #[arg(value_name = "FIXTURES", required = true)]
+    fixtures: Vec<std::path::PathBuf>,
+    /// The node to check: one command line, split into words as a POSIX
+    /// shell does (quotes and backslashes work, nothing is expanded), and
+    /// run with no flags added. Default: this binary, as `--workload W`
+    /// and the fixture's `args`, W being --workload or else the fixture's
+    /// folder name.
+    #[arg(long = "bin", value_name = "COMMAND")]
+    bin: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +181,10 @@ fn main() -> ExitCode {
     if cli.list {
         print!("{}", list_text());
         return ExitCode::SUCCESS;
+    }
+    // `golden` finds the workload in each fixture's folder.
+    if let Some(Command::Golden(args)) = &cli.command {
+        return run_golden(args, workload);
     }
     let Some(workload) = workload else {
         eprintln!(
@@ -598,6 +628,54 @@ fn run_cluster(
         }
     }
     exit_status(&reports)
+}
+
+fn run_golden(args: &GoldenArgs, workload: Option<&Registration>) -> ExitCode {
+    let usage_error = |text: String| {
+        eprintln!("maelstrom-node golden: {text}");
+        ExitCode::from(2)
+    };
+    let node = match (&args.bin, workload) {
+        (Some(_), Some(w)) => {
+            return usage_error(format!(
+                "--workload {} picks which of maelstrom-node's workloads runs the cases; \
+                 with --bin the node is yours: leave it out",
+                w.name
+            ));
+        }
+        (Some(line), None) => match shell_words::split(line) {
+            Ok(argv) if argv.is_empty() => return usage_error("--bin is empty".into()),
+            Ok(argv) => NodeCommand::Foreign { argv },
+            Err(e) => return usage_error(format!("--bin {line:?}: {e}")),
+        },
+        (None, workload) => match std::env::current_exe() {
+            Ok(program) => NodeCommand::Ours {
+                program,
+                workload: workload.map(|w| w.name.to_string()),
+            },
+            Err(e) => {
+                eprintln!("maelstrom-node golden: cannot find this binary: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let fixtures = match golden::load_fixtures(&args.fixtures) {
+        Ok(fixtures) => fixtures,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("maelstrom-node golden: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match golden::run_fixtures(&fixtures, &node, &mut std::io::stdout().lock()) {
+        Ok(tally) if tally.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("maelstrom-node golden: writing the results: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The workload flags given on this command line, to pass on to the nodes.

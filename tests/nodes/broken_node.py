@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A deliberately broken node for the cluster runner's tests.
+"""A deliberately broken node for the cluster and golden runners' tests.
 
 MODE (argv[1]):
 - `exit` answers init then exits on the first request;

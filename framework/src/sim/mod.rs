@@ -15,9 +15,12 @@
 //! - [`plots`]: charts of a run as one self-contained HTML page.
 //! - [`report`]: the table, the JSON document, distributions over seeds.
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
+//! - [`golden`]: fixture cases (input lines, expected messages) run against
+//!   any node program — the `golden` command and `tests/golden.rs`.
 
 pub mod cluster;
 pub mod config;
+pub mod golden;
 pub mod lab;
 pub mod network;
 pub mod plots;
