@@ -17,13 +17,29 @@ fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
 }
 
+/// What a fault event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultAction {
+    Partition,
+    Heal,
+}
+
+impl std::fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FaultAction::Partition => "partition",
+            FaultAction::Heal => "heal",
+        })
+    }
+}
+
 /// A partition started or healed.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultEvent {
     #[serde(serialize_with = "secs")]
     pub at: Duration,
-    /// `partition` or `heal`.
-    pub action: &'static str,
+    pub action: FaultAction,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,7 +50,7 @@ impl FaultEvent {
     pub fn partition(at: Duration, pattern: PartitionPattern, p: &Partition) -> FaultEvent {
         FaultEvent {
             at,
-            action: "partition",
+            action: FaultAction::Partition,
             pattern: Some(pattern.to_string()),
             groups: Some(p.description.clone()),
         }
@@ -43,7 +59,7 @@ impl FaultEvent {
     pub fn heal(at: Duration) -> FaultEvent {
         FaultEvent {
             at,
-            action: "heal",
+            action: FaultAction::Heal,
             pattern: None,
             groups: None,
         }
@@ -164,7 +180,7 @@ impl Report {
                 "partitions",
                 self.faults
                     .iter()
-                    .filter(|f| f.action == "partition")
+                    .filter(|f| f.action == FaultAction::Partition)
                     .count() as f64,
                 "",
             ),
@@ -261,7 +277,7 @@ impl Report {
             let parts = self
                 .faults
                 .iter()
-                .filter(|f| f.action == "partition")
+                .filter(|f| f.action == FaultAction::Partition)
                 .count();
             let _ = writeln!(out, "faults        {parts} partition(s):");
             for f in &self.faults {
@@ -413,7 +429,7 @@ pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
     let parts = partitioned
         .faults
         .iter()
-        .filter(|f| f.action == "partition")
+        .filter(|f| f.action == FaultAction::Partition)
         .count();
     let _ = writeln!(out, "  {:<46} {:>14} {:>14}", "partitions", 0, parts);
     for (label, r) in [("normal", normal), ("partitioned", partitioned)] {

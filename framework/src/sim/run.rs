@@ -18,7 +18,7 @@ use crate::registry::NodeFactory;
 use crate::sim::cluster::{Backend, Cluster};
 use crate::sim::lab::{History, Lab, Op, Outcome};
 use crate::sim::network::{LatencyDist, NetConfig, Partition, PartitionPattern};
-use crate::sim::report::{FaultEvent, OpCounts, Report};
+use crate::sim::report::{FaultAction, FaultEvent, OpCounts, Report};
 
 /// Faults the nemesis can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -627,7 +627,7 @@ impl<B: Backend> Driver<'_, B> {
             .faults
             .iter()
             .rev()
-            .find(|f| f.action == "heal")
+            .find(|f| f.action == FaultAction::Heal)
             .map(|f| f.at);
         let end = now + Duration::from_secs_f64(self.cfg.settle);
         loop {
