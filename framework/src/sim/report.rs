@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use crate::sim::cluster::NetStats;
 use crate::sim::lab::{History, Metric, quantile};
 use crate::sim::network::{Partition, PartitionPattern};
-use crate::sim::plots::{Plot, Series};
+use crate::sim::plots::{Plot, ops};
 use crate::sim::run::SimConfig;
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -130,41 +130,25 @@ pub struct Report {
     pub journal: Option<crate::sim::network::JournalSummary>,
     #[serde(skip)]
     pub history: History,
-    /// Charts: the run's own and the checker's.
+    /// The checker's charts ([`Verdict::plots`](crate::sim::Verdict));
+    /// the page draws the run's own ([`Report::run_plots`]) beside them.
     #[serde(skip)]
     pub plots: Vec<Plot>,
 }
 
 impl Report {
-    /// The run's own charts: messages per second by type, and client
+    /// The run's own charts, from its history and traffic: Maelstrom's
+    /// operation latency, latency quantiles and operation rate over time,
+    /// node-to-node messages per second by type, and the distribution of
     /// operation latency.
-    pub fn run_plots(net: &NetStats, history: &History) -> Vec<Plot> {
-        let series = net
-            .per_second
-            .iter()
-            .map(|(kind, counts)| Series {
-                name: kind.clone(),
-                points: counts
-                    .iter()
-                    .enumerate()
-                    .map(|(s, &c)| (s as f64, c as f64))
-                    .collect(),
-            })
-            .collect();
-        let latencies: Vec<f64> = history
-            .ops
-            .iter()
-            .filter(|op| op.is_ok() && !op.final_read)
-            .map(|op| (op.complete - op.invoke).as_secs_f64() * 1000.0)
-            .collect();
+    pub fn run_plots(&self) -> Vec<Plot> {
+        let buckets = ops::Buckets::for_run(self.simulated_s);
         vec![
-            Plot::lines(
-                "Node-to-node messages per second, by type",
-                "time (s)",
-                "messages / s",
-                series,
-            ),
-            Plot::histogram("Client operation latency", "latency (ms)", &latencies),
+            ops::latency_raw(&self.history),
+            ops::latency_quantiles(&self.history, &buckets),
+            ops::rate(&self.history, &buckets),
+            ops::messages_per_second(&self.net, self.simulated_s),
+            ops::latency_histogram(&self.history),
         ]
     }
 
@@ -354,7 +338,7 @@ fn format_value(v: f64) -> String {
 impl Report {
     /// Writes the run into `dir`, like Maelstrom's store: `report.txt`,
     /// `report.json`, `history.jsonl` (one operation a line) and
-    /// `report.html` (the table and the charts).
+    /// `report.html` (the table, the charts and the message diagram).
     pub fn write_results(&self, dir: &std::path::Path) -> std::io::Result<()> {
         use std::io::Write;
         std::fs::create_dir_all(dir)?;
@@ -369,10 +353,9 @@ impl Report {
             history.write_all(b"\n")?;
         }
         history.flush()?;
-        let title = format!("{} — seed {}", self.workload, self.config.seed);
         std::fs::write(
             dir.join("report.html"),
-            crate::sim::plots::html(&title, &table, &self.plots),
+            crate::sim::plots::page::report_page(self, &table),
         )
     }
 }

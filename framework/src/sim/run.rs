@@ -677,7 +677,7 @@ impl<B: Backend> Driver<'_, B> {
             node_ids: self.cluster.node_ids(),
             healed_at,
         };
-        let mut verdict = self.lab.check(&history, self.cluster.stats());
+        let verdict = self.lab.check(&history, self.cluster.stats());
         let mut counts = OpCounts::default();
         let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
         for op in &history.ops {
@@ -710,8 +710,6 @@ impl<B: Backend> Driver<'_, B> {
                 .cloned(),
         );
         let stats = self.cluster.stats().clone();
-        let mut plots = Report::run_plots(&stats, &history);
-        plots.append(&mut verdict.plots);
         let per_op = |x: u64| x as f64 / counts.total.max(1) as f64;
         Report {
             workload: workload.to_string(),
@@ -732,7 +730,7 @@ impl<B: Backend> Driver<'_, B> {
             phases: Default::default(),
             journal: self.cluster.finish_journal(),
             history,
-            plots,
+            plots: verdict.plots,
         }
     }
 }
