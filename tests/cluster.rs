@@ -183,44 +183,74 @@ fn run_browser(browser: &Path, page: &Path, args: &[String]) -> Output {
     out
 }
 
-/// Horizontal bands of the screenshot holding coloured (saturated) pixels
-/// left of `max_x`: one per chart with something drawn in its plot area.
-/// Text, axes, grid lines and backgrounds are grey; only marks have colour.
-fn coloured_bands(png_file: &Path, max_x: u32) -> (usize, usize) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(png_file).expect("screenshot written"),
-    ));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("sane size")];
-    let info = reader.next_frame(&mut buf).expect("a PNG frame");
-    let channels = info.color_type.samples();
-    assert!(channels >= 3, "expected an RGB screenshot, got {info:?}");
-    let mut colours = std::collections::HashSet::new();
-    let mut bands = 0;
-    let mut last_row: Option<u32> = None;
-    for y in 0..info.height {
-        let mut coloured = false;
-        for x in 0..info.width {
-            let i = (y * info.width + x) as usize * channels;
-            let (r, g, b) = (buf[i], buf[i + 1], buf[i + 2]);
-            colours.insert((r, g, b));
-            let spread = r.max(g).max(b) - r.min(g).min(b);
-            coloured |= x < max_x && spread > 60;
-        }
-        if coloured {
-            // Rows of one chart are contiguous (lines join their points,
-            // bars stand on the axis); charts are ~100 px apart.
-            if last_row.is_none_or(|r| y - r > 20) {
-                bands += 1;
-            }
-            last_row = Some(y);
-        }
-    }
-    (bands, colours.len())
+/// A screenshot's pixels as RGB rows.
+struct Screenshot {
+    width: u32,
+    height: u32,
+    channels: usize,
+    pixels: Vec<u8>,
 }
 
-/// The HTML report, opened in a real browser: every chart is in the DOM
-/// and every chart with data shows it on screen.
+impl Screenshot {
+    fn read(png_file: &Path) -> Screenshot {
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(png_file).expect("screenshot written"),
+        ));
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("sane size")];
+        let info = reader.next_frame(&mut pixels).expect("a PNG frame");
+        let channels = info.color_type.samples();
+        assert!(channels >= 3, "expected an RGB screenshot, got {info:?}");
+        Screenshot {
+            width: info.width,
+            height: info.height,
+            channels,
+            pixels,
+        }
+    }
+
+    /// Whether the pixel is coloured (saturated): only data marks are.
+    /// Text, axes, grid lines, fault bands and phase lines are grey or
+    /// pale.
+    fn coloured(&self, x: u32, y: u32) -> bool {
+        let i = (y * self.width + x) as usize * self.channels;
+        let (r, g, b) = (self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]);
+        r.max(g).max(b) - r.min(g).min(b) > 60
+    }
+
+    /// Coloured pixels in rows `rows`.
+    fn coloured_in(&self, rows: std::ops::Range<u32>) -> usize {
+        rows.filter(|&y| y < self.height)
+            .map(|y| (0..self.width).filter(|&x| self.coloured(x, y)).count())
+            .sum()
+    }
+
+    fn distinct_colours(&self) -> usize {
+        self.pixels
+            .chunks(self.channels)
+            .map(|p| (p[0], p[1], p[2]))
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+}
+
+/// `page` with `extra` (a style or a script) added at the end of its body:
+/// the test's own view of the real page.
+fn page_with(page: &Path, name: &str, extra: &str) -> PathBuf {
+    let html = std::fs::read_to_string(page).expect("the page");
+    let at = html.rfind("</body>").expect("a body");
+    let copy = page.with_file_name(name);
+    std::fs::write(&copy, format!("{}{extra}{}", &html[..at], &html[at..])).expect("write");
+    copy
+}
+
+/// Each chart in its own cell of this height (px), for the screenshot of
+/// the charts one by one; the tallest (the message diagram) fits.
+const CELL: u32 = 800;
+
+/// The HTML report, opened in a real browser: every chart is in the DOM,
+/// the page never scrolls sideways, the message diagram is there for a
+/// `cluster` run, and every chart with data shows it on screen.
 #[test]
 fn the_html_report_renders_in_a_headless_browser() {
     let Some(browser) = browser() else {
@@ -235,38 +265,115 @@ fn the_html_report_renders_in_a_headless_browser() {
     let out = cluster("counter", &["--nodes", "3"], &dir);
     assert!(out.status.success(), "{}", text(&out));
     let page = dir.join("report.html");
-    // What we wrote: one <figure> per chart; charts without data say so.
-    let html = std::fs::read_to_string(&page).unwrap();
-    let charts = html.matches("<figure>").count();
-    let with_data = html
-        .split("<figure>")
-        .skip(1)
-        .filter(|chart| !chart.contains(">no data<"))
-        .count();
-    // Counter: messages per second, latency, nodes holding the final value.
-    assert!(with_data >= 3, "{html}");
 
-    let dom = run_browser(&browser, &page, &["--dump-dom".into()]);
+    // What we wrote: one <figure> per chart, in page order; charts without
+    // data say so, a diagram says how many messages it draws.
+    let html = std::fs::read_to_string(&page).unwrap();
+    let figures: Vec<&str> = html.split("<figure>").skip(1).collect();
+    let has_data: Vec<bool> = figures
+        .iter()
+        .map(|f| !f.contains(">no data<") && !f.contains(r#"data-messages="0""#))
+        .collect();
+    // Counter: latency, quantiles, rate, messages per second, nodes holding
+    // the final value, the message diagram, the latency histogram.
+    assert_eq!(figures.len(), 7, "{html}");
+    assert!(has_data.iter().all(|&d| d), "{html}");
+    // The message diagram: a cluster run journals its messages.
+    let diagram = figures
+        .iter()
+        .find(|f| f.contains(r#"class="chart diagram""#))
+        .expect("a message diagram");
+    assert!(diagram.contains("<title>#"), "messages with tooltips");
+    assert!(!html.contains("No message diagram"));
+    // Every time chart spans the same range, the run's.
+    let ranges: std::collections::HashSet<&str> = figures
+        .iter()
+        .filter(|f| f.contains(r#"class="chart time""#))
+        .map(|f| {
+            let from = f.find("data-x-from=").expect("a range");
+            &f[from..from + f[from..].find(" role=").expect("attributes")]
+        })
+        .collect();
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+
+    // The browser's parse of the page holds every chart, whole; and at a
+    // narrow window nothing is wider than the page (a script in the test's
+    // copy writes the widths into the DOM it dumps; the page has none).
+    let measured = page_with(
+        &page,
+        "report-widths.html",
+        "<script>document.body.setAttribute('data-widths', \
+         document.documentElement.scrollWidth + ' ' + document.documentElement.clientWidth)</script>",
+    );
+    let dom = run_browser(
+        &browser,
+        &measured,
+        &["--dump-dom".into(), "--window-size=640,2000".into()],
+    );
     assert!(dom.status.success(), "{}", text(&dom));
     let dom = String::from_utf8_lossy(&dom.stdout);
-    // The browser's parse of the page holds every chart, whole.
-    assert_eq!(dom.matches("<svg").count(), charts, "{dom}");
-    assert_eq!(dom.matches("</svg>").count(), charts, "{dom}");
+    assert_eq!(dom.matches("<svg").count(), figures.len(), "{dom}");
+    assert_eq!(dom.matches("</svg>").count(), figures.len(), "{dom}");
     assert!(dom.contains("<polyline") && dom.contains("<rect"), "{dom}");
+    assert!(dom.contains(r#"class="chart diagram""#), "{dom}");
     assert!(dom.contains("counter — seed 1"), "{dom}");
+    let widths = dom
+        .split("data-widths=\"")
+        .nth(1)
+        .and_then(|w| w.split('"').next())
+        .expect("the script ran");
+    let (scroll, client) = widths.split_once(' ').expect("two widths");
+    let (scroll, client): (u32, u32) = (scroll.parse().unwrap(), client.parse().unwrap());
+    assert!(
+        client > 0 && scroll <= client,
+        "sideways scrolling: {widths}"
+    );
 
+    // The real page: drawn, with coloured marks.
     let shot = dir.join("screenshot.png");
     let args = [
         format!("--screenshot={}", shot.display()),
-        "--window-size=1200,4000".into(),
+        "--window-size=1200,3000".into(),
     ];
     let out = run_browser(&browser, &page, &args);
     assert!(out.status.success(), "{}", text(&out));
-    // The page's 24 px margin plus the chart's plot area (x < 720): the
-    // legend's coloured squares lie to the right of it and do not count.
-    let (bands, colours) = coloured_bands(&shot, 24 + 720);
-    assert!(colours > 2, "a blank screenshot: {colours} colour(s)");
-    assert_eq!(bands, with_data, "charts with visible data marks");
+    let whole = Screenshot::read(&shot);
+    assert!(whole.distinct_colours() > 2, "a blank screenshot");
+    assert!(whole.coloured_in(0..whole.height) > 0, "no coloured marks");
+
+    // Chart by chart: the test's copy shows only the figures, each in a
+    // cell of its own at full size without legend or caption, so each
+    // cell's colour is its chart's data marks.
+    let cells = page_with(
+        &page,
+        "report-cells.html",
+        &format!(
+            "<style>body{{margin:0!important;padding:0!important;max-width:none!important}}\
+             body>*:not(figure){{display:none!important}}\
+             figure{{margin:0!important;width:1100px;height:{CELL}px;overflow:hidden}}\
+             figcaption,.legend{{display:none!important}}</style>"
+        ),
+    );
+    let shot = dir.join("cells.png");
+    let args = [
+        format!("--screenshot={}", shot.display()),
+        format!("--window-size=1100,{}", CELL * figures.len() as u32),
+    ];
+    let out = run_browser(&browser, &cells, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let cells = Screenshot::read(&shot);
+    for (i, data) in has_data.iter().enumerate() {
+        let i = i as u32;
+        let coloured = cells.coloured_in(i * CELL..(i + 1) * CELL);
+        // A single dot is about 20 pixels (a one-second run has one
+        // messages-per-second sample); an empty chart has none.
+        assert_eq!(
+            coloured >= 10,
+            *data,
+            "chart {i} has {coloured} coloured pixels: {}",
+            &figures[i as usize][..200.min(figures[i as usize].len())]
+        );
+    }
 }
 
 /// The node and grandchild pids the `echo-with-child` and `stops-reading`

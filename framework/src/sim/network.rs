@@ -306,6 +306,18 @@ pub enum DropReason {
     InFlightAtEnd,
 }
 
+impl fmt::Display for DropReason {
+    /// What happened to the copy, for a reader (a diagram's tooltip).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DropReason::Partition => "cut by a partition",
+            DropReason::Loss => "lost (random loss)",
+            DropReason::Overload => "dropped: the receiver's queue was full",
+            DropReason::InFlightAtEnd => "still in flight when the run ended",
+        })
+    }
+}
+
 /// What became of one message: the network's journal entry, written once
 /// every copy of it has arrived or been dropped. The report's counts come
 /// from the same calls, so the journal and the report agree.

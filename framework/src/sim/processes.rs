@@ -411,8 +411,9 @@ impl ProcessCluster {
             )),
             FromNode::Closed { node } => {
                 // A node that exits closes its stdout a moment before it
-                // can be reaped: wait that moment for its exit status.
-                let deadline = Instant::now() + Duration::from_millis(500);
+                // can be reaped: wait that moment (long, on a loaded
+                // machine) for its exit status.
+                let deadline = Instant::now() + Duration::from_secs(2);
                 let status = loop {
                     match self.children.0[node].try_wait() {
                         Ok(Some(status)) => break format!("exited ({status})"),

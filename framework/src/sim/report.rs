@@ -10,11 +10,28 @@ use serde::{Serialize, Serializer};
 use crate::sim::cluster::NetStats;
 use crate::sim::lab::{History, Metric, quantile};
 use crate::sim::network::{Partition, PartitionPattern};
-use crate::sim::plots::{Plot, Series};
+use crate::sim::plots::{Plot, ops};
 use crate::sim::run::SimConfig;
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
+}
+
+/// What a fault event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultAction {
+    Partition,
+    Heal,
+}
+
+impl std::fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FaultAction::Partition => "partition",
+            FaultAction::Heal => "heal",
+        })
+    }
 }
 
 /// A partition started or healed.
@@ -22,8 +39,7 @@ fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub struct FaultEvent {
     #[serde(serialize_with = "secs")]
     pub at: Duration,
-    /// `partition` or `heal`.
-    pub action: &'static str,
+    pub action: FaultAction,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,7 +50,7 @@ impl FaultEvent {
     pub fn partition(at: Duration, pattern: PartitionPattern, p: &Partition) -> FaultEvent {
         FaultEvent {
             at,
-            action: "partition",
+            action: FaultAction::Partition,
             pattern: Some(pattern.to_string()),
             groups: Some(p.description.clone()),
         }
@@ -43,7 +59,7 @@ impl FaultEvent {
     pub fn heal(at: Duration) -> FaultEvent {
         FaultEvent {
             at,
-            action: "heal",
+            action: FaultAction::Heal,
             pattern: None,
             groups: None,
         }
@@ -239,41 +255,25 @@ pub struct Report {
     pub journal: Option<crate::sim::network::JournalSummary>,
     #[serde(skip)]
     pub history: History,
-    /// Charts: the run's own and the checker's.
+    /// The checker's charts ([`Verdict::plots`](crate::sim::Verdict));
+    /// the page draws the run's own ([`Report::run_plots`]) beside them.
     #[serde(skip)]
     pub plots: Vec<Plot>,
 }
 
 impl Report {
-    /// The run's own charts: messages per second by type, and client
+    /// The run's own charts, from its history and traffic: Maelstrom's
+    /// operation latency, latency quantiles and operation rate over time,
+    /// node-to-node messages per second by type, and the distribution of
     /// operation latency.
-    pub fn run_plots(net: &NetStats, history: &History) -> Vec<Plot> {
-        let series = net
-            .per_second
-            .iter()
-            .map(|(kind, counts)| Series {
-                name: kind.clone(),
-                points: counts
-                    .iter()
-                    .enumerate()
-                    .map(|(s, &c)| (s as f64, c as f64))
-                    .collect(),
-            })
-            .collect();
-        let latencies: Vec<f64> = history
-            .ops
-            .iter()
-            .filter(|op| op.is_ok() && !op.final_read)
-            .map(|op| (op.complete - op.invoke).as_secs_f64() * 1000.0)
-            .collect();
+    pub fn run_plots(&self) -> Vec<Plot> {
+        let buckets = ops::Buckets::for_run(self.simulated_s);
         vec![
-            Plot::lines(
-                "Node-to-node messages per second, by type",
-                "time (s)",
-                "messages / s",
-                series,
-            ),
-            Plot::histogram("Client operation latency", "latency (ms)", &latencies),
+            ops::latency_raw(&self.history),
+            ops::latency_quantiles(&self.history, &buckets),
+            ops::rate(&self.history, &buckets),
+            ops::messages_per_second(&self.net, self.simulated_s),
+            ops::latency_histogram(&self.history),
         ]
     }
 
@@ -289,7 +289,7 @@ impl Report {
                 "partitions",
                 self.faults
                     .iter()
-                    .filter(|f| f.action == "partition")
+                    .filter(|f| f.action == FaultAction::Partition)
                     .count() as f64,
                 "",
             ),
@@ -419,7 +419,7 @@ impl Report {
             let parts = self
                 .faults
                 .iter()
-                .filter(|f| f.action == "partition")
+                .filter(|f| f.action == FaultAction::Partition)
                 .count();
             let _ = writeln!(out, "faults        {parts} partition(s):");
             for f in &self.faults {
@@ -525,7 +525,7 @@ fn format_value(v: f64) -> String {
 impl Report {
     /// Writes the run into `dir`, like Maelstrom's store: `report.txt`,
     /// `report.json`, `history.jsonl` (one operation a line) and
-    /// `report.html` (the table and the charts).
+    /// `report.html` (the table, the charts and the message diagram).
     pub fn write_results(&self, dir: &std::path::Path) -> std::io::Result<()> {
         use std::io::Write;
         std::fs::create_dir_all(dir)?;
@@ -540,10 +540,9 @@ impl Report {
             history.write_all(b"\n")?;
         }
         history.flush()?;
-        let title = format!("{} — seed {}", self.workload, self.config.seed);
         std::fs::write(
             dir.join("report.html"),
-            crate::sim::plots::html(&title, &table, &self.plots),
+            crate::sim::plots::page::report_page(self, &table),
         )
     }
 }
@@ -600,7 +599,7 @@ pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
     let parts = partitioned
         .faults
         .iter()
-        .filter(|f| f.action == "partition")
+        .filter(|f| f.action == FaultAction::Partition)
         .count();
     let _ = writeln!(out, "  {:<46} {:>14} {:>14}", "partitions", 0, parts);
     for (label, r) in [("normal", normal), ("partitioned", partitioned)] {

@@ -22,7 +22,9 @@ use crate::registry::NodeFactory;
 use crate::sim::cluster::{Backend, Cluster, PROBE_CLIENT};
 use crate::sim::lab::{History, Lab, Op, Outcome};
 use crate::sim::network::{Partition, PartitionPattern};
-use crate::sim::report::{FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
+use crate::sim::report::{
+    FaultAction, FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report,
+};
 
 pub use crate::sim::config::{
     MAX_SECONDS, Nemesis, ProbeSetting, SimConfig, Tested, node_seed, sub_seed,
@@ -651,7 +653,7 @@ impl<B: Backend> Driver<'_, B> {
             .faults
             .iter()
             .rev()
-            .find(|f| f.action == "heal")
+            .find(|f| f.action == FaultAction::Heal)
             .map(|f| f.at);
         let end = now + Duration::from_secs_f64(self.cfg.settle);
         loop {
@@ -798,8 +800,6 @@ impl<B: Backend> Driver<'_, B> {
             }
         }
         let stats = self.cluster.stats().clone();
-        let mut plots = Report::run_plots(&stats, &history);
-        plots.append(&mut verdict.plots);
         let per_op = |x: u64| x as f64 / counts.total.max(1) as f64;
         let probes = self.probes_load(&stats);
         let valid = failures.is_empty() && verdict.valid && panics == 0 && problems.is_empty();
@@ -826,7 +826,7 @@ impl<B: Backend> Driver<'_, B> {
             phases: self.phases,
             journal: self.cluster.finish_journal(),
             history,
-            plots,
+            plots: std::mem::take(&mut verdict.plots),
         }
     }
 

@@ -195,10 +195,7 @@ pub fn plots(points: &[SweepPoint], columns: &[String]) -> Vec<Plot> {
                         .filter_map(|p| Some((p.cell("msgs-per-op")?, p.cell(metric)?)))
                         .collect();
                     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    Series {
-                        name: format!("{line_flag} {value}"),
-                        points,
-                    }
+                    Series::new(format!("{line_flag} {value}"), points)
                 })
                 .collect();
             Plot::lines(

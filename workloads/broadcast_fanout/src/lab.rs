@@ -345,17 +345,18 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         let mut invoked: Vec<f64> = acked.values().map(|op| op.invoke.as_secs_f64()).collect();
         invoked.sort_by(f64::total_cmp);
         delivered_at.sort();
-        let count_series = |name: &str, times: Vec<f64>| Series {
-            name: name.into(),
-            points: times
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (t, (i + 1) as f64))
-                .collect(),
+        let count_series = |name: &str, times: Vec<f64>| {
+            Series::new(
+                name,
+                times
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| (t, (i + 1) as f64))
+                    .collect(),
+            )
         };
-        verdict.plots.push(Plot::lines(
+        verdict.plots.push(Plot::over_time(
             "Acknowledged values: broadcast, and held by every node",
-            "time (s)",
             "values",
             vec![
                 count_series("broadcast", invoked),

@@ -344,14 +344,10 @@ impl KvLab {
             agreeing += i64::from(after) - i64::from(before);
             points.push((at.as_secs_f64(), agreeing as f64));
         }
-        Plot::lines(
+        Plot::over_time(
             "Keys on which every node agrees",
-            "time (s)",
             "keys",
-            vec![Series {
-                name: "agreeing keys".into(),
-                points,
-            }],
+            vec![Series::new("agreeing keys", points)],
         )
     }
 }

@@ -75,14 +75,10 @@ impl CounterLab {
             let agreeing = current.iter().filter(|v| **v == Some(final_value)).count();
             points.push((t.as_secs_f64(), agreeing as f64));
         }
-        Plot::lines(
+        Plot::over_time(
             "Nodes holding the final value",
-            "time (s)",
             "nodes",
-            vec![Series {
-                name: format!("value {final_value}"),
-                points,
-            }],
+            vec![Series::new(format!("value {final_value}"), points)],
         )
     }
 }

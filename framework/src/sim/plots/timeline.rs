@@ -1,0 +1,230 @@
+//! The frame every time chart of a report page shares: the run's span (0 to
+//! its end), its partitions as bands, and its phases as thin lines, so a
+//! spike in one chart can be read against the faults and against the
+//! other charts directly above and below it.
+
+use std::time::Duration;
+
+use crate::sim::report::{FaultAction, FaultEvent, Phases, Report};
+
+/// The run's time axis and what happened along it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeFrame {
+    /// The x axis runs from 0 to here, in seconds.
+    pub end_s: f64,
+    pub faults: Vec<FaultBand>,
+    pub phases: Vec<PhaseMark>,
+}
+
+/// A time during which the network was partitioned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultBand {
+    pub from: Duration,
+    pub to: Duration,
+    /// The partition's pattern (`majority`) and groups, when known.
+    pub pattern: Option<String>,
+    pub groups: Option<String>,
+    /// `false`: still partitioned when the run ended (the band runs to the
+    /// end).
+    pub healed: bool,
+}
+
+impl FaultBand {
+    /// The band's tooltip.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "partition {:.3}–{:.3} s",
+            self.from.as_secs_f64(),
+            self.to.as_secs_f64()
+        );
+        if let Some(pattern) = &self.pattern {
+            text.push_str(&format!(" ({pattern})"));
+        }
+        if let Some(groups) = &self.groups {
+            text.push_str(&format!(": {groups}"));
+        }
+        if !self.healed {
+            text.push_str("; never healed before the end of the run");
+        }
+        text
+    }
+}
+
+/// A phase of the run began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    SetupDone,
+    ClientsDone,
+    FinalReads,
+}
+
+impl Phase {
+    /// The marker's short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::SetupDone => "setup done",
+            Phase::ClientsDone => "clients stop",
+            Phase::FinalReads => "final reads",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseMark {
+    pub phase: Phase,
+    pub at: Duration,
+}
+
+/// The bands of `faults` over a run that ended at `end`: a partition opens
+/// a band and the next heal closes it; a partition that replaces another
+/// closes the old band where the new one starts; one still open at the end
+/// runs to the end.
+pub fn fault_bands(faults: &[FaultEvent], end: Duration) -> Vec<FaultBand> {
+    let mut bands = Vec::new();
+    let mut open: Option<FaultBand> = None;
+    for event in faults {
+        match event.action {
+            FaultAction::Partition => {
+                if let Some(mut band) = open.take() {
+                    band.to = event.at;
+                    band.healed = true;
+                    bands.push(band);
+                }
+                open = Some(FaultBand {
+                    from: event.at,
+                    to: end,
+                    pattern: event.pattern.clone(),
+                    groups: event.groups.clone(),
+                    healed: false,
+                });
+            }
+            FaultAction::Heal => {
+                if let Some(mut band) = open.take() {
+                    band.to = event.at;
+                    band.healed = true;
+                    bands.push(band);
+                }
+            }
+        }
+    }
+    if let Some(mut band) = open {
+        band.to = end.max(band.from);
+        bands.push(band);
+    }
+    bands
+}
+
+/// The phases that were recorded (a phase at time zero was not).
+pub fn phase_marks(phases: &Phases) -> Vec<PhaseMark> {
+    [
+        (Phase::SetupDone, phases.setup_done),
+        (Phase::ClientsDone, phases.clients_done),
+        (Phase::FinalReads, phases.final_reads),
+    ]
+    .into_iter()
+    .filter(|(_, at)| !at.is_zero())
+    .map(|(phase, at)| PhaseMark { phase, at })
+    .collect()
+}
+
+impl TimeFrame {
+    /// The frame of `report`'s run: 0 to the simulated end.
+    pub fn of(report: &Report) -> TimeFrame {
+        let end = Duration::from_secs_f64(report.simulated_s.max(0.0));
+        TimeFrame {
+            end_s: report.simulated_s.max(0.0),
+            faults: fault_bands(&report.faults, end),
+            phases: phase_marks(&report.phases),
+        }
+    }
+
+    /// A frame with no faults or phases, for charts of one span.
+    pub fn span(end_s: f64) -> TimeFrame {
+        TimeFrame {
+            end_s,
+            faults: Vec::new(),
+            phases: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::network::{Partition, PartitionPattern};
+
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    fn partition(at: f64) -> FaultEvent {
+        FaultEvent::partition(
+            s(at),
+            PartitionPattern::Majority,
+            &Partition::groups(3, &[vec![0], vec![1, 2]]),
+        )
+    }
+
+    #[test]
+    fn partitions_and_heals_pair_into_bands_and_an_open_one_runs_to_the_end() {
+        let faults = [
+            partition(1.0),
+            FaultEvent::heal(s(2.5)),
+            // A heal with nothing open changes nothing.
+            FaultEvent::heal(s(3.0)),
+            partition(4.0),
+            // A new partition replaces the open one.
+            partition(5.0),
+            FaultEvent::heal(s(6.0)),
+            partition(8.0),
+        ];
+        let bands = fault_bands(&faults, s(9.5));
+        let spans: Vec<(f64, f64, bool)> = bands
+            .iter()
+            .map(|b| (b.from.as_secs_f64(), b.to.as_secs_f64(), b.healed))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (1.0, 2.5, true),
+                (4.0, 5.0, true),
+                (5.0, 6.0, true),
+                (8.0, 9.5, false)
+            ]
+        );
+        assert_eq!(bands[0].pattern.as_deref(), Some("majority"));
+        let tip = bands[0].describe();
+        assert!(
+            tip.contains("1.000–2.500 s") && tip.contains("majority"),
+            "{tip}"
+        );
+        assert!(tip.contains("[n0] | [n1 n2]"), "{tip}");
+        assert!(bands[3].describe().contains("never healed"));
+        assert!(fault_bands(&[], s(3.0)).is_empty());
+        assert!(fault_bands(&[FaultEvent::heal(s(1.0))], s(3.0)).is_empty());
+    }
+
+    #[test]
+    fn only_recorded_phases_are_marked() {
+        assert!(phase_marks(&Phases::default()).is_empty());
+        let marks = phase_marks(&Phases {
+            setup_done: s(0.2),
+            clients_done: s(5.2),
+            final_reads: Duration::ZERO,
+            end: s(6.0),
+        });
+        assert_eq!(
+            marks,
+            [
+                PhaseMark {
+                    phase: Phase::SetupDone,
+                    at: s(0.2)
+                },
+                PhaseMark {
+                    phase: Phase::ClientsDone,
+                    at: s(5.2)
+                }
+            ]
+        );
+    }
+}
