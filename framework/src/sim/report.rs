@@ -157,6 +157,11 @@ pub struct ProbeLoad {
     pub per_second: f64,
     /// Probe requests per client request.
     pub share_of_client_requests: f64,
+    /// How often, on average, each node's state was sampled, by probes and
+    /// by the clients' own reads: the resolution of every convergence and
+    /// delivery time of the run (they are upper bounds, late by up to
+    /// about this much per node).
+    pub sampled_every_ms: Option<f64>,
 }
 
 /// Replies that completed no operation, by why.
@@ -482,6 +487,14 @@ impl Report {
                 p.per_second,
                 p.share_of_client_requests * 100.0
             );
+            if let Some(ms) = p.sampled_every_ms {
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {:>12} ms (probes and client reads: times the checker saw are late by up to ~this)",
+                    "node state sampled every",
+                    format_value(ms.round())
+                );
+            }
         }
         for (what, n) in reply_counts {
             if n > 0 {

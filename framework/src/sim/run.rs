@@ -97,6 +97,8 @@ struct Driver<'a, B: Backend> {
     /// The request type whose ok replies sample node state (the lab's
     /// probe type), with real processes.
     sample_kind: Option<String>,
+    /// Samples of node state taken: probe replies and clients' reads.
+    samples: u64,
     setup_failures: Vec<String>,
     phases: Phases,
 }
@@ -138,6 +140,7 @@ pub fn run_on<B: Backend>(
         setup_next_id: 1,
         probes: None,
         sample_kind: None,
+        samples: 0,
         setup_failures: Vec::new(),
         phases: Phases::default(),
     };
@@ -359,6 +362,7 @@ impl<B: Backend> Driver<'_, B> {
             let node = delivery.node;
             if delivery.client == PROBE_CLIENT {
                 self.lab.on_probe(delivery.at, node, &delivery.body);
+                self.samples += 1;
                 continue;
             }
             if delivery.client == "c0" {
@@ -412,6 +416,7 @@ impl<B: Backend> Driver<'_, B> {
                 // as a probe's, and costs the node nothing extra.
                 if self.sample_kind.as_deref() == Some(self.ops[op_index].kind.as_str()) {
                     self.lab.on_probe(delivery.at, node, body);
+                    self.samples += 1;
                 }
             }
             let op = &mut self.ops[op_index];
@@ -607,26 +612,32 @@ impl<B: Backend> Driver<'_, B> {
             }
             if next_fault.is_some_and(|f| f <= t) {
                 self.toggle_fault();
-                next_fault = Some(t + self.nemesis_gap());
+                next_fault = Some(self.cluster.now() + self.nemesis_gap());
             }
             if next_op <= t {
                 if issued < limit {
                     let free: Vec<usize> = (0..self.clients.len())
                         .filter(|&s| self.clients[s].in_flight.is_none())
                         .collect();
+                    // Real time runs on while the runner works: a late
+                    // runner schedules from now, never from a past target
+                    // (which would keep it behind for good). In the
+                    // simulator `now` is `t`.
+                    let now = self.cluster.now();
                     if free.is_empty() {
                         // Every client is busy: the operation waits, as
                         // Maelstrom's generator does.
-                        next_op = t + Duration::from_millis(1);
+                        next_op = now + Duration::from_millis(1);
                         continue;
                     }
                     let slot = free[self.rng.random_range(0..free.len())];
                     match self.lab.next_op(&mut self.rng) {
                         Some(body) => {
-                            let now = self.cluster.now();
                             self.invoke(slot, body, false, now + timeout);
                             issued += 1;
-                            next_op = t + self.stagger();
+                            // Jepsen's stagger: the next operation is due a
+                            // random gap after this one went out.
+                            next_op = now + self.stagger();
                         }
                         None => {
                             clients_done = true;
@@ -853,6 +864,8 @@ impl<B: Backend> Driver<'_, B> {
             per_second: stats.probe_requests as f64 / active,
             share_of_client_requests: stats.probe_requests as f64
                 / stats.client_requests.max(1) as f64,
+            sampled_every_ms: (self.samples > 0)
+                .then(|| active * 1000.0 * self.cfg.nodes as f64 / self.samples as f64),
         })
     }
 }
