@@ -186,12 +186,14 @@ fn an_operation_budget_without_a_time_limit_runs_every_operation() {
 }
 
 /// The README's main command, read from the README itself, runs as it
-/// says: 1000 adds, partitions that really happen, a valid check.
+/// says: a real cluster, 1000 adds, partitions that really happen, a valid
+/// check, and a report page (written to a temporary folder instead of
+/// `results/main`).
 #[test]
 fn the_readme_main_command_runs_with_partitions() {
     let readme = include_str!("../README.md");
     let start = readme
-        .find("cargo run --release -- sim")
+        .find("cargo run --release -- cluster")
         .expect("README has the main command");
     // The command, with its `\` line continuations joined.
     let mut command = String::new();
@@ -205,15 +207,24 @@ fn the_readme_main_command_runs_with_partitions() {
             }
         }
     }
-    let args: Vec<&str> = command
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme-main");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut args: Vec<String> = command
         .trim_start_matches("cargo run --release --")
         .split_whitespace()
+        .map(str::to_string)
         .collect();
+    let results = args
+        .iter()
+        .position(|a| a == "--results")
+        .expect("the main command names its results folder");
+    args[results + 1] = dir.to_string_lossy().into_owned();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = node(&args);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{command}\n{report}");
     assert!(report.contains("add 1000"), "{report}");
-    assert!(report.contains("VALID"), "{report}");
+    assert!(report.contains("\nVALID"), "{report}");
     // "faults        2 partition(s):"
     let partitions: u32 = report
         .lines()
@@ -221,4 +232,6 @@ fn the_readme_main_command_runs_with_partitions() {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
     assert!(partitions > 0, "the main run has no partition:\n{report}");
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(page.contains("<svg"), "the report has its pictures");
 }

@@ -73,6 +73,22 @@ pub trait Backend {
     fn finish_journal(&mut self) -> Option<JournalSummary> {
         None
     }
+    /// From now on keep the node-to-node messages handed to nodes for
+    /// [`Backend::take_deliveries`] (real processes, for a lab that reads
+    /// them; the simulator's labs observe the handlers instead).
+    fn watch_deliveries(&mut self) {}
+    /// Node-to-node messages handed to nodes since the last call.
+    fn take_deliveries(&mut self) -> Vec<NodeDelivery> {
+        Vec::new()
+    }
+}
+
+/// A node-to-node message as it reached its destination.
+#[derive(Debug, Clone)]
+pub struct NodeDelivery {
+    pub at: Duration,
+    pub to: usize,
+    pub body: Value,
 }
 
 /// A borrowed backend is a backend: a test can run the driver on a cluster
@@ -132,6 +148,12 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     }
     fn finish_journal(&mut self) -> Option<JournalSummary> {
         (**self).finish_journal()
+    }
+    fn watch_deliveries(&mut self) {
+        (**self).watch_deliveries()
+    }
+    fn take_deliveries(&mut self) -> Vec<NodeDelivery> {
+        (**self).take_deliveries()
     }
 }
 

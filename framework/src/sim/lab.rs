@@ -49,16 +49,39 @@ pub trait Lab {
     /// workload's handler type.
     fn observe(&mut self, _now: Duration, _node: usize, _handler: &dyn Any) {}
 
-    /// The read that samples every node's state in the next probe round,
-    /// when the nodes are real processes whose handlers cannot be observed
-    /// (`None`: no probing). Called once per round, so a lab may rotate
-    /// what it reads. Probes are client messages, not operations.
-    fn probe(&mut self) -> Option<Value> {
+    /// The read the runner's next probe sends to `node`, when the nodes
+    /// are real processes whose handlers cannot be observed (`None`: this
+    /// lab does not probe). Probes are client messages, not operations; a
+    /// lab may pick what is most worth asking that node (kv: a key it is
+    /// not yet known to hold).
+    fn probe(&mut self, _node: usize) -> Option<Value> {
         None
     }
 
-    /// A probe's reply from `node`, received at `now`.
-    fn on_probe(&mut self, _now: Duration, _node: usize, _reply: &Value) {}
+    /// With real processes: a reply from `node` at `now` to `request` — a
+    /// probe's, or any client operation's that succeeded — as a sample of
+    /// the node's state. Returns whether it sampled the node's whole state
+    /// (a read of everything), for the report's sampling resolution.
+    fn on_sample(
+        &mut self,
+        _now: Duration,
+        _node: usize,
+        _request: &Value,
+        _reply: &Value,
+    ) -> bool {
+        false
+    }
+
+    /// Whether [`Lab::on_delivery`] should see node-to-node messages.
+    fn watches_deliveries(&self) -> bool {
+        false
+    }
+
+    /// With real processes, when [`Lab::watches_deliveries`]: a message
+    /// body handed to node `to` at `now`. A lab whose task fixes the
+    /// replication message (kv's `kv_merge` entries) learns from it what the
+    /// node holds, without asking.
+    fn on_delivery(&mut self, _now: Duration, _to: usize, _body: &Value) {}
 
     /// Checks the fields of an `_ok` reply to a `kind` request, beyond its
     /// type (which the driver checks): Maelstrom validates replies against

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::protocol::{self, NodeId};
-use crate::sim::cluster::{Backend, ClientDelivery, NetStats, Observer};
+use crate::sim::cluster::{Backend, ClientDelivery, NetStats, NodeDelivery, Observer};
 use crate::sim::lab::{Metric, quantile};
 use crate::sim::network::{
     Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
@@ -132,6 +132,8 @@ pub struct ProcessCluster {
     network: Network,
     journal: Option<SharedJournal>,
     inbox: Vec<ClientDelivery>,
+    /// Node-to-node messages handed over, for a lab that reads them.
+    deliveries: Option<Vec<NodeDelivery>>,
     problems: Vec<String>,
     fatal: Option<String>,
     /// Delivery time minus due time, in ms, one sample per delivery.
@@ -272,6 +274,7 @@ impl ProcessCluster {
             network,
             journal,
             inbox: Vec::new(),
+            deliveries: None,
             problems: Vec::new(),
             fatal: None,
             lag_ms: Vec::new(),
@@ -447,6 +450,13 @@ impl ProcessCluster {
                 continue;
             }
             self.lag_ms.push((now - due).as_secs_f64() * 1000.0);
+            if let Some(deliveries) = &mut self.deliveries {
+                let body = crate::sim::cluster::parse_output(&d.line)
+                    .and_then(|(_, _, body)| serde_json::from_str(body.get()).ok());
+                if let Some(body) = body {
+                    deliveries.push(NodeDelivery { at, to: d.to, body });
+                }
+            }
             if let Queued::Full = self.queue_for_node(d.to, d.line, false) {
                 // Cannot happen (room was checked, and only this thread
                 // adds); counted should it ever.
@@ -629,6 +639,17 @@ impl Backend for ProcessCluster {
             Metric::new("scheduling lag p99", quantile(&lag, 0.99), "ms"),
             Metric::new("scheduling lag max", lag[lag.len() - 1], "ms"),
         ]
+    }
+
+    fn watch_deliveries(&mut self) {
+        self.deliveries.get_or_insert_with(Vec::new);
+    }
+
+    fn take_deliveries(&mut self) -> Vec<NodeDelivery> {
+        self.deliveries
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn finish_journal(&mut self) -> Option<JournalSummary> {

@@ -94,9 +94,10 @@ struct Driver<'a, B: Backend> {
     setup_pending: BTreeMap<u64, (usize, String)>,
     setup_next_id: u64,
     probes: Option<Probes>,
-    /// The request type whose ok replies sample node state (the lab's
-    /// probe type), with real processes.
-    sample_kind: Option<String>,
+    /// Whether the lab probes (real processes).
+    lab_probes: bool,
+    /// Probe requests in flight: msg_id → the request, for the lab.
+    probe_requests: HashMap<u64, Value>,
     /// Samples of node state taken: probe replies and clients' reads.
     samples: u64,
     setup_failures: Vec<String>,
@@ -139,7 +140,8 @@ pub fn run_on<B: Backend>(
         setup_pending: BTreeMap::new(),
         setup_next_id: 1,
         probes: None,
-        sample_kind: None,
+        lab_probes: false,
+        probe_requests: HashMap::new(),
         samples: 0,
         setup_failures: Vec::new(),
         phases: Phases::default(),
@@ -154,14 +156,10 @@ pub fn run_on<B: Backend>(
     let mut healed_at = None;
     if driver.setup_failures.is_empty() && driver.cluster.fatal().is_none() {
         if !driver.cluster.observable() {
-            // The probe's type, known before the first probe: client reads
-            // of it are samples too, also with probes off.
-            let first = driver.lab.probe();
-            driver.sample_kind = first
-                .as_ref()
-                .and_then(|b| b.get("type"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
+            // Whether the lab probes at all, from its first probe (sent
+            // first, to node 0).
+            let first = driver.lab.probe(0);
+            driver.lab_probes = first.is_some();
             driver.probes = cfg.probe_ms.gap(cfg.nodes, cfg.rate).map(|gap| Probes {
                 gap,
                 next_at: start,
@@ -169,6 +167,9 @@ pub fn run_on<B: Backend>(
                 next_msg_id: 1,
                 first,
             });
+            if driver.lab.watches_deliveries() {
+                driver.cluster.watch_deliveries();
+            }
         }
         driver.main_phase(start);
         driver.phases.clients_done = driver.cluster.now();
@@ -211,6 +212,9 @@ impl<B: Backend> Driver<'_, B> {
                 lab.observe(now, node, handler)
             });
             self.collect_replies();
+            for d in self.cluster.take_deliveries() {
+                self.lab.on_delivery(d.at, d.to, &d.body);
+            }
             if probe_due.is_none() || self.cluster.fatal().is_some() {
                 return;
             }
@@ -224,10 +228,15 @@ impl<B: Backend> Driver<'_, B> {
         let Some(mut probes) = self.probes.take() else {
             return;
         };
-        let Some(body) = probes.first.take().or_else(|| self.lab.probe()) else {
+        let node = probes.next_node;
+        let Some(body) = probes.first.take().or_else(|| self.lab.probe(node)) else {
             return; // this lab does not probe: stop asking
         };
-        let node = probes.next_node;
+        if self.probe_requests.len() >= 10_000 {
+            // Probes a node never answered: forget them rather than grow.
+            self.probe_requests.clear();
+        }
+        self.probe_requests.insert(probes.next_msg_id, body.clone());
         let lab = &mut self.lab;
         self.cluster.client_request(
             PROBE_CLIENT,
@@ -361,8 +370,20 @@ impl<B: Backend> Driver<'_, B> {
         for delivery in self.cluster.take_client_messages() {
             let node = delivery.node;
             if delivery.client == PROBE_CLIENT {
-                self.lab.on_probe(delivery.at, node, &delivery.body);
-                self.samples += 1;
+                let request = delivery
+                    .body
+                    .get("in_reply_to")
+                    .and_then(Value::as_u64)
+                    .and_then(|id| self.probe_requests.remove(&id));
+                let ok = delivery.body.get("type").and_then(Value::as_str) != Some("error");
+                if let (Some(request), true) = (request, ok) {
+                    if self
+                        .lab
+                        .on_sample(delivery.at, node, &request, &delivery.body)
+                    {
+                        self.samples += 1;
+                    }
+                }
                 continue;
             }
             if delivery.client == "c0" {
@@ -412,10 +433,13 @@ impl<B: Backend> Driver<'_, B> {
             let index = self.next_index();
             let outcome = self.judge_reply(op_index, delivery.body);
             if let Outcome::Ok { body } = &outcome {
-                // A client's read is a sample of the node's state as good
-                // as a probe's, and costs the node nothing extra.
-                if self.sample_kind.as_deref() == Some(self.ops[op_index].kind.as_str()) {
-                    self.lab.on_probe(delivery.at, node, body);
+                // A client's reply samples the node's state as well as a
+                // probe's does, and costs the node nothing extra. (The
+                // simulator's labs see every step instead.)
+                let request = &self.ops[op_index].request;
+                if !self.cluster.observable()
+                    && self.lab.on_sample(delivery.at, node, request, body)
+                {
                     self.samples += 1;
                 }
             }
@@ -843,7 +867,7 @@ impl<B: Backend> Driver<'_, B> {
 
     /// The probes' load on the nodes, next to the clients' (real processes).
     fn probes_load(&self, stats: &crate::sim::cluster::NetStats) -> Option<ProbeLoad> {
-        if self.cluster.observable() || self.sample_kind.is_none() {
+        if self.cluster.observable() || !self.lab_probes {
             return None; // the simulator sees every step; this lab never probes
         }
         let per_node = self

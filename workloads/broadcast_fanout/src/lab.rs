@@ -94,6 +94,17 @@ impl<H> BroadcastLab<H> {
     }
 }
 
+impl<H> BroadcastLab<H> {
+    /// A sample showed `node` holding `value` at `now`.
+    fn saw(&mut self, now: Duration, node: usize, value: &Value) {
+        if let Some(v) = value.as_u64() {
+            if self.probed[node].insert(v) {
+                self.reach(now, value);
+            }
+        }
+    }
+}
+
 /// Maelstrom's default `grid` topology: nodes in rows of ⌈√n⌉, each linked
 /// to its neighbours above, below, left and right.
 pub fn grid_topology(node_ids: &[NodeId]) -> BTreeMap<NodeId, Vec<NodeId>> {
@@ -162,20 +173,24 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         }
     }
 
-    fn probe(&mut self) -> Option<Value> {
+    fn probe(&mut self, _node: usize) -> Option<Value> {
         Some(json!({"type": "read"}))
     }
 
-    fn on_probe(&mut self, now: Duration, node: usize, reply: &Value) {
-        let Some(messages) = reply.get("messages").and_then(Value::as_array) else {
-            return;
-        };
-        for value in messages {
-            if let Some(v) = value.as_u64() {
-                if self.probed[node].insert(v) {
-                    self.reach(now, value);
+    fn on_sample(&mut self, now: Duration, node: usize, request: &Value, reply: &Value) -> bool {
+        match request["type"].as_str() {
+            Some("read") => {
+                for value in reply["messages"].as_array().into_iter().flatten() {
+                    self.saw(now, node, value);
                 }
+                true
             }
+            // A node that acknowledged a broadcast holds its value.
+            Some("broadcast") => {
+                self.saw(now, node, &request["message"]);
+                false
+            }
+            _ => false,
         }
     }
 

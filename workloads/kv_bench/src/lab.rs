@@ -53,7 +53,13 @@ pub struct KvLab {
     options: KvLabOptions,
     keys: Vec<String>,
     next_value: u64,
-    next_probe_key: usize,
+    /// Per node, the next key to probe when none is known to be behind.
+    next_probe_key: Vec<usize>,
+    /// Per key, the newest acknowledged write seen (real processes): its
+    /// `ts` and when it was acknowledged.
+    newest: HashMap<String, (Ts, Duration)>,
+    /// The `ts` of each acknowledged write, by its (unique) value.
+    ts_of_value: HashMap<u64, Ts>,
     /// Per node, per key: when its entry changed, to which `ts`. The `ts`
     /// only grows (last writer wins), which the checker relies on.
     held: Vec<HashMap<String, Vec<(Duration, Ts)>>>,
@@ -65,6 +71,11 @@ impl KvLab {
         if changes.last().is_none_or(|(_, last)| ts > *last) {
             changes.push((now, ts));
         }
+    }
+
+    /// The newest `ts` `node` is known to hold for `key`.
+    fn held_ts(&self, node: usize, key: &str) -> Option<Ts> {
+        self.held[node].get(key)?.last().map(|(_, ts)| *ts)
     }
 
     /// When `node` first held `key` at `ts` or newer.
@@ -132,21 +143,73 @@ impl Lab for KvLab {
         }
     }
 
-    fn probe(&mut self) -> Option<Value> {
-        let key = &self.keys[self.next_probe_key % self.keys.len()];
-        self.next_probe_key += 1;
+    /// The key most worth asking `node` about: the one whose newest
+    /// acknowledged write is the oldest the node is not known to hold;
+    /// otherwise the next key in turn.
+    fn probe(&mut self, node: usize) -> Option<Value> {
+        let behind = self
+            .newest
+            .iter()
+            .filter(|(key, (ts, _))| self.held_ts(node, key).is_none_or(|held| held < *ts))
+            .min_by_key(|(key, (_, acked_at))| (*acked_at, key.as_str()))
+            .map(|(key, _)| key.clone());
+        let key = behind.unwrap_or_else(|| {
+            let i = self.next_probe_key[node];
+            self.next_probe_key[node] += 1;
+            self.keys[i % self.keys.len()].clone()
+        });
         Some(json!({"type": "kv_read", "key": key}))
     }
 
-    fn on_probe(&mut self, now: Duration, node: usize, reply: &Value) {
-        let (Some(key), Some(ts)) = (
-            reply["key"].as_str(),
-            reply["ts"].as_f64().and_then(Ts::from_secs),
-        ) else {
+    fn on_sample(&mut self, now: Duration, node: usize, request: &Value, reply: &Value) -> bool {
+        let Some(key) = request["key"].as_str().map(str::to_string) else {
+            return false;
+        };
+        let ts = match request["type"].as_str() {
+            // The writer holds its write from its acknowledgement on.
+            Some("write") => {
+                let ts = reply["ts"].as_f64().and_then(Ts::from_secs);
+                if let (Some(ts), Some(value)) = (ts, request["value"].as_u64()) {
+                    self.ts_of_value.insert(value, ts);
+                    let newest = self.newest.entry(key.clone()).or_insert((ts, now));
+                    if ts > newest.0 {
+                        *newest = (ts, now);
+                    }
+                }
+                ts
+            }
+            Some("kv_read") => reply["ts"].as_f64().and_then(Ts::from_secs),
+            // A client read returns the value alone: its write says which.
+            Some("read") => reply["value"]
+                .as_u64()
+                .and_then(|v| self.ts_of_value.get(&v).copied()),
+            _ => None,
+        };
+        if let Some(ts) = ts {
+            self.record(now, node, &key, ts);
+        }
+        false
+    }
+
+    /// The task's own replication message: a node handed a `kv_merge`
+    /// holds each of its entries (or newer) once it has read it, as last
+    /// writer wins.
+    fn watches_deliveries(&self) -> bool {
+        true
+    }
+
+    fn on_delivery(&mut self, now: Duration, to: usize, body: &Value) {
+        if body["type"] != "kv_merge" {
+            return;
+        }
+        let Some(entries) = body["entries"].as_object() else {
             return;
         };
-        let key = key.to_string();
-        self.record(now, node, &key, ts);
+        for (key, entry) in entries {
+            if let Some(ts) = entry["ts"].as_f64().and_then(Ts::from_secs) {
+                self.record(now, to, key, ts);
+            }
+        }
     }
 
     fn check(&mut self, history: &History, net: &NetStats) -> Verdict {
@@ -360,7 +423,9 @@ impl LabSpec for KvLab {
             options: options.clone(),
             keys: (0..options.keys).map(|k| format!("k{k}")).collect(),
             next_value: 0,
-            next_probe_key: 0,
+            next_probe_key: vec![0; setup.node_ids.len()],
+            newest: HashMap::new(),
+            ts_of_value: HashMap::new(),
             held: vec![HashMap::new(); setup.node_ids.len()],
         }
     }

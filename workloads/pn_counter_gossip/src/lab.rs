@@ -143,14 +143,18 @@ impl Lab for CounterLab {
         }
     }
 
-    fn probe(&mut self) -> Option<Value> {
+    fn probe(&mut self, _node: usize) -> Option<Value> {
         Some(json!({"type": "read"}))
     }
 
-    fn on_probe(&mut self, now: Duration, node: usize, reply: &Value) {
+    fn on_sample(&mut self, now: Duration, node: usize, request: &Value, reply: &Value) -> bool {
+        if request["type"] != "read" {
+            return false;
+        }
         if let Some(value) = reply_value(reply) {
             self.record(now, node, value);
         }
+        true
     }
 
     fn validate_reply(&self, kind: &str, reply: &Value) -> Result<(), String> {
