@@ -129,6 +129,11 @@ struct SimArgs {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write the run's results folder here, as `cluster` does:
+    /// report.txt/json/html (with the message diagram), history.jsonl and
+    /// messages.jsonl, the journal of every message.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "versus_partition", "sweep"])]
+    results: Option<std::path::PathBuf>,
     /// Run twice, without and with --nemesis partition, and print the
     /// metrics side by side.
     #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
@@ -247,7 +252,19 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
     }
     match &args.seeds {
         None => {
-            let report = sim::run_one(workload.name, &nodes, &lab, &config);
+            let report = match &args.results {
+                None => sim::run_one(workload.name, &nodes, &lab, &config),
+                Some(dir) => match sim::run_one_into(workload.name, &nodes, &lab, &config, dir) {
+                    Ok(report) => {
+                        eprintln!("results in {}", dir.display());
+                        report
+                    }
+                    Err(e) => {
+                        eprintln!("maelstrom-node sim: {}: {e}", dir.display());
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
             if args.json {
                 print(serde_json::to_string_pretty(&report).expect("reports serialise"));
             } else {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use maelstrom_framework::sim::{self, SimConfig};
 use maelstrom_framework::{
-    Ctx, Error, Handler, LabFactory, Node, NodeFactory, Process, Request, registry,
+    Ctx, Error, ErrorCode, Handler, LabFactory, Node, NodeFactory, Process, Request, registry,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -285,4 +285,60 @@ fn kv_checker_catches_a_store_that_never_replicates() {
         })
         .collect();
     assert_eq!(kinds, BTreeSet::from(["disagree", "lost"]), "{failures:#?}");
+}
+
+// ------------------------------------------------------------------ unknown
+
+/// Refuses every add (a definite error: it did not happen) and reads 0:
+/// the counter's checker finds nothing wrong, yet the run shows nothing of
+/// adds — Maelstrom's stats checker calls it unknown, never valid.
+#[derive(Default)]
+struct RefusingCounter;
+
+impl Handler for RefusingCounter {
+    type Message = CounterMsg;
+    type Timer = ();
+
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        req: &Request,
+        msg: CounterMsg,
+    ) -> anyhow::Result<()> {
+        match msg {
+            CounterMsg::Add { .. } => ctx.reply_error(
+                req,
+                &Error::new(ErrorCode::TemporarilyUnavailable, "not today"),
+            ),
+            CounterMsg::Read => ctx.reply(req, &CounterOut::ReadOk { value: 0 }),
+            CounterMsg::Apply { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_run_where_no_add_succeeded_is_unknown_not_valid() {
+    let nodes = nodes_of(|| RefusingCounter);
+    let lab = lab_of("counter", &[]);
+    for r in sim::run_seeds(
+        "counter",
+        &nodes,
+        &lab,
+        &cfg(3, 50.0, 0),
+        &[1, 2],
+        2,
+        &|_, _| {},
+    ) {
+        assert_eq!(r.validity, sim::Validity::Unknown, "{}", r.table());
+        assert!(!r.valid);
+        assert!(
+            r.unknown
+                .iter()
+                .any(|u| u.starts_with("no `add` operation succeeded")),
+            "{:?}",
+            r.unknown
+        );
+        assert!(r.table().contains("\nUNKNOWN\n"), "{}", r.table());
+    }
 }

@@ -235,3 +235,64 @@ fn the_readme_main_command_runs_with_partitions() {
     let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
     assert!(page.contains("<svg"), "the report has its pictures");
 }
+
+/// `sim --results DIR` writes the folder `cluster` writes — the page with
+/// its message diagram, the journal — and the report it prints is the one
+/// a run without it prints: journaling changes nothing of the run.
+#[test]
+fn sim_results_write_the_page_and_change_nothing() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-results");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = [
+        "sim",
+        "--workload",
+        "broadcast",
+        "--nodes",
+        "4",
+        "--latency",
+        "20",
+    ];
+    let run = [
+        &run[..],
+        &[
+            "--rate",
+            "50",
+            "--time-limit",
+            "3",
+            "--nemesis",
+            "partition",
+        ],
+    ]
+    .concat();
+    let mut with = run.clone();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    with.extend(["--nemesis-interval", "1", "--results", &dir_arg]);
+    let mut without = run.clone();
+    without.extend(["--nemesis-interval", "1"]);
+    let a = node(&with);
+    let b = node(&without);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout, "the report is the same with a journal");
+    for file in [
+        "report.txt",
+        "report.json",
+        "report.html",
+        "history.jsonl",
+        "messages.jsonl",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        page.contains("Messages, "),
+        "the page has its message diagram"
+    );
+    let journal = std::fs::read_to_string(dir.join("messages.jsonl")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let server = journal
+        .lines()
+        .filter(|l| l.contains("\"client\":false"))
+        .count();
+    assert_eq!(server as u64, report["net"]["sent"].as_u64().unwrap());
+}

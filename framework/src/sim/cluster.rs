@@ -17,7 +17,10 @@ use serde_json::value::RawValue;
 
 use crate::node::{Now, Process};
 use crate::protocol::{self, BodyHeader, NodeId};
-use crate::sim::network::{Fate, JournalSummary, NetConfig, Network, Partition, TimedQueue};
+use crate::sim::network::{
+    Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
+    journal_sink,
+};
 
 /// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
 pub const UNIX_BASE_MICROS: u64 = 1_704_067_200_000_000;
@@ -200,6 +203,13 @@ impl Backend for Cluster {
     }
     fn events(&self) -> u64 {
         Cluster::events(self)
+    }
+    fn finish_journal(&mut self) -> Option<JournalSummary> {
+        let now = self.now;
+        self.network.close_journal(now);
+        let journal = self.journal.take()?;
+        let mut file = journal.lock().ok()?;
+        Some(file.finish())
     }
 }
 
@@ -403,6 +413,7 @@ pub struct Cluster {
     spare: Vec<u8>,
     events: u64,
     log: Option<Vec<SentMessage>>,
+    journal: Option<SharedJournal>,
 }
 
 impl Cluster {
@@ -441,6 +452,7 @@ impl Cluster {
             spare: Vec::new(),
             events: 0,
             log: None,
+            journal: None,
         }
     }
 
@@ -491,6 +503,14 @@ impl Cluster {
     /// in the order they were written; empty if the log is off.
     pub fn messages(&self) -> &[SentMessage] {
         self.log.as_deref().unwrap_or_default()
+    }
+
+    /// Keeps the network's journal in `file` (every message's fate, for
+    /// `messages.jsonl` and the report's message diagram) from now on.
+    pub fn record_journal(&mut self, file: JournalFile) {
+        let shared: SharedJournal = std::sync::Arc::new(std::sync::Mutex::new(file));
+        self.network.record_journal(journal_sink(&shared));
+        self.journal = Some(shared);
     }
 
     /// Handler panics across all nodes.

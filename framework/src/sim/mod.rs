@@ -50,6 +50,35 @@ pub fn run_one(workload: &str, nodes: &NodeFactory, lab: &LabFactory, cfg: &SimC
     run::run(workload, nodes, lab(&setup), cfg)
 }
 
+/// Runs one simulated test with `cfg` and writes its results folder into
+/// `dir` as `cluster` does (report, history, the message journal and the
+/// page with its message diagram). The report is the one [`run_one`]
+/// gives: journaling changes nothing of the run.
+pub fn run_one_into(
+    workload: &str,
+    nodes: &NodeFactory,
+    lab: &LabFactory,
+    cfg: &SimConfig,
+    dir: &std::path::Path,
+) -> std::io::Result<Report> {
+    std::fs::create_dir_all(dir)?;
+    let node_ids = cfg.node_ids();
+    let processes = (0..cfg.nodes)
+        .map(|i| nodes(run::node_seed(cfg.seed, i)))
+        .collect();
+    let mut cluster = Cluster::new(
+        node_ids.clone(),
+        processes,
+        cfg.net(),
+        run::sub_seed(cfg.seed, 1),
+    );
+    let journal = network::JournalFile::create(Some(&dir.join("messages.jsonl")), Duration::ZERO)?;
+    cluster.record_journal(journal);
+    let report = run::run_on(workload, cluster, lab(&LabSetup { node_ids }), cfg);
+    report.write_results(dir)?;
+    Ok(report)
+}
+
 /// What runs as a node process.
 #[derive(Debug, Clone)]
 pub enum NodeProgram {
