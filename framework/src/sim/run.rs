@@ -611,6 +611,8 @@ impl<B: Backend> Driver<'_, B> {
         // more operations (--ops, a lab's --adds) and the last one is done:
         // a fixed amount of work is measured without idle time after it.
         let mut clients_done = false;
+        // Whether the next operation had to wait for a free client.
+        let mut waited = false;
         let label = if self.cluster.observable() {
             "sim"
         } else {
@@ -643,15 +645,14 @@ impl<B: Backend> Driver<'_, B> {
                     let free: Vec<usize> = (0..self.clients.len())
                         .filter(|&s| self.clients[s].in_flight.is_none())
                         .collect();
-                    // Real time runs on while the runner works: a late
-                    // runner schedules from now, never from a past target
-                    // (which would keep it behind for good). In the
-                    // simulator `now` is `t`.
                     let now = self.cluster.now();
                     if free.is_empty() {
                         // Every client is busy: the operation waits, as
-                        // Maelstrom's generator does.
+                        // Maelstrom's generator does, polling from now (a
+                        // runner behind real time that polled from its past
+                        // target would never catch up).
                         next_op = now + Duration::from_millis(1);
+                        waited = true;
                         continue;
                     }
                     let slot = free[self.rng.random_range(0..free.len())];
@@ -660,8 +661,13 @@ impl<B: Backend> Driver<'_, B> {
                             self.invoke(slot, body, false, now + timeout);
                             issued += 1;
                             // Jepsen's stagger: the next operation is due a
-                            // random gap after this one went out.
-                            next_op = now + self.stagger();
+                            // random gap after this one's scheduled time, so
+                            // a runner a little late keeps the rate; after a
+                            // wait for a free client, after now. (In the
+                            // simulator both are `t`.)
+                            let base = if waited { now } else { next_op };
+                            waited = false;
+                            next_op = base + self.stagger();
                         }
                         None => {
                             clients_done = true;
