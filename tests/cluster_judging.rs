@@ -106,6 +106,20 @@ fn a_counter_that_ignores_its_peers_fails_the_check() {
 }
 
 #[test]
+fn a_kv_store_that_acknowledges_writes_without_their_ts_fails() {
+    // It stores nothing; without the schema its writes would count as
+    // never acknowledged, and nothing would be lost.
+    let (code, report, all) = run("kv", "broken_node.py", "kv-forgetful", &["--nodes", "2"]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("malformed reply: n")
+            && report.contains("`ts` is missing")
+            && report.contains("extra field `stored`"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_node_that_prints_debug_text_on_stdout_is_told_where_logs_go() {
     let (code, report, all) = run("echo", "broken_node.py", "debug-print", &["--nodes", "2"]);
     assert_eq!(code, Some(1), "{all}");
@@ -246,6 +260,15 @@ fn lost_values_are_counted_once_each() {
     let report = report_json(&dir);
     let acked = metric(&report, "values acknowledged").unwrap();
     let lost = metric(&report, "values lost").unwrap();
-    assert!(acked > 0.0 && lost <= acked, "lost {lost} of {acked}");
+    assert!(lost > 0.0 && lost <= acked, "lost {lost} of {acked}");
+    // Set-full gives every value one fate.
+    let fates: f64 = ["values stable", "values lost", "values never read"]
+        .iter()
+        .map(|m| metric(&report, m).unwrap())
+        .sum();
+    assert_eq!(
+        fates, acked,
+        "every value (all were acknowledged) has one fate"
+    );
     assert!(metric(&report, "final reads lacking values").unwrap() >= 2.0);
 }

@@ -5,7 +5,11 @@
 # gossip to every peer as fast as it can and reads its peers' slowly), with
 # the issue's settings: 100 ops/s, 10 s time limit, 3 s settle.
 #
-#   tools/measure_flood.sh [NODES]      (default 25)
+#   tools/measure_flood.sh [NODES [LATENCY_MS]]      (defaults 25, 0)
+#
+# With a long latency every message stays in flight that long: the bound on
+# in-flight memory (256 MiB, each copy charged its line plus its queue entry
+# and journal record) is what then holds the runner's memory.
 #
 # The runner must end near time limit + settle + one op timeout (the
 # final reads' bound) after setup, however much the nodes write, and its
@@ -15,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODES="${1:-25}"
+LATENCY="${2:-0}"
 
 cargo build --release --quiet
 TIME=/usr/bin/time
@@ -25,7 +30,7 @@ fi
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 "$TIME" -v target/release/maelstrom-node cluster --workload echo --nodes "$NODES" \
-    --rate 100 --time-limit 10 --settle 3 --results "$OUT/run" \
+    --latency "$LATENCY" --rate 100 --time-limit 10 --settle 3 --results "$OUT/run" \
     --bin "python3 tests/nodes/broken_node.py flood" >"$OUT/stdout" 2>"$OUT/stderr" || true
 grep -E '^(messages|network) ' "$OUT/stdout"
 python3 - "$OUT/run/report.json" <<'PY'

@@ -27,6 +27,8 @@ More nodes a user writes by mistake:
 - `crash-traceback` is an echo node that raises an exception on its third
   echo (Python prints the traceback on stderr and exits);
 - `mute` answers init and nothing else;
+- `kv-forgetful` answers kv writes with `write_ok` without the `ts` the
+  task requires (and an extra field), and every read with null;
 - `slow-init` is a correct echo node that takes 1.5 s to answer init;
 - `flood` is a correct echo node that also floods every peer with gossip
   as fast as it can write, and reads gossip slowly (1 ms each), so its
@@ -129,6 +131,13 @@ for line in sys.stdin:
     elif mode == "topology-error":
         if kind == "topology":
             reply(msg, {"type": "error", "code": 10, "text": "topology? never heard of it"})
+    elif mode == "kv-forgetful":
+        if kind == "write":
+            reply(msg, {"type": "write_ok", "stored": False})
+        elif kind == "read":
+            reply(msg, {"type": "read_ok", "value": None})
+        elif kind == "kv_read":
+            reply(msg, {"type": "kv_read_ok", "key": body["key"], "value": None, "ts": 0})
     elif mode == "local-counter":
         if kind == "add":
             value += body["delta"]

@@ -71,11 +71,9 @@ pub trait Backend {
     fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
         Vec::new()
     }
-    /// Closes the message journal, if one is kept: messages still in
-    /// flight are recorded as such.
-    fn finish_journal(&mut self) -> Option<JournalSummary> {
-        None
-    }
+    /// Ends the run's books: messages still in flight are counted (and
+    /// journaled) as such; returns what the journal wrote, if one is kept.
+    fn finish(&mut self) -> Option<JournalSummary>;
     /// From now on keep the node-to-node messages handed to nodes for
     /// [`Backend::take_deliveries`] (real processes, for a lab that reads
     /// them; the simulator's labs observe the handlers instead).
@@ -149,8 +147,8 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
         (**self).runner_metrics()
     }
-    fn finish_journal(&mut self) -> Option<JournalSummary> {
-        (**self).finish_journal()
+    fn finish(&mut self) -> Option<JournalSummary> {
+        (**self).finish()
     }
     fn watch_deliveries(&mut self) {
         (**self).watch_deliveries()
@@ -204,9 +202,13 @@ impl Backend for Cluster {
     fn events(&self) -> u64 {
         Cluster::events(self)
     }
-    fn finish_journal(&mut self) -> Option<JournalSummary> {
-        let now = self.now;
-        self.network.close_journal(now);
+    fn finish(&mut self) -> Option<JournalSummary> {
+        let in_flight = self
+            .queue
+            .items()
+            .filter(|e| matches!(e, Event::Deliver { .. }))
+            .count();
+        self.network.end_of_run(self.now, in_flight as u64);
         let journal = self.journal.take()?;
         let mut file = journal.lock().ok()?;
         Some(file.finish())
@@ -238,6 +240,10 @@ pub struct NetStats {
     /// Client requests the real-process runner could not hand to a node
     /// whose input queue was full: their operations time out.
     pub client_dropped_by_overload: u64,
+    /// Copies of node-to-node messages still on their way when the run
+    /// ended: with `delivered` and the drops they add up to what was sent
+    /// (a duplicated message counts twice).
+    pub in_flight_at_end: u64,
     /// Messages and bytes by body `type`.
     pub by_type: BTreeMap<String, TypeStats>,
     /// Per node, indexed like the node ids.

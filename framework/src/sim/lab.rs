@@ -103,6 +103,8 @@ pub enum Field {
     Any,
     /// An integer that fits i64 or u64.
     Integer,
+    /// Any JSON number.
+    Number,
     Array,
     Object,
     String,
@@ -113,6 +115,7 @@ impl Field {
         match self {
             Field::Any => true,
             Field::Integer => v.is_i64() || v.is_u64(),
+            Field::Number => v.is_number(),
             Field::Array => v.is_array(),
             Field::Object => v.is_object(),
             Field::String => v.is_string(),
@@ -123,6 +126,7 @@ impl Field {
         match self {
             Field::Any => "any value",
             Field::Integer => "an integer",
+            Field::Number => "a number",
             Field::Array => "a list",
             Field::Object => "an object",
             Field::String => "a string",
@@ -186,9 +190,48 @@ pub enum Outcome {
     Ok { body: Value },
     /// The node replied with a definite error: the operation did not happen.
     Fail { code: u32, text: String },
-    /// No reply in time, or an indefinite error: it may or may not have
-    /// happened.
-    Info { reason: String },
+    /// It may or may not have happened, and why we cannot tell.
+    Info {
+        #[serde(serialize_with = "as_words")]
+        reason: Indeterminate,
+    },
+}
+
+/// Why an operation's outcome is unknown (Maelstrom's `:info`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Indeterminate {
+    /// Invoked, no reply yet (only while the run goes on).
+    Pending,
+    /// No reply within the operation's timeout.
+    TimedOut { after: Duration },
+    /// The run stopped (a fatal problem, an interrupt) before any reply.
+    Stopped,
+    /// An indefinite error (timeout, crash, an application code).
+    Error(Error),
+    /// A reply that is not the request's `_ok` type nor an error, or that
+    /// breaks the workload's schema: what is wrong with it.
+    Malformed(String),
+}
+
+impl std::fmt::Display for Indeterminate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Indeterminate::Pending => f.write_str("no reply yet"),
+            Indeterminate::TimedOut { after } => {
+                // To the millisecond: a deadline cut to the phase's end is
+                // a hair under the configured timeout.
+                let secs = (after.as_secs_f64() * 1000.0).round() / 1000.0;
+                write!(f, "no reply within {secs} s")
+            }
+            Indeterminate::Stopped => f.write_str("no reply before the run stopped"),
+            Indeterminate::Error(e) => write!(f, "indeterminate {e}"),
+            Indeterminate::Malformed(why) => write!(f, "malformed reply: {why}"),
+        }
+    }
+}
+
+fn as_words<S: serde::Serializer>(r: &Indeterminate, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(r)
 }
 
 impl std::fmt::Display for Outcome {
@@ -201,7 +244,7 @@ impl std::fmt::Display for Outcome {
                 let name = crate::ErrorCode::from_code(*code).name();
                 write!(f, "error {code} ({name}): {text}")
             }
-            Outcome::Info { reason } => f.write_str(reason),
+            Outcome::Info { reason } => write!(f, "{reason}"),
         }
     }
 }
@@ -215,7 +258,7 @@ impl Outcome {
             }
         } else {
             Outcome::Info {
-                reason: format!("indeterminate {error}"),
+                reason: Indeterminate::Error(error.clone()),
             }
         }
     }
@@ -283,6 +326,37 @@ impl History {
     }
 }
 
+/// Maelstrom's `:stats` checker, which every Maelstrom test composes with
+/// its workload's: every kind of operation must have succeeded at least
+/// once (Jepsen's stats fold: `:valid? (pos? oks)`), else the run is
+/// invalid — a run where nothing of a kind succeeded shows nothing of it.
+/// A run without any operation fails too.
+pub fn stats_failures(history: &History) -> Vec<String> {
+    let mut by_kind: std::collections::BTreeMap<&str, [u64; 3]> = Default::default();
+    for op in &history.ops {
+        let tally = by_kind.entry(op.kind.as_str()).or_default();
+        match op.outcome {
+            Outcome::Ok { .. } => tally[0] += 1,
+            Outcome::Fail { .. } => tally[1] += 1,
+            Outcome::Info { .. } => tally[2] += 1,
+        }
+    }
+    if history.ops.is_empty() {
+        return vec!["no operation was invoked".into()];
+    }
+    by_kind
+        .into_iter()
+        .filter(|(_, [ok, _, _])| *ok == 0)
+        .map(|(kind, [_, fail, info])| {
+            format!(
+                "no `{kind}` operation succeeded ({} invoked: {fail} failed, {info} \
+                 indeterminate); Maelstrom's stats checker fails such a run",
+                fail + info
+            )
+        })
+        .collect()
+}
+
 /// One measured quantity of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metric {
@@ -339,6 +413,19 @@ impl Verdict {
         self.metrics.push(Metric::new(name, value, unit));
     }
 
+    /// Adds p50/p95/p99/max of `samples` (ms) under `name` with Jepsen's
+    /// quantiles ([`jepsen_quantile`]), for the figures Maelstrom reports
+    /// (stable and lost latency); nothing when there are none.
+    pub fn jepsen_quantiles_ms(&mut self, name: &str, samples: &mut [f64]) {
+        if samples.is_empty() {
+            return;
+        }
+        samples.sort_by(f64::total_cmp);
+        for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)] {
+            self.metric(format!("{name} {label}"), jepsen_quantile(samples, q), "ms");
+        }
+    }
+
     /// Adds p50/p95/p99/max of `samples` (in milliseconds) under `name`, or
     /// nothing when there are none.
     pub fn quantiles_ms(&mut self, name: &str, samples: &mut [f64]) {
@@ -351,6 +438,18 @@ impl Verdict {
         }
         self.metric(format!("{name} max"), samples[samples.len() - 1], "ms");
     }
+}
+
+/// The `q` quantile of sorted `samples` as Jepsen's
+/// `frequency-distribution` takes it — the sample at index
+/// `min(n − 1, ⌊n·q⌋)` — which Maelstrom's stable and lost latencies use.
+/// (It differs from nearest rank, [`quantile`], by at most one rank.)
+pub fn jepsen_quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let n = sorted.len();
+    sorted[((n as f64 * q).floor() as usize).min(n - 1)]
 }
 
 /// The `q` quantile of sorted `samples` (nearest rank).
@@ -373,6 +472,17 @@ pub fn millis(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jepsen_quantiles_take_the_floor_index() {
+        // Jepsen: (nth sorted (min (dec n) (floor (* n p)))).
+        let s: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(jepsen_quantile(&s, 0.5), 51.0);
+        assert_eq!(jepsen_quantile(&s, 0.99), 100.0);
+        assert_eq!(jepsen_quantile(&s, 1.0), 100.0);
+        assert_eq!(jepsen_quantile(&[3.0, 9.0], 0.5), 9.0, "the upper of two");
+        assert_eq!(jepsen_quantile(&[7.0], 0.0), 7.0);
+    }
 
     #[test]
     fn nearest_rank_quantiles() {

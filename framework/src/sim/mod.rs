@@ -24,6 +24,7 @@ pub mod golden;
 pub mod lab;
 pub mod network;
 pub mod plots;
+pub mod process_group;
 pub mod processes;
 pub mod report;
 pub mod run;

@@ -591,9 +591,11 @@ impl Network {
         id
     }
 
-    /// Ends the journal: messages still in flight are recorded as such,
-    /// in id order.
-    pub fn close_journal(&mut self, at: Duration) {
+    /// The run ended at `at` with `in_flight` copies of messages still on
+    /// their way: counts them, and ends the journal, recording those
+    /// messages as in flight, in id order.
+    pub fn end_of_run(&mut self, at: Duration, in_flight: u64) {
+        self.stats.in_flight_at_end = in_flight;
         let Some(mut journal) = self.journal.take() else {
             return;
         };
@@ -659,6 +661,20 @@ impl<T> TimedQueue<T> {
         }));
     }
 
+    /// Items queued.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Every item queued, in no particular order.
+    pub fn items(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter().map(|std::cmp::Reverse(t)| &t.item)
+    }
+
     /// When the next item is due.
     pub fn next_at(&self) -> Option<Duration> {
         self.heap.peek().map(|std::cmp::Reverse(t)| t.at)
@@ -684,14 +700,37 @@ pub const JOURNAL_FILE_LIMIT: u64 = 1_000_000;
 
 /// A journal's destination in a results folder: `messages.jsonl`, one
 /// entry a line in the order messages were settled, up to
-/// [`JOURNAL_FILE_LIMIT`] lines; and the first [`DIAGRAM_MESSAGES`]
-/// entries sent at or after `diagram_from`, for the message diagram.
+/// [`JOURNAL_FILE_LIMIT`] lines; and for the message diagram the
+/// [`DIAGRAM_MESSAGES`] first messages *sent* at or after `diagram_from`
+/// (by id, whenever each was settled: a message sent in the window and
+/// delivered late is not lost to one settled earlier).
 pub struct JournalFile {
     out: Option<std::io::BufWriter<std::fs::File>>,
     diagram_from: Duration,
     written: u64,
     skipped: u64,
-    sample: Vec<MessageRecord>,
+    /// The kept entries, the highest id on top, to give way to lower ids.
+    sample: std::collections::BinaryHeap<ById>,
+}
+
+/// A journal entry ordered by its id.
+struct ById(MessageRecord);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+impl Eq for ById {}
+impl PartialOrd for ById {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ById {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.id.cmp(&other.0.id)
+    }
 }
 
 /// What a journal wrote, for the report.
@@ -721,7 +760,7 @@ impl JournalFile {
             diagram_from,
             written: 0,
             skipped: 0,
-            sample: Vec::new(),
+            sample: std::collections::BinaryHeap::new(),
         })
     }
 
@@ -737,8 +776,14 @@ impl JournalFile {
                 self.skipped += 1;
             }
         }
-        if record.sent >= self.diagram_from && self.sample.len() < DIAGRAM_MESSAGES {
-            self.sample.push(record.clone());
+        if record.sent < self.diagram_from {
+            return;
+        }
+        if self.sample.len() < DIAGRAM_MESSAGES {
+            self.sample.push(ById(record.clone()));
+        } else if self.sample.peek().is_some_and(|top| record.id < top.0.id) {
+            self.sample.pop();
+            self.sample.push(ById(record.clone()));
         }
     }
 
@@ -748,8 +793,11 @@ impl JournalFile {
         if let Some(out) = &mut self.out {
             let _ = out.flush();
         }
-        let mut sample = std::mem::take(&mut self.sample);
-        sample.sort_by_key(|r| r.id);
+        let sample: Vec<MessageRecord> = std::mem::take(&mut self.sample)
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         JournalSummary {
             written: self.written,
             skipped: self.skipped,
@@ -770,4 +818,74 @@ pub fn journal_sink(file: &SharedJournal) -> JournalSink {
             f.record(record);
         }
     })
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    fn record(id: u64, sent_ms: u64) -> MessageRecord {
+        MessageRecord {
+            id,
+            src: "n0".into(),
+            dest: "n1".into(),
+            kind: "gossip".into(),
+            bytes: 10,
+            client: false,
+            sent: Duration::from_millis(sent_ms),
+            delivered: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_diagram_keeps_the_first_messages_sent_whenever_they_settle() {
+        let mut file = JournalFile::create(None, Duration::from_millis(100)).unwrap();
+        // Sent before the window: never kept.
+        file.record(&record(1, 50));
+        // Later ids settle first and fill the sample...
+        for id in (3..3 + DIAGRAM_MESSAGES as u64).rev() {
+            file.record(&record(id, 200));
+        }
+        // ...then message 2, sent early in the window, arrives late.
+        file.record(&record(2, 150));
+        let sample = file.finish().sample;
+        assert_eq!(sample.len(), DIAGRAM_MESSAGES);
+        assert_eq!(sample[0].id, 2, "the late one is kept");
+        assert!(sample.windows(2).all(|w| w[0].id < w[1].id), "in id order");
+        assert_eq!(sample.last().unwrap().id, 1 + DIAGRAM_MESSAGES as u64);
+    }
+
+    #[test]
+    fn the_network_counts_and_journals_every_copy_once() {
+        let sink: std::sync::Arc<std::sync::Mutex<Vec<MessageRecord>>> = Default::default();
+        let shared = sink.clone();
+        let config = NetConfig {
+            duplicate: 1.0,
+            ..NetConfig::default()
+        };
+        let mut net = Network::new(config, 7, vec!["n0".into(), "n1".into()]);
+        net.record_journal(Box::new(move |r| shared.lock().unwrap().push(r.clone())));
+        let at = Duration::from_millis(1);
+        let (id, fate) = net.send(at, 0, 1, "gossip", 10);
+        assert_eq!(fate, Fate::Arrives(vec![at, at]), "duplicated");
+        assert!(net.arrives(id, 0, 1, at));
+        assert!(sink.lock().unwrap().is_empty(), "one copy still on its way");
+        net.partition(Partition::cut(2, &[(0, 1)]));
+        assert!(!net.arrives(id, 0, 1, at), "cut in flight");
+        let (id2, _) = net.send(at, 0, 1, "gossip", 10);
+        net.end_of_run(at, 0);
+        let records = sink.lock().unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].id, id);
+        assert_eq!(records[0].delivered, [at]);
+        assert_eq!(records[0].dropped[0].reason, DropReason::Partition);
+        assert_eq!(records[1].id, id2);
+        assert_eq!(records[1].dropped[0].reason, DropReason::Partition);
+        let stats = net.stats();
+        assert_eq!(
+            (stats.sent, stats.delivered, stats.dropped_by_partition),
+            (2, 1, 2)
+        );
+    }
 }

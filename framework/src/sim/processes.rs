@@ -41,6 +41,7 @@ use crate::sim::network::{
     Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
     journal_sink,
 };
+use crate::sim::process_group;
 
 /// Set by a Ctrl-C handler: the run stops, children are killed.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -68,9 +69,11 @@ const CLIENT_HEADROOM_LINES: usize = 1024;
 const FROM_NODES_QUEUE_LINES: usize = 65_536;
 const FROM_NODES_QUEUE_BYTES: usize = 64 << 20;
 
-/// Bytes of node-to-node messages in flight (sent, not yet due) before new
-/// ones are dropped by overload.
+/// Memory for node-to-node messages in flight (sent, not yet due) before
+/// new ones are dropped by overload: each copy is charged its line and
+/// [`IN_FLIGHT_OVERHEAD`] for its queue entry and journal record.
 const IN_FLIGHT_BYTES: usize = 256 << 20;
+const IN_FLIGHT_OVERHEAD: usize = 512;
 
 /// Lines the runner routes between two looks at the clock: a flood of
 /// output cannot keep it from delivering, timing out operations or ending
@@ -127,6 +130,9 @@ pub struct ProcessCluster {
     stall_limit: Duration,
     rx: Receiver<FromNode>,
     unrouted_bytes: Arc<AtomicUsize>,
+    /// Set when the cluster is dropped: reader threads waiting on
+    /// back-pressure stop waiting.
+    closed: Arc<AtomicBool>,
     queue: TimedQueue<Delivery>,
     in_flight_bytes: usize,
     network: Network,
@@ -136,8 +142,8 @@ pub struct ProcessCluster {
     deliveries: Option<Vec<NodeDelivery>>,
     problems: Vec<String>,
     fatal: Option<String>,
-    /// Delivery time minus due time, in ms, one sample per delivery.
-    lag_ms: Vec<f64>,
+    /// Delivery time minus due time, in ms.
+    lag: LagSamples,
     events: u64,
     logs: Option<PathBuf>,
     stderr_threads: Vec<Option<JoinHandle<()>>>,
@@ -153,23 +159,10 @@ struct Children(Vec<Child>);
 impl Drop for Children {
     fn drop(&mut self) {
         for child in &mut self.0 {
-            kill_group(child);
+            process_group::kill_group(child);
             let _ = child.wait();
         }
     }
-}
-
-/// Kills the child and whatever it started (`--bin` may be a wrapper
-/// script or `go run`, whose real node is a grandchild).
-fn kill_group(child: &mut Child) {
-    #[cfg(unix)]
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) takes plain integers and touches no memory; the
-        // group is the child's own (process_group(0) at spawn) and the
-        // child is not reaped yet, so its id cannot have been reused.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-    }
-    let _ = child.kill();
 }
 
 /// What a runner does with a line it cannot queue for a node.
@@ -198,6 +191,7 @@ impl ProcessCluster {
         assert_eq!(commands.len(), node_ids.len(), "one command per node");
         let (tx, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
         let unrouted_bytes = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicBool::new(false));
         let mut children = Children(Vec::new());
         let mut inputs = Vec::new();
         let mut stderr_threads = Vec::new();
@@ -213,8 +207,7 @@ impl ProcessCluster {
             // Its own process group: Ctrl-C at the terminal reaches only
             // the runner, which reports the interruption and kills the
             // groups; nodes do not die first and look like crashes.
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            process_group::own_group(&mut cmd);
             let mut child = cmd.spawn().map_err(|e| {
                 std::io::Error::other(format!("cannot start node {id} as `{program}`: {e}"))
             })?;
@@ -223,8 +216,8 @@ impl ProcessCluster {
             let input = child.stdin.take().expect("piped");
             children.0.push(child);
             let tx = tx.clone();
-            let unrouted = unrouted_bytes.clone();
-            std::thread::spawn(move || read_stdout(i, out, tx, unrouted));
+            let (unrouted, closed) = (unrouted_bytes.clone(), closed.clone());
+            std::thread::spawn(move || read_stdout(i, out, tx, unrouted, closed));
             let log = match logs {
                 Some(dir) => Some(File::create(dir.join(format!("{id}.log")))?),
                 None => None,
@@ -269,6 +262,7 @@ impl ProcessCluster {
             stall_limit,
             rx,
             unrouted_bytes,
+            closed,
             queue: TimedQueue::default(),
             in_flight_bytes: 0,
             network,
@@ -277,7 +271,7 @@ impl ProcessCluster {
             deliveries: None,
             problems: Vec::new(),
             fatal: None,
-            lag_ms: Vec::new(),
+            lag: LagSamples::default(),
             events: 0,
             logs: logs.map(Path::to_path_buf),
             stderr_threads,
@@ -343,7 +337,12 @@ impl ProcessCluster {
             };
             let written = input.written.load(Ordering::Acquire);
             let lines = input.lines.load(Ordering::Acquire);
-            if written != written_then || lines < STDIN_QUEUE_LINES / 2 {
+            // A node blocked writing to a runner that holds back its
+            // reader (back-pressure) may stop reading for our sake: that
+            // is no stall of its own.
+            let held_back =
+                self.unrouted_bytes.load(Ordering::Acquire) > FROM_NODES_QUEUE_BYTES / 2;
+            if written != written_then || lines < STDIN_QUEUE_LINES / 2 || held_back {
                 input.full_since = None;
                 continue;
             }
@@ -418,7 +417,9 @@ impl ProcessCluster {
                 // machine) for its exit status.
                 let deadline = Instant::now() + Duration::from_secs(2);
                 let status = loop {
-                    match self.children.0[node].try_wait() {
+                    // Seen without reaping: the pid stays the group's until
+                    // the group is killed.
+                    match process_group::exit(&mut self.children.0[node]) {
                         Ok(Some(status)) => break format!("exited ({status})"),
                         _ if Instant::now() >= deadline => {
                             break "closed its stdout".to_string();
@@ -439,7 +440,7 @@ impl ProcessCluster {
         let now = self.since_start(Instant::now());
         while let Some((due, d)) = self.queue.pop_due(now) {
             self.events += 1;
-            self.in_flight_bytes -= d.line.len();
+            self.in_flight_bytes -= d.line.len() + IN_FLIGHT_OVERHEAD;
             let at = now;
             if !self.has_room(d.to) {
                 self.network.overloaded(d.id, d.from, d.to, at);
@@ -449,7 +450,7 @@ impl ProcessCluster {
             if !self.network.arrives(d.id, d.from, d.to, at) {
                 continue;
             }
-            self.lag_ms.push((now - due).as_secs_f64() * 1000.0);
+            self.lag.record((now - due).as_secs_f64() * 1000.0);
             if let Some(deliveries) = &mut self.deliveries {
                 let body = crate::sim::cluster::parse_output(&d.line)
                     .and_then(|(_, _, body)| serde_json::from_str(body.get()).ok());
@@ -501,11 +502,12 @@ impl ProcessCluster {
             let mut line = line;
             line.push(b'\n');
             for due in times {
-                if self.in_flight_bytes + line.len() > IN_FLIGHT_BYTES {
+                let cost = line.len() + IN_FLIGHT_OVERHEAD;
+                if self.in_flight_bytes + cost > IN_FLIGHT_BYTES {
                     self.network.overloaded(id, from, to, at);
                     continue;
                 }
-                self.in_flight_bytes += line.len();
+                self.in_flight_bytes += cost;
                 let line = line.clone();
                 self.queue.push(due, Delivery { id, from, to, line });
             }
@@ -548,9 +550,10 @@ impl Backend for ProcessCluster {
             .client_message(at, client, &dest, kind, bytes, delivered);
         let stats = self.network.stats_mut();
         stats.count_client_request(client);
-        if let Queued::Full = queued {
+        if !delivered {
             // The operation will time out: it may or may not have
-            // happened, as far as its client knows.
+            // happened, as far as its client knows. (A closed input means
+            // the node exited, which ends the run.)
             stats.client_dropped_by_overload += 1;
         }
     }
@@ -629,7 +632,7 @@ impl Backend for ProcessCluster {
     }
 
     fn runner_metrics(&self) -> Vec<Metric> {
-        let mut lag = self.lag_ms.clone();
+        let mut lag = self.lag.samples.clone();
         if lag.is_empty() {
             return Vec::new();
         }
@@ -637,7 +640,7 @@ impl Backend for ProcessCluster {
         vec![
             Metric::new("scheduling lag p50", quantile(&lag, 0.5), "ms"),
             Metric::new("scheduling lag p99", quantile(&lag, 0.99), "ms"),
-            Metric::new("scheduling lag max", lag[lag.len() - 1], "ms"),
+            Metric::new("scheduling lag max", self.lag.max, "ms"),
         ]
     }
 
@@ -652,16 +655,61 @@ impl Backend for ProcessCluster {
             .unwrap_or_default()
     }
 
-    fn finish_journal(&mut self) -> Option<JournalSummary> {
+    fn finish(&mut self) -> Option<JournalSummary> {
         let now = self.now();
-        self.network.close_journal(now);
+        self.network.end_of_run(now, self.queue.len() as u64);
         let journal = self.journal.take()?;
         let mut file = journal.lock().ok()?;
         Some(file.finish())
     }
 }
 
-fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>, unrouted: Arc<AtomicUsize>) {
+/// Scheduling-lag samples, bounded: past [`LagSamples::LIMIT`] every other
+/// one is dropped and from then on only every second (then fourth, …)
+/// delivery is sampled, which keeps the quantiles and bounds the memory.
+#[derive(Default)]
+struct LagSamples {
+    samples: Vec<f64>,
+    stride: u64,
+    seen: u64,
+    max: f64,
+}
+
+impl LagSamples {
+    const LIMIT: usize = 1 << 20;
+
+    fn record(&mut self, ms: f64) {
+        self.max = self.max.max(ms);
+        self.seen += 1;
+        if self.seen % self.stride.max(1) != 0 {
+            return;
+        }
+        if self.samples.len() >= Self::LIMIT {
+            let mut i = 0;
+            self.samples.retain(|_| {
+                i += 1;
+                i % 2 == 0
+            });
+            self.stride = self.stride.max(1) * 2;
+        }
+        self.samples.push(ms);
+    }
+}
+
+impl Drop for ProcessCluster {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+        // `children` is dropped after this: every process group is killed.
+    }
+}
+
+fn read_stdout(
+    node: usize,
+    out: impl Read,
+    tx: SyncSender<FromNode>,
+    unrouted: Arc<AtomicUsize>,
+    closed: Arc<AtomicBool>,
+) {
     let mut reader = BufReader::with_capacity(1 << 16, out);
     let mut line = Vec::new();
     loop {
@@ -690,6 +738,9 @@ fn read_stdout(node: usize, out: impl Read, tx: SyncSender<FromNode>, unrouted: 
                 // Back-pressure in bytes: the node waits on its stdout
                 // while the runner has this much unrouted.
                 while unrouted.load(Ordering::Acquire) > FROM_NODES_QUEUE_BYTES {
+                    if closed.load(Ordering::Acquire) {
+                        return; // the run is over: nobody will route this
+                    }
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 unrouted.fetch_add(line.len(), Ordering::AcqRel);

@@ -96,6 +96,22 @@ pub struct OpCounts {
     pub by_kind: BTreeMap<String, u64>,
 }
 
+impl OpCounts {
+    pub fn of(history: &History) -> OpCounts {
+        let mut counts = OpCounts::default();
+        for op in &history.ops {
+            counts.total += 1;
+            match op.outcome {
+                crate::sim::lab::Outcome::Ok { .. } => counts.ok += 1,
+                crate::sim::lab::Outcome::Fail { .. } => counts.fail += 1,
+                crate::sim::lab::Outcome::Info { .. } => counts.info += 1,
+            }
+            *counts.by_kind.entry(op.kind.clone()).or_default() += 1;
+        }
+        counts
+    }
+}
+
 /// A run's verdict, as Maelstrom's: valid, invalid, or unknown (the
 /// checkers could not tell: no operation of some kind succeeded, no value
 /// became stable). Exit statuses 0, 1 and 2, as Maelstrom's.
@@ -390,11 +406,15 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated{}",
+            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated{}{}",
             self.net.delivered,
             self.net.dropped_by_partition,
             self.net.dropped_by_loss,
             self.net.duplicated,
+            match self.net.in_flight_at_end {
+                0 => String::new(),
+                n => format!(", {n} in flight at the end"),
+            },
             match self.net.dropped_by_overload {
                 0 => String::new(),
                 n => format!(", {n} dropped by overload (a node read slower than it was sent to)"),

@@ -10,7 +10,7 @@
 //! is indeterminate. A reply to a request its client never sent is a
 //! protocol error that fails the run.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::registry::NodeFactory;
 use crate::sim::cluster::{Backend, Cluster, PROBE_CLIENT};
-use crate::sim::lab::{History, Lab, Op, Outcome};
+use crate::sim::lab::{History, Indeterminate, Lab, Op, Outcome};
 use crate::sim::network::{Partition, PartitionPattern};
 use crate::sim::report::{
     FaultAction, FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report,
@@ -34,10 +34,8 @@ pub use crate::sim::config::{
 /// Maelstrom allows.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An operation's outcome until its reply or its timeout; one the run
-/// stopped before either is given [`STOPPED_BEFORE_REPLY`].
-const NO_REPLY_YET: &str = "no reply yet";
-const STOPPED_BEFORE_REPLY: &str = "no reply before the run stopped";
+/// The client that sends `init` and the lab's setup message.
+const SETUP_CLIENT: &str = "c0";
 
 /// Failure lines of one kind quoted in a report before "and N more".
 const QUOTED: usize = 5;
@@ -82,8 +80,10 @@ struct Driver<'a, B: Backend> {
     sent_up_to: HashMap<String, u64>,
     /// The history's one order of events (invocations and completions).
     next_index: u64,
-    /// Operations that ended by timing out (a reply to one is late).
-    timed_out: HashSet<usize>,
+    /// Operations that ended by timing out, with their deadlines: a reply
+    /// to one is late, unless it was read before the deadline (a runner
+    /// busy routing a flood may look at it only after).
+    timed_out: HashMap<usize, Duration>,
     rng: StdRng,
     faults: Vec<FaultEvent>,
     replies: ReplyProblems,
@@ -101,6 +101,9 @@ struct Driver<'a, B: Backend> {
     /// Samples of node state taken: probe replies and clients' reads.
     samples: u64,
     setup_failures: Vec<String>,
+    /// Failures of the later phases that are no checker's (final reads cut
+    /// short): the checker still judges what the run has.
+    run_failures: Vec<String>,
     phases: Phases,
 }
 
@@ -133,7 +136,7 @@ pub fn run_on<B: Backend>(
         op_of: HashMap::new(),
         sent_up_to: HashMap::new(),
         next_index: 0,
-        timed_out: HashSet::new(),
+        timed_out: HashMap::new(),
         rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 2)),
         faults: Vec::new(),
         replies: ReplyProblems::default(),
@@ -144,6 +147,7 @@ pub fn run_on<B: Backend>(
         probe_requests: HashMap::new(),
         samples: 0,
         setup_failures: Vec::new(),
+        run_failures: Vec::new(),
         phases: Phases::default(),
     };
     for slot in 0..concurrency {
@@ -295,10 +299,13 @@ impl<B: Backend> Driver<'_, B> {
             let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
             self.setup_pending.insert(msg_id, (node, kind.to_string()));
             let lab = &mut self.lab;
-            self.cluster
-                .client_request("c0", node, msg_id, &body, &mut |now, node, handler| {
-                    lab.observe(now, node, handler)
-                });
+            self.cluster.client_request(
+                SETUP_CLIENT,
+                node,
+                msg_id,
+                &body,
+                &mut |now, node, handler| lab.observe(now, node, handler),
+            );
         }
         self.await_setup_replies(count, &kind);
     }
@@ -333,7 +340,7 @@ impl<B: Backend> Driver<'_, B> {
         }
     }
 
-    /// A reply to `c0`: it must answer a pending setup message, from the
+    /// A reply to the setup client: it must answer a pending setup message, from the
     /// node that was asked, with the `_ok` type.
     fn match_setup_reply(&mut self, node: usize, body: &Value) {
         // A repeat, a late answer, or one to another node's message
@@ -386,18 +393,17 @@ impl<B: Backend> Driver<'_, B> {
                 }
                 continue;
             }
-            if delivery.client == "c0" {
+            if delivery.client == SETUP_CLIENT {
                 self.match_setup_reply(node, &delivery.body);
                 continue;
             }
-            let in_reply_to = delivery.body.get("in_reply_to").and_then(Value::as_u64);
-            let Some(in_reply_to) = in_reply_to else {
-                self.stray_reply(
-                    node,
-                    &delivery.client,
-                    &delivery.body,
-                    "has no `in_reply_to`",
-                );
+            let in_reply_to = delivery.body.get("in_reply_to");
+            let Some(in_reply_to) = in_reply_to.and_then(Value::as_u64) else {
+                let why = match in_reply_to {
+                    None => "has no `in_reply_to`",
+                    Some(_) => "has an `in_reply_to` that is not a msg_id (an integer >= 0)",
+                };
+                self.stray_reply(node, &delivery.client, &delivery.body, why);
                 continue;
             };
             let Some(&op_index) = self.op_of.get(&(delivery.client.clone(), in_reply_to)) else {
@@ -419,17 +425,23 @@ impl<B: Backend> Driver<'_, B> {
             let slot = self.clients.iter().position(|c| {
                 c.id == delivery.client && c.in_flight.is_some_and(|f| f.msg_id == in_reply_to)
             });
-            let Some(slot) = slot else {
+            match (slot, self.timed_out.get(&op_index)) {
+                (Some(slot), _) => self.clients[slot].in_flight = None,
+                // Read in time, looked at late: the operation completed.
+                (None, Some(&deadline)) if delivery.at <= deadline => {
+                    self.timed_out.remove(&op_index);
+                }
                 // Its operation is over: timed out (the client was closed)
                 // or already answered. Maelstrom's client ignores both.
-                if self.timed_out.contains(&op_index) {
+                (None, Some(_)) => {
                     self.replies.late += 1;
-                } else {
-                    self.replies.duplicate += 1;
+                    continue;
                 }
-                continue;
-            };
-            self.clients[slot].in_flight = None;
+                (None, None) => {
+                    self.replies.duplicate += 1;
+                    continue;
+                }
+            }
             let index = self.next_index();
             let outcome = self.judge_reply(op_index, delivery.body);
             if let Outcome::Ok { body } = &outcome {
@@ -490,7 +502,7 @@ impl<B: Backend> Driver<'_, B> {
             ));
         }
         Outcome::Info {
-            reason: format!("malformed reply: {problem}"),
+            reason: Indeterminate::Malformed(problem),
         }
     }
 
@@ -506,14 +518,15 @@ impl<B: Backend> Driver<'_, B> {
                 continue;
             }
             let index = self.next_index();
-            let waited = (now - self.ops[flight.op].invoke).as_secs_f64();
             let op = &mut self.ops[flight.op];
             op.complete = now;
             op.complete_index = index;
             op.outcome = Outcome::Info {
-                reason: format!("no reply within {waited:.1} s"),
+                reason: Indeterminate::TimedOut {
+                    after: flight.deadline.saturating_sub(op.invoke),
+                },
             };
-            self.timed_out.insert(flight.op);
+            self.timed_out.insert(flight.op, flight.deadline);
             let node = self.clients[slot].node;
             self.clients[slot] = self.new_client(node);
         }
@@ -553,7 +566,7 @@ impl<B: Backend> Driver<'_, B> {
             invoke: now,
             complete: now,
             outcome: Outcome::Info {
-                reason: NO_REPLY_YET.into(),
+                reason: Indeterminate::Pending,
             },
             final_read,
             invoke_index: index,
@@ -725,7 +738,7 @@ impl<B: Backend> Driver<'_, B> {
                 return;
             }
             if self.cluster.now() >= phase_end {
-                self.setup_failures.push(format!(
+                self.run_failures.push(format!(
                     "final reads stopped after {round} of {total} rounds: the final phase \
                      is bounded by --op-timeout ({} s)",
                     self.cfg.op_timeout
@@ -764,10 +777,10 @@ impl<B: Backend> Driver<'_, B> {
     fn finish(mut self, workload: &str, healed_at: Option<Duration>) -> Report {
         for flight in self.clients.iter().filter_map(|c| c.in_flight) {
             let op = &mut self.ops[flight.op];
-            if matches!(&op.outcome, Outcome::Info { reason } if reason == NO_REPLY_YET) {
-                op.outcome = Outcome::Info {
-                    reason: STOPPED_BEFORE_REPLY.into(),
-                };
+            if let Outcome::Info { reason } = &mut op.outcome {
+                if *reason == Indeterminate::Pending {
+                    *reason = Indeterminate::Stopped;
+                }
             }
         }
         let history = History {
@@ -781,29 +794,7 @@ impl<B: Backend> Driver<'_, B> {
         } else {
             crate::sim::lab::Verdict::new()
         };
-        let mut counts = OpCounts::default();
-        let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
-        let mut ok_by_kind: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
-        for op in &history.ops {
-            counts.total += 1;
-            let tally = ok_by_kind.entry(op.kind.as_str()).or_default();
-            match op.outcome {
-                Outcome::Ok { .. } => {
-                    counts.ok += 1;
-                    tally[0] += 1;
-                }
-                Outcome::Fail { .. } => {
-                    counts.fail += 1;
-                    tally[1] += 1;
-                }
-                Outcome::Info { .. } => {
-                    counts.info += 1;
-                    tally[2] += 1;
-                }
-            }
-            *by_kind.entry(op.kind.clone()).or_default() += 1;
-        }
-        counts.by_kind = by_kind;
+        let counts = OpCounts::of(&history);
         let panics = self.cluster.panics();
         let problems = self.cluster.problems().to_vec();
         let mut failures = std::mem::take(&mut self.setup_failures);
@@ -811,7 +802,12 @@ impl<B: Backend> Driver<'_, B> {
         if let Some(fatal) = &fatal {
             failures.push(format!("run stopped: {fatal}"));
         }
+        failures.append(&mut self.run_failures);
         failures.append(&mut verdict.failures);
+        // Maelstrom's stats checker, with every workload's checker.
+        if setup_ok && fatal.is_none() {
+            failures.extend(crate::sim::lab::stats_failures(&history));
+        }
         if panics > 0 {
             failures.push(format!("{panics} handler panic(s); see stderr"));
         }
@@ -823,23 +819,8 @@ impl<B: Backend> Driver<'_, B> {
                 .cloned(),
         );
         failures.extend(self.replies.failures());
-        // Maelstrom's stats checker: a run in which some kind of operation
-        // never succeeded tells nothing about it.
-        let mut unknown = std::mem::take(&mut verdict.unknown);
-        if setup_ok && fatal.is_none() {
-            for (kind, [ok, fail, info]) in &ok_by_kind {
-                if *ok == 0 {
-                    unknown.push(format!(
-                        "no `{kind}` operation succeeded ({} invoked: {fail} failed, \
-                         {info} indeterminate), so the run says nothing of them",
-                        fail + info
-                    ));
-                }
-            }
-            if history.ops.is_empty() {
-                unknown.push("no operation was invoked".into());
-            }
-        }
+        let unknown = std::mem::take(&mut verdict.unknown);
+        let journal = self.cluster.finish();
         let stats = self.cluster.stats().clone();
         let per_op = |x: u64| x as f64 / counts.total.max(1) as f64;
         let probes = self.probes_load(&stats);
@@ -865,7 +846,7 @@ impl<B: Backend> Driver<'_, B> {
             events: self.cluster.events(),
             simulated_s: self.cluster.now().as_secs_f64(),
             phases: self.phases,
-            journal: self.cluster.finish_journal(),
+            journal,
             history,
             plots: std::mem::take(&mut verdict.plots),
         }

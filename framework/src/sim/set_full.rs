@@ -233,7 +233,9 @@ mod tests {
                     }
                 } else {
                     Outcome::Info {
-                        reason: "no reply within 5 s".into(),
+                        reason: crate::sim::lab::Indeterminate::TimedOut {
+                            after: Duration::from_secs(5),
+                        },
                     }
                 },
                 final_read: false,

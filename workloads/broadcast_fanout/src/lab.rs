@@ -311,13 +311,10 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         verdict.metric("values never read", set.count(Fate::NeverRead) as f64, "");
         verdict.metric("values stale", set.stale().len() as f64, "");
         verdict.metric("final reads lacking values", short_nodes as f64, "");
-        verdict.metric(
-            "reads missing an acknowledged value",
-            missing_reads as f64,
-            "",
-        );
-        verdict.quantiles_ms("stable latency", &mut stable_latency.clone());
-        verdict.quantiles_ms("lost latency", &mut lost_latency);
+        verdict.metric("read misses (read × value)", missing_reads as f64, "");
+        // Maelstrom's figures, with Jepsen's quantiles.
+        verdict.jepsen_quantiles_ms("stable latency", &mut stable_latency.clone());
+        verdict.jepsen_quantiles_ms("lost latency", &mut lost_latency);
         let stable = std::mem::take(&mut stable_latency);
 
         // Delivery latency: what the simulator (or the probes) saw.

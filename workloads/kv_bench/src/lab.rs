@@ -14,9 +14,13 @@
 //!   its simple model: writes per second per key × mean convergence time.
 //! - Convergence of a write: from its acknowledgement until every node
 //!   holds it or a newer entry (a higher `ts`) for its key — seen after
-//!   every simulator step, or sampled by probe reads (`kv_read`, one key
-//!   per round in turn) with real processes. Entries are compared by `ts`
-//!   alone here, which only differs from the store's order on exact ties.
+//!   every simulator step. With real processes, from the first of: a
+//!   `kv_merge` carrying the entry handed to the node (the task's own
+//!   replication message; a lower bound, as the node reads it a little
+//!   later), a reply of the node showing it (its write's acknowledgement,
+//!   a client read, a probe `kv_read` of the key it is furthest behind
+//!   on). Entries are compared by `ts` alone here, which only differs from
+//!   the store's order on exact ties.
 //! - Convergence after last heal (runs with a nemesis): from the final
 //!   heal — or the last write's acknowledgement, if later, since winners
 //!   change until then — until every node holds the winning entry of
@@ -28,7 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::lab::millis;
+use maelstrom_framework::sim::lab::{Field, closed_schema, millis};
 use maelstrom_framework::sim::plots::{Plot, Series};
 use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
 use rand::Rng;
@@ -140,6 +144,24 @@ impl Lab for KvLab {
                 let (key, ts) = (self.keys[k].clone(), entry.ts);
                 self.record(now, node, &key, ts);
             }
+        }
+    }
+
+    /// The seed's replies, as closed schemas: a write without its `ts`
+    /// cannot be ordered, and would be taken for one never acknowledged.
+    fn validate_reply(&self, kind: &str, reply: &Value) -> Result<(), String> {
+        match kind {
+            "write" => closed_schema(reply, &[("ts", Field::Number)]),
+            "read" => closed_schema(reply, &[("value", Field::Any)]),
+            "kv_read" => closed_schema(
+                reply,
+                &[
+                    ("key", Field::String),
+                    ("value", Field::Any),
+                    ("ts", Field::Number),
+                ],
+            ),
+            _ => Ok(()),
         }
     }
 

@@ -7,6 +7,9 @@
 //!   no reads, as the seed's "1000 random increments across 5 nodes".
 //! - Checker, as Maelstrom's: every final read must equal the sum of the
 //!   acknowledged adds plus some subset of the indeterminate ones.
+//!   Stricter than Maelstrom (which skips them): a final read that fails or
+//!   times out fails the run, and so do final reads that disagree — after
+//!   the settle a converged counter reads one value everywhere.
 //! - Convergence after the last add: from the completion of the last add
 //!   to the moment all nodes first held the same value and kept it (in the
 //!   simulator, seen exactly after every step; with real processes,

@@ -1,6 +1,7 @@
 //! One run of a node program on a fixture's input, bounded in time and in
 //! what is kept of its output, whatever the program does.
 
+use crate::sim::process_group;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -77,8 +78,7 @@ pub fn run_node(
         .stderr(Stdio::piped());
     // Its own group, so a wrapper (`sh -c`, `go run`) and everything it
     // started are killed together.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    process_group::own_group(&mut command);
     let mut child = command.spawn()?;
     let started = Instant::now();
 
@@ -101,7 +101,7 @@ pub fn run_node(
             Ok(false) if started.elapsed() >= deadline => break true,
             Ok(false) => std::thread::sleep(POLL),
             Err(e) => {
-                kill_group(&mut child);
+                process_group::kill_group(&mut child);
                 let _ = child.wait();
                 return Err(e);
             }
@@ -110,7 +110,7 @@ pub fn run_node(
     // Also after an exit: what the node left running in its group goes
     // with it (and stops holding its output open).
     if timed_out || cfg!(target_os = "linux") {
-        kill_group(&mut child);
+        process_group::kill_group(&mut child);
     }
     let status = child.wait()?;
     let end = if timed_out {
@@ -127,46 +127,9 @@ pub fn run_node(
     })
 }
 
-/// Whether the node has exited. On Linux the exit is seen without reaping
-/// the node, so its pid, which is its group's id, cannot be reused before
-/// [`kill_group`] has signalled the group.
-#[cfg(target_os = "linux")]
+/// Whether the node has exited, seen without reaping it on Linux.
 fn has_exited(child: &mut Child) -> std::io::Result<bool> {
-    // SAFETY: siginfo_t is plain data, all zeroes a valid value; waitid(2)
-    // only writes into it. WNOWAIT leaves the child a zombie, unreaped.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-        if libc::waitid(libc::P_PID, child.id(), &mut info, flags) == -1 {
-            let e = std::io::Error::last_os_error();
-            return if e.kind() == std::io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(e)
-            };
-        }
-        // With WNOHANG and no exit yet, si_pid stays 0.
-        Ok(info.si_pid() != 0)
-    }
-}
-
-/// Elsewhere the check reaps the node, so its group is only killed at a
-/// timeout, while it surely still runs.
-#[cfg(not(target_os = "linux"))]
-fn has_exited(child: &mut Child) -> std::io::Result<bool> {
-    child.try_wait().map(|status| status.is_some())
-}
-
-/// Kills the child and whatever else is in its process group. The child is
-/// not reaped yet, so its id cannot have been reused.
-fn kill_group(child: &mut Child) {
-    #[cfg(unix)]
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) takes plain integers and touches no memory; the
-        // group is the child's own (process_group(0) at spawn).
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-    }
-    let _ = child.kill();
+    process_group::exit(child).map(|e| e.is_some())
 }
 
 /// A thread reading one output stream into a bounded buffer.

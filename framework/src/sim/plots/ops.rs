@@ -359,7 +359,7 @@ mod tests {
                     400,
                     1000,
                     Outcome::Info {
-                        reason: "timeout".into(),
+                        reason: crate::sim::lab::Indeterminate::Stopped,
                     },
                 ),
                 op(
