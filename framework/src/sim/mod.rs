@@ -63,19 +63,13 @@ pub fn run_one_into(
     dir: &std::path::Path,
 ) -> std::io::Result<Report> {
     std::fs::create_dir_all(dir)?;
-    let node_ids = cfg.node_ids();
-    let processes = (0..cfg.nodes)
-        .map(|i| nodes(run::node_seed(cfg.seed, i)))
-        .collect();
-    let mut cluster = Cluster::new(
-        node_ids.clone(),
-        processes,
-        cfg.net(),
-        run::sub_seed(cfg.seed, 1),
-    );
+    let mut cluster = run::sim_cluster(nodes, cfg);
     let journal = network::JournalFile::create(Some(&dir.join("messages.jsonl")), Duration::ZERO)?;
     cluster.record_journal(journal);
-    let report = run::run_on(workload, cluster, lab(&LabSetup { node_ids }), cfg);
+    let setup = LabSetup {
+        node_ids: cfg.node_ids(),
+    };
+    let report = run::run_on(workload, cluster, lab(&setup), cfg);
     report.write_results(dir)?;
     Ok(report)
 }

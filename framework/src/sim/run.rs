@@ -109,12 +109,16 @@ struct Driver<'a, B: Backend> {
 
 /// Runs one simulated test of a workload and returns its report.
 pub fn run(workload: &str, factory: &NodeFactory, lab: Box<dyn Lab>, cfg: &SimConfig) -> Report {
-    let node_ids = cfg.node_ids();
+    run_on(workload, sim_cluster(factory, cfg), lab, cfg)
+}
+
+/// The simulated cluster of a run: `cfg.nodes` nodes from `factory`, each
+/// seeded with its node seed, on `cfg`'s network seeded from the run's.
+pub fn sim_cluster(factory: &NodeFactory, cfg: &SimConfig) -> Cluster {
     let processes = (0..cfg.nodes)
         .map(|i| factory(node_seed(cfg.seed, i)))
         .collect();
-    let cluster = Cluster::new(node_ids, processes, cfg.net(), sub_seed(cfg.seed, 1));
-    run_on(workload, cluster, lab, cfg)
+    Cluster::new(cfg.node_ids(), processes, cfg.net(), sub_seed(cfg.seed, 1))
 }
 
 /// Runs one test on any [`Backend`]: init, clients and nemesis, heal,
