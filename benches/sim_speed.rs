@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use maelstrom_framework::registry;
-use maelstrom_framework::sim::{self, Nemesis, SimConfig};
+use maelstrom_lab::{self as sim, Nemesis, SimConfig};
 
 // Link the workload crates so inventory registers them.
 use broadcast_fanout as _;
@@ -63,16 +63,13 @@ fn main() {
             println!("{name}: not registered");
             continue;
         };
-        let Some(lab) = &workload.lab else {
+        let Some(lab) = sim::registry::find(name) else {
             println!("{name}: no lab yet");
             continue;
         };
         let no_args = clap::Command::new("bench");
-        let matches = match &workload.lab {
-            Some(l) => (l.augment_args)((workload.augment_args)(no_args)),
-            None => (workload.augment_args)(no_args),
-        }
-        .get_matches_from(["bench"]);
+        let matches =
+            (lab.augment_args)((workload.augment_args)(no_args)).get_matches_from(["bench"]);
         let nodes = (workload.build)(&matches).expect("default options");
         let lab = (lab.build)(&matches).expect("default lab options");
         let rounds = 5;

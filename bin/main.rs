@@ -13,9 +13,9 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use maelstrom_framework::sim::golden::{self, NodeCommand};
-use maelstrom_framework::sim::{self, SimConfig, Summary, sweep};
-use maelstrom_framework::{LabFactory, Registration, registry, stdio};
+use maelstrom_framework::{Registration, registry, stdio};
+use maelstrom_lab::golden::{self, NodeCommand};
+use maelstrom_lab::{self as sim, LabFactory, SimConfig, Summary, sweep};
 
 // `inventory` only registers workloads from crates the binary links.
 use broadcast_fanout as _;
@@ -71,7 +71,7 @@ enum Command {
     /// per case, then a tally. Exit status 1 if any case failed, 2 if a
     /// fixture cannot be read.
     #[command(
-        after_help = "Examples:\n  maelstrom-node golden fixtures/\n  maelstrom-node golden --bin \"python3 echo.py\" fixtures/echo/echo.json\n  maelstrom-node golden --bin \"sh -c 'exec python3 node.py'\" fixtures/broadcast\n\nWith --bin, cases with `args` (maelstrom-node's flags) are skipped, and `stderr`\nexpectations (maelstrom-node's log wording) are not checked. The fixture format:\nthe docs of maelstrom_framework::sim::golden (cargo doc --open)."
+        after_help = "Examples:\n  maelstrom-node golden fixtures/\n  maelstrom-node golden --bin \"python3 echo.py\" fixtures/echo/echo.json\n  maelstrom-node golden --bin \"sh -c 'exec python3 node.py'\" fixtures/broadcast\n\nWith --bin, cases with `args` (maelstrom-node's flags) are skipped, and `stderr`\nexpectations (maelstrom-node's log wording) are not checked. The fixture format:\nthe docs of maelstrom_lab::golden (cargo doc --open)."
     )]
     Golden(GoldenArgs),
 }
@@ -171,7 +171,7 @@ fn main() -> ExitCode {
     if let Some(w) = workload {
         let with_lab = |sub: clap::Command| {
             let sub = (w.augment_args)(sub);
-            match &w.lab {
+            match sim::registry::find(w.name) {
                 Some(lab) => (lab.augment_args)(sub),
                 None => sub,
             }
@@ -420,7 +420,7 @@ fn lab_and_config(
     matches: &clap::ArgMatches,
     command: &str,
 ) -> Result<(LabFactory, SimConfig), ExitCode> {
-    let Some(lab) = &workload.lab else {
+    let Some(lab) = sim::registry::find(workload.name) else {
         eprintln!(
             "maelstrom-node: workload `{}` has no lab (clients and checker)",
             workload.name

@@ -11,10 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use maelstrom_framework::sim::{self, SimConfig};
-use maelstrom_framework::{
-    Ctx, Error, ErrorCode, Handler, LabFactory, Node, NodeFactory, Process, Request, registry,
-};
+use maelstrom_framework::{Ctx, Error, ErrorCode, Handler, Node, NodeFactory, Process, Request};
+use maelstrom_lab::{self as sim, LabFactory, SimConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,8 +22,7 @@ use pn_counter_gossip as _;
 
 /// The lab registered for `workload`, built with its flags.
 fn lab_of(workload: &str, flags: &[&str]) -> LabFactory {
-    let reg = registry::find(workload).expect("registered");
-    let lab = reg.lab.as_ref().expect("has a lab");
+    let lab = sim::registry::find(workload).expect("a registered lab");
     let matches = (lab.augment_args)(clap::Command::new("test"))
         .get_matches_from(std::iter::once(&"test").chain(flags));
     (lab.build)(&matches).expect("lab flags")

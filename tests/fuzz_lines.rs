@@ -19,8 +19,9 @@
 use std::time::Duration;
 
 use maelstrom_framework::serde_json::{Value, json};
-use maelstrom_framework::testing::{self, at, default_lab, default_node, wire_messages};
+use maelstrom_framework::testing::{self, at, default_node, wire_messages};
 use maelstrom_framework::{Process, Registration, registry};
+use maelstrom_lab::testing::default_lab;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -220,7 +221,7 @@ fn build(make: &Make, templates: &[Value], msg_id: u64) -> Option<Vec<u8>> {
 /// Valid lines for `n1`: the lab's client requests and final reads, and
 /// what a busy peer `n2` of the same workload sends `n1`.
 fn templates(workload: &Registration) -> (Vec<Value>, Vec<Value>) {
-    let Some(mut lab) = default_lab(workload, &NODES) else {
+    let Some(mut lab) = default_lab(workload.name, &NODES) else {
         return (Vec::new(), Vec::new());
     };
     let mut rng = StdRng::seed_from_u64(1);

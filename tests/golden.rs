@@ -1,13 +1,13 @@
 //! Golden-file tests: every `fixtures/<workload>/<case>.json` runs the real
 //! `maelstrom-node` binary as `--workload <workload>`, one trial per
 //! fixture, named `workload/case`. The fixture format, loading, matching
-//! and running live in `maelstrom_framework::sim::golden` (its docs have
+//! and running live in `maelstrom_lab::golden` (its docs have
 //! the format), shared with the `golden` command.
 
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use maelstrom_framework::sim::golden::{self, Fixture, NodeCommand, Outcome};
+use maelstrom_lab::golden::{self, Fixture, NodeCommand, Outcome};
 
 fn main() {
     let args = Arguments::from_args();

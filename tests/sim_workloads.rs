@@ -3,7 +3,7 @@
 //! must pass — no lost values, no lost writes, exact counter sums.
 
 use maelstrom_framework::registry;
-use maelstrom_framework::sim::{self, LatencyDist, Nemesis, SimConfig};
+use maelstrom_lab::{self as sim, LatencyDist, Nemesis, SimConfig};
 
 use broadcast_fanout as _;
 use echo as _;
@@ -15,7 +15,7 @@ use pn_counter_gossip as _;
 /// every run valid; returns the reports.
 fn campaign(workload: &str, flags: &[&str], cfg: SimConfig, seeds: &[u64]) -> Vec<sim::Report> {
     let reg = registry::find(workload).expect("registered");
-    let lab = reg.lab.as_ref().expect("has a lab");
+    let lab = sim::registry::find(workload).expect("a registered lab");
     let cmd = (lab.augment_args)((reg.augment_args)(clap::Command::new("test")));
     let matches = cmd.get_matches_from(std::iter::once(&"test").chain(flags));
     let nodes = (reg.build)(&matches).unwrap();
@@ -154,7 +154,7 @@ fn metric(report: &sim::Report, name: &str) -> Option<f64> {
 /// patterns (~10 s) at 25 nodes, 100 ms links and 100 ops/s, every node
 /// holds every value within 1 s of the final heal, on each of `seeds`.
 fn assert_heals_within_a_second(workload: &str, flags: &[&str], seeds: &[u64]) {
-    use maelstrom_framework::sim::PartitionPattern;
+    use maelstrom_lab::PartitionPattern;
     for pattern in PartitionPattern::ALL {
         let cfg = SimConfig {
             nodes: 25,

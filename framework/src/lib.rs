@@ -1,4 +1,5 @@
-//! The framework of `maelstrom-node`: what every workload stands on.
+//! The node runtime of `maelstrom-node`: what every node links, and nothing
+//! of the lab that tests nodes (that is `maelstrom-lab`).
 //!
 //! - [`protocol`]: the wire format (envelope, body header, replies).
 //! - [`error`]: Maelstrom's error codes as a typed error.
@@ -8,7 +9,6 @@
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
 //! - [`testing`]: helpers for tests that drive a node by hand.
-//! - [`sim`]: the deterministic cluster simulator, its labs and reports.
 //!
 //! One event loop owns a node: input lines, timer ticks, RPC replies and RPC
 //! timeouts reach the handler one at a time, in one order, through `&mut
@@ -21,7 +21,6 @@ pub mod log;
 pub mod node;
 pub mod protocol;
 pub mod registry;
-pub mod sim;
 pub mod stdio;
 pub mod testing;
 mod timers;
@@ -31,7 +30,7 @@ pub use gossip::GossipSettings;
 pub use log::Level;
 pub use node::{Ctx, Handler, Node, Now, Process, Request, RpcCallback};
 pub use protocol::{NodeId, Reply};
-pub use registry::{LabFactory, NoOptions, NodeFactory, Registration, Workload};
+pub use registry::{NoOptions, NodeFactory, Registration, Workload};
 pub use timers::TimerId;
 
 // Workload crates register through these; re-exported so that they need no

@@ -66,6 +66,20 @@ pub struct Now {
     pub unix_micros: u64,
 }
 
+/// The virtual wall clock at time zero, for the simulator and for tests
+/// that drive a node by hand: 2024-01-01T00:00:00Z.
+pub const VIRTUAL_EPOCH_MICROS: u64 = 1_704_067_200_000_000;
+
+impl Now {
+    /// `elapsed` since the start, on the virtual wall clock.
+    pub fn virtual_at(elapsed: Duration) -> Now {
+        Now {
+            elapsed,
+            unix_micros: VIRTUAL_EPOCH_MICROS + elapsed.as_micros() as u64,
+        }
+    }
+}
+
 /// The continuation of an RPC: runs on the reply, or on `Err` with code 0
 /// when the timeout passes first.
 pub type RpcCallback<H> =

@@ -11,7 +11,6 @@
 //! workload crate (`use echo as _;`).
 
 use crate::node::{Handler, Node, Process};
-use crate::sim::{Lab, LabSetup, LabSpec};
 
 /// A handler that can be built from command-line options.
 pub trait Workload: Handler {
@@ -30,9 +29,6 @@ pub struct NoOptions {}
 /// Builds one node of a workload from its seed.
 pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn Process> + Send + Sync>;
 
-/// Builds a workload's lab (clients and checker) for one simulated run.
-pub type LabFactory = Box<dyn Fn(&LabSetup) -> Box<dyn Lab> + Send + Sync>;
-
 /// One registered workload.
 pub struct Registration {
     pub name: &'static str,
@@ -41,14 +37,6 @@ pub struct Registration {
     pub augment_args: fn(clap::Command) -> clap::Command,
     /// Reads the workload's flags and returns a node factory.
     pub build: fn(&clap::ArgMatches) -> Result<NodeFactory, clap::Error>,
-    /// The workload's lab, if it has one: it can then run in the simulator.
-    pub lab: Option<LabEntry>,
-}
-
-/// A registered lab: its flags and how to build it.
-pub struct LabEntry {
-    pub augment_args: fn(clap::Command) -> clap::Command,
-    pub build: fn(&clap::ArgMatches) -> Result<LabFactory, clap::Error>,
 }
 
 impl Registration {
@@ -58,33 +46,8 @@ impl Registration {
             about,
             augment_args: <W::Options as clap::Args>::augment_args,
             build: build::<W>,
-            lab: None,
         }
     }
-
-    /// Adds the workload's lab, so `maelstrom-node sim` can run it.
-    pub const fn with_lab<L: LabSpec>(self) -> Registration
-    where
-        L::Options: Send + Sync,
-    {
-        Registration {
-            lab: Some(LabEntry {
-                augment_args: <L::Options as clap::Args>::augment_args,
-                build: build_lab::<L>,
-            }),
-            ..self
-        }
-    }
-}
-
-fn build_lab<L: LabSpec>(matches: &clap::ArgMatches) -> Result<LabFactory, clap::Error>
-where
-    L::Options: Send + Sync,
-{
-    let options = <L::Options as clap::FromArgMatches>::from_arg_matches(matches)?;
-    Ok(Box::new(move |setup| {
-        Box::new(L::new(&options, setup)) as Box<dyn Lab>
-    }))
 }
 
 fn build<W: Workload>(matches: &clap::ArgMatches) -> Result<NodeFactory, clap::Error> {

@@ -254,13 +254,13 @@ impl Workload for Broadcast {
     }
 }
 
-maelstrom_framework::inventory::submit!(
-    Registration::new::<Broadcast>(
-        "broadcast",
-        "Maelstrom's broadcast: random-fanout gossip with acknowledged anti-entropy"
-    )
-    .with_lab::<lab::BroadcastLab<Broadcast>>()
-);
+maelstrom_framework::inventory::submit!(Registration::new::<Broadcast>(
+    "broadcast",
+    "Maelstrom's broadcast: random-fanout gossip with acknowledged anti-entropy"
+));
+maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<
+    lab::BroadcastLab<Broadcast>,
+>("broadcast"));
 
 #[cfg(test)]
 mod tests;

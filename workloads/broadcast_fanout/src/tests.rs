@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use maelstrom_framework::sim::lab::LabSetup;
-use maelstrom_framework::sim::run::run_on;
-use maelstrom_framework::sim::{Cluster, LabSpec, NetConfig, Partition, SimConfig};
 use maelstrom_framework::{GossipSettings, Node, Process, testing};
+use maelstrom_lab::lab::LabSetup;
+use maelstrom_lab::run::run_on;
+use maelstrom_lab::{Cluster, LabSpec, NetConfig, Partition, SimConfig};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -47,27 +47,31 @@ fn sim_nodes(n: usize, fanout: u64, seed: u64) -> Cluster {
         latency: ms(100),
         ..NetConfig::default()
     };
-    testing::sim_cluster((0..n).map(|_| Broadcast::new(settings(fanout))), net, seed)
+    maelstrom_lab::testing::sim_cluster((0..n).map(|_| Broadcast::new(settings(fanout))), net, seed)
 }
 
 /// [`sim_nodes`], initialised, to drive by hand.
 fn cluster(n: usize, fanout: u64, seed: u64) -> Cluster {
     let mut c = sim_nodes(n, fanout, seed);
-    testing::sim_init(&mut c);
+    maelstrom_lab::testing::sim_init(&mut c);
     c
 }
 
 fn values(c: &Cluster, node: usize) -> &[Value] {
-    testing::sim_handler::<Broadcast>(c, node).values()
+    maelstrom_lab::testing::sim_handler::<Broadcast>(c, node).values()
 }
 
 fn broadcast(c: &mut Cluster, node: usize, value: Value) {
-    let replies = testing::sim_request(c, node, json!({"type": "broadcast", "message": value}));
+    let replies = maelstrom_lab::testing::sim_request(
+        c,
+        node,
+        json!({"type": "broadcast", "message": value}),
+    );
     assert_eq!(replies[0]["type"], "broadcast_ok", "{replies:?}");
 }
 
 fn run_to(c: &mut Cluster, t: Duration) {
-    testing::sim_run(c, t);
+    maelstrom_lab::testing::sim_run(c, t);
 }
 
 /// Node-to-node messages of this type sent so far.
@@ -236,7 +240,7 @@ fn an_acknowledged_cluster_settles_and_goes_quiet() {
     // anywhere, so nothing will be sent again.
     for node in 0..3 {
         assert_eq!(values(&c, node).len(), 2, "n{node}");
-        let ledger = testing::sim_handler::<Broadcast>(&c, node)
+        let ledger = maelstrom_lab::testing::sim_handler::<Broadcast>(&c, node)
             .replica()
             .ledger();
         for peer in ledger.peers() {
@@ -309,7 +313,7 @@ fn stats_count_the_messages_the_simulator_routed() {
     assert!(report.valid, "{}", report.table());
     let mut broadcasts = 0;
     for node in 0..nodes {
-        let stats = *testing::sim_handler::<Broadcast>(&c, node).stats();
+        let stats = *maelstrom_lab::testing::sim_handler::<Broadcast>(&c, node).stats();
         assert_eq!(
             stats.messages_sent, report.net.per_node[node].sent,
             "n{node}"

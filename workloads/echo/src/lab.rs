@@ -3,9 +3,9 @@
 //! exactly what was sent. A timed-out or failed echo is an error too: it
 //! was never echoed.
 
-use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::lab::{Field, closed_schema};
-use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
+use maelstrom_lab::cluster::NetStats;
+use maelstrom_lab::lab::{Field, closed_schema};
+use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};

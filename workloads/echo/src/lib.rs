@@ -48,7 +48,8 @@ impl Workload for Echo {
     }
 }
 
-maelstrom_framework::inventory::submit!(
-    Registration::new::<Echo>("echo", "Maelstrom's echo: echo {echo} -> echo_ok {echo}")
-        .with_lab::<lab::EchoLab>()
-);
+maelstrom_framework::inventory::submit!(Registration::new::<Echo>(
+    "echo",
+    "Maelstrom's echo: echo {echo} -> echo_ok {echo}"
+));
+maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<lab::EchoLab>("echo"));

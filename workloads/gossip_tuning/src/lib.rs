@@ -473,13 +473,13 @@ impl Workload for Tuning {
     }
 }
 
-maelstrom_framework::inventory::submit!(
-    Registration::new::<Tuning>(
-        "tuning",
-        "Broadcast with tunable gossip (random or hub, fanout, interval) and gossip_stats"
-    )
-    .with_lab::<broadcast_fanout::lab::BroadcastLab<Tuning>>()
-);
+maelstrom_framework::inventory::submit!(Registration::new::<Tuning>(
+    "tuning",
+    "Broadcast with tunable gossip (random or hub, fanout, interval) and gossip_stats"
+));
+maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<
+    broadcast_fanout::lab::BroadcastLab<Tuning>,
+>("tuning"));
 
 impl broadcast_fanout::lab::HeldValues for Tuning {
     fn held(&self) -> &[Value] {

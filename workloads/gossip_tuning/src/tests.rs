@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use broadcast_fanout::lab::{BroadcastLab, BroadcastLabOptions};
-use maelstrom_framework::sim::lab::LabSetup;
-use maelstrom_framework::sim::run::run_on;
-use maelstrom_framework::sim::{Cluster, LabSpec, Nemesis, NetConfig, Partition, SimConfig};
 use maelstrom_framework::{GossipSettings, Node, Process, testing};
+use maelstrom_lab::lab::LabSetup;
+use maelstrom_lab::run::run_on;
+use maelstrom_lab::{Cluster, LabSpec, Nemesis, NetConfig, Partition, SimConfig};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -55,22 +55,27 @@ fn net() -> NetConfig {
 /// Simulated nodes n0..n{n-1} with 100 ms links, initialised, to drive by
 /// hand.
 fn cluster(n: usize, strategy: Strategy, s: GossipSettings, seed: u64) -> Cluster {
-    let mut c = testing::sim_cluster((0..n).map(|_| Tuning::new(s, strategy)), net(), seed);
-    testing::sim_init(&mut c);
+    let mut c =
+        maelstrom_lab::testing::sim_cluster((0..n).map(|_| Tuning::new(s, strategy)), net(), seed);
+    maelstrom_lab::testing::sim_init(&mut c);
     c
 }
 
 fn handler(c: &Cluster, node: usize) -> &Tuning {
-    testing::sim_handler(c, node)
+    maelstrom_lab::testing::sim_handler(c, node)
 }
 
 fn broadcast(c: &mut Cluster, node: usize, value: Value) {
-    let replies = testing::sim_request(c, node, json!({"type": "broadcast", "message": value}));
+    let replies = maelstrom_lab::testing::sim_request(
+        c,
+        node,
+        json!({"type": "broadcast", "message": value}),
+    );
     assert_eq!(replies[0]["type"], "broadcast_ok", "{replies:?}");
 }
 
 fn run_to(c: &mut Cluster, t: Duration) {
-    testing::sim_run(c, t);
+    maelstrom_lab::testing::sim_run(c, t);
 }
 
 fn gossip_stats(node: &mut Node<Tuning>) -> Value {
@@ -306,12 +311,7 @@ fn a_cut_shorter_than_the_fixed_timeouts_heals_within_a_few_hops() {
 
 /// A run of the broadcast lab's clients (and, with `nemesis`, its
 /// partitions) on `c`; the report must be valid.
-fn lab_run(
-    c: &mut Cluster,
-    nodes: usize,
-    nemesis: bool,
-    seed: u64,
-) -> maelstrom_framework::sim::Report {
+fn lab_run(c: &mut Cluster, nodes: usize, nemesis: bool, seed: u64) -> maelstrom_lab::Report {
     let cfg = SimConfig {
         nodes,
         latency: 100.0,
@@ -344,7 +344,7 @@ fn gossip_stats_agree_with_the_messages_the_simulator_routed() {
     ] {
         let case = format!("{nodes} nodes, {strategy:?}, partitions {nemesis}");
         let handlers = (0..nodes).map(|_| Tuning::new(GossipSettings::default(), strategy));
-        let mut c = testing::sim_cluster(handlers, net(), 4);
+        let mut c = maelstrom_lab::testing::sim_cluster(handlers, net(), 4);
         let report = lab_run(&mut c, nodes, nemesis, 4);
         if nemesis {
             assert!(report.net.dropped_by_partition > 0, "{case}");
@@ -352,7 +352,8 @@ fn gossip_stats_agree_with_the_messages_the_simulator_routed() {
         // Now, with no time passing, every node's own account.
         let (mut sent, mut received) = (0, 0);
         for node in 0..nodes {
-            let reply = testing::sim_request(&mut c, node, json!({"type": "gossip_stats"}));
+            let reply =
+                maelstrom_lab::testing::sim_request(&mut c, node, json!({"type": "gossip_stats"}));
             let stats = &reply[0];
             assert_eq!(stats["type"], "gossip_stats_ok", "{case}");
             let node_sent = stats["gossip_messages_sent"].as_u64().unwrap();
@@ -408,8 +409,8 @@ proptest! {
             let strategy = if hub_nodes[i] { Strategy::Hub } else { Strategy::Random };
             Tuning::new(settings(fanout, interval), strategy)
         });
-        let mut c = testing::sim_cluster(handlers, net(), seed);
-        testing::sim_init(&mut c);
+        let mut c = maelstrom_lab::testing::sim_cluster(handlers, net(), seed);
+        maelstrom_lab::testing::sim_init(&mut c);
         // Every 200 ms for 2 s, a new cut: the nodes whose bit is set
         // against the others (no bit: healed).
         let mut events: Vec<(u64, Option<usize>, usize)> = cuts

@@ -31,10 +31,10 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::lab::{Field, closed_schema, millis};
-use maelstrom_framework::sim::plots::{Plot, Series};
-use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
+use maelstrom_lab::cluster::NetStats;
+use maelstrom_lab::lab::{Field, closed_schema, millis};
+use maelstrom_lab::plots::{Plot, Series};
+use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};

@@ -1037,5 +1037,5 @@ impl Workload for KvNode {
 maelstrom_framework::inventory::submit!(Registration::new::<KvNode>(
     "kv",
     "last-writer-wins KV store replicated by one-way pushes with piggy-backed acks, with bench_write/bench_report/bench_stats"
-)
-.with_lab::<lab::KvLab>());
+));
+maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<lab::KvLab>("kv"));

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use kv_bench::{KvNode, Options};
-use maelstrom_framework::sim::{Cluster, LatencyDist, NetConfig, Partition};
 use maelstrom_framework::{Node, Now, Process, testing};
+use maelstrom_lab::{Cluster, LatencyDist, NetConfig, Partition};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -25,14 +25,14 @@ fn cluster_with(n: usize, latency_ms: u64, options: Options) -> Cluster {
         latency: ms(latency_ms),
         ..NetConfig::default()
     };
-    let mut c = testing::sim_cluster((0..n).map(|_| KvNode::new(&options)), net, 1);
-    testing::sim_init(&mut c);
+    let mut c = maelstrom_lab::testing::sim_cluster((0..n).map(|_| KvNode::new(&options)), net, 1);
+    maelstrom_lab::testing::sim_init(&mut c);
     c
 }
 
 /// Client request `body` to `node`, now; its reply body.
 fn request(c: &mut Cluster, node: usize, body: Value) -> Value {
-    let mut replies = testing::sim_request(c, node, body);
+    let mut replies = maelstrom_lab::testing::sim_request(c, node, body);
     assert_eq!(replies.len(), 1, "{replies:?}");
     replies.remove(0)
 }
@@ -47,11 +47,11 @@ fn write(c: &mut Cluster, node: usize, key: &str, value: Value) {
 }
 
 fn run_to(c: &mut Cluster, t: u64) {
-    testing::sim_run(c, ms(t));
+    maelstrom_lab::testing::sim_run(c, ms(t));
 }
 
 fn kv(c: &Cluster, node: usize) -> &KvNode {
-    testing::sim_handler(c, node)
+    maelstrom_lab::testing::sim_handler(c, node)
 }
 
 /// Node-to-node messages `node` has sent.
@@ -220,8 +220,8 @@ fn lost_and_duplicated_merges_are_repaired_by_retries() {
         duplicate: 0.2,
     };
     let options = Options::default();
-    let mut c = testing::sim_cluster((0..4).map(|_| KvNode::new(&options)), net, 9);
-    testing::sim_init(&mut c);
+    let mut c = maelstrom_lab::testing::sim_cluster((0..4).map(|_| KvNode::new(&options)), net, 9);
+    maelstrom_lab::testing::sim_init(&mut c);
     for i in 0..200u64 {
         run_to(&mut c, i * 10);
         write(&mut c, (i % 4) as usize, &format!("k{}", i % 7), json!(i));
@@ -461,8 +461,8 @@ proptest! {
             duplicate,
         };
         let options = Options::default();
-        let mut c = testing::sim_cluster((0..nodes).map(|_| KvNode::new(&options)), net, seed);
-        testing::sim_init(&mut c);
+        let mut c = maelstrom_lab::testing::sim_cluster((0..nodes).map(|_| KvNode::new(&options)), net, seed);
+        maelstrom_lab::testing::sim_init(&mut c);
         let mut events: Vec<(u64, Option<(usize, u8)>)> =
             writes.iter().map(|&(n, k, t)| (t, Some((n % nodes, k)))).collect();
         if let Some((_, from, len)) = cut {

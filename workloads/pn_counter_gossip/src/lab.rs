@@ -19,10 +19,10 @@ use std::any::Any;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::lab::{Field, closed_schema, millis};
-use maelstrom_framework::sim::plots::{Plot, Series};
-use maelstrom_framework::sim::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
+use maelstrom_lab::cluster::NetStats;
+use maelstrom_lab::lab::{Field, closed_schema, millis};
+use maelstrom_lab::plots::{Plot, Series};
+use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
@@ -103,7 +103,7 @@ fn possible_values(acked: i128, maybe: &[i128]) -> (i128, i128, Option<BTreeSet<
     (lo, hi, Some(sums))
 }
 
-fn delta_of(op: &maelstrom_framework::sim::Op) -> i128 {
+fn delta_of(op: &maelstrom_lab::Op) -> i128 {
     op.request["delta"].as_i64().map_or(0, i128::from)
 }
 

@@ -1052,10 +1052,10 @@ impl Workload for CounterNode {
     }
 }
 
-maelstrom_framework::inventory::submit!(
-    Registration::new::<CounterNode>(
-        "counter",
-        "PN-counter (Maelstrom g-counter/pn-counter) replicated by gossip: full-state or delta-push"
-    )
-    .with_lab::<lab::CounterLab>()
-);
+maelstrom_framework::inventory::submit!(Registration::new::<CounterNode>(
+    "counter",
+    "PN-counter (Maelstrom g-counter/pn-counter) replicated by gossip: full-state or delta-push"
+));
+maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<lab::CounterLab>(
+    "counter"
+));

@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Counters, ms, options, run_adds};
-use maelstrom_framework::sim::{NetConfig, Partition};
-use maelstrom_framework::testing::sim_run;
+use maelstrom_lab::testing::sim_run;
+use maelstrom_lab::{NetConfig, Partition};
 use pn_counter_gossip::{DEFAULT_PUSH_DELAY_MS, Options, Strategy};
 use serde_json::json;
 

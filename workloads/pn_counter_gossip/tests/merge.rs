@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Counters, ms, options};
-use maelstrom_framework::sim::NetConfig;
+use maelstrom_lab::NetConfig;
 use pn_counter_gossip::{Counts, PnCounter, Strategy as Spread};
 use proptest::prelude::*;
 

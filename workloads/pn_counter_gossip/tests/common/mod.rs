@@ -1,5 +1,5 @@
 //! What the counter's tests share on top of the framework's simulator
-//! (`maelstrom_framework::sim`, driven through `testing::sim_*`): the
+//! (`maelstrom_framework::sim`, driven through `maelstrom_lab::testing::sim_*`): the
 //! options, and a cluster that keeps the sum of the adds it was given and
 //! notes when every node came to read it.
 
@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use maelstrom_framework::GossipSettings;
-use maelstrom_framework::sim::{Cluster, NetConfig};
-use maelstrom_framework::testing::{sim_cluster, sim_handler, sim_init, sim_request};
+use maelstrom_lab::testing::{sim_cluster, sim_handler, sim_init, sim_request};
+use maelstrom_lab::{Cluster, NetConfig};
 use pn_counter_gossip::{CounterNode, DEFAULT_PUSH_DELAY_MS, Options, Strategy};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

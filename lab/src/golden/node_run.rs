@@ -1,7 +1,7 @@
 //! One run of a node program on a fixture's input, bounded in time and in
 //! what is kept of its output, whatever the program does.
 
-use crate::sim::process_group;
+use crate::process_group;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::sim::plots::{Plot, Series};
-use crate::sim::report::{Spread, Summary};
+use crate::plots::{Plot, Series};
+use crate::report::{Spread, Summary};
 
 /// The statistics over seeds a column can ask for (`NAME:p99`).
 pub const STATS: [&str; 5] = ["min", "p50", "p99", "max", "mean"];

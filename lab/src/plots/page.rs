@@ -5,7 +5,7 @@
 
 use super::diagram::{self, Window};
 use super::{Plot, TimeFrame, chart, esc, figure, page_start};
-use crate::sim::report::Report;
+use crate::report::Report;
 
 /// The page of `report`, under its text report `table`.
 pub fn report_page(report: &Report, table: &str) -> String {
@@ -100,12 +100,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::sim::cluster::NetStats;
-    use crate::sim::lab::{History, Op, Outcome};
-    use crate::sim::network::{JournalSummary, MessageRecord, Partition, PartitionPattern};
-    use crate::sim::plots::Series;
-    use crate::sim::report::{FaultEvent, OpCounts, Phases};
-    use crate::sim::run::SimConfig;
+    use crate::cluster::NetStats;
+    use crate::lab::{History, Op, Outcome};
+    use crate::network::{JournalSummary, MessageRecord, Partition, PartitionPattern};
+    use crate::plots::Series;
+    use crate::report::{FaultEvent, OpCounts, Phases};
+    use crate::run::SimConfig;
 
     fn op(kind: &str, invoke_ms: u64, latency_ms: u64) -> Op {
         Op {
@@ -129,7 +129,7 @@ mod tests {
             workload: "counter".into(),
             config: SimConfig::default(),
             tested: Default::default(),
-            validity: crate::sim::report::Validity::Valid,
+            validity: crate::report::Validity::Valid,
             valid: true,
             failures: Vec::new(),
             unknown: Vec::new(),

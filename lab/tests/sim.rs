@@ -7,11 +7,12 @@ use std::any::Any;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use maelstrom_framework::sim::cluster::NetStats;
-use maelstrom_framework::sim::{
-    self, Cluster, History, Lab, LabSetup, LabSpec, NetConfig, Partition, SimConfig, Verdict,
+use maelstrom_framework::{Ctx, Handler, Node, NodeFactory, Process, Request};
+use maelstrom_lab::cluster::NetStats;
+use maelstrom_lab::{
+    self as sim, Cluster, History, Lab, LabFactory, LabSetup, LabSpec, NetConfig, Partition,
+    SimConfig, Verdict,
 };
-use maelstrom_framework::{Ctx, Handler, LabFactory, Node, NodeFactory, Process, Request};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};

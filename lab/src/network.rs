@@ -383,7 +383,7 @@ pub struct Network {
     config: NetConfig,
     rng: StdRng,
     partition: Option<Partition>,
-    stats: crate::sim::cluster::NetStats,
+    stats: crate::cluster::NetStats,
     names: Vec<String>,
     next_id: u64,
     journal: Option<Journal>,
@@ -397,7 +397,7 @@ impl Network {
             config,
             rng: <StdRng as rand::SeedableRng>::seed_from_u64(seed),
             partition: None,
-            stats: crate::sim::cluster::NetStats {
+            stats: crate::cluster::NetStats {
                 per_node: vec![Default::default(); names.len()],
                 ..Default::default()
             },
@@ -416,12 +416,12 @@ impl Network {
         });
     }
 
-    pub fn stats(&self) -> &crate::sim::cluster::NetStats {
+    pub fn stats(&self) -> &crate::cluster::NetStats {
         &self.stats
     }
 
     /// For the runners' client counters, which share the stats.
-    pub fn stats_mut(&mut self) -> &mut crate::sim::cluster::NetStats {
+    pub fn stats_mut(&mut self) -> &mut crate::cluster::NetStats {
         &mut self.stats
     }
 

@@ -17,16 +17,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::error::Error;
-use crate::registry::NodeFactory;
-use crate::sim::cluster::{Backend, Cluster, PROBE_CLIENT};
-use crate::sim::lab::{History, Indeterminate, Lab, Op, Outcome};
-use crate::sim::network::{Partition, PartitionPattern};
-use crate::sim::report::{
-    FaultAction, FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report,
-};
+use crate::cluster::{Backend, Cluster, PROBE_CLIENT};
+use crate::lab::{History, Indeterminate, Lab, Op, Outcome};
+use crate::network::{Partition, PartitionPattern};
+use crate::report::{FaultAction, FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
+use maelstrom_framework::NodeFactory;
+use maelstrom_framework::error::Error;
 
-pub use crate::sim::config::{
+pub use crate::config::{
     MAX_SECONDS, Nemesis, ProbeSetting, SimConfig, Tested, node_seed, sub_seed,
 };
 
@@ -635,7 +633,7 @@ impl<B: Backend> Driver<'_, B> {
         } else {
             "cluster"
         };
-        let mut progress = crate::sim::report::Progress::new(label, end);
+        let mut progress = crate::report::Progress::new(label, end);
         loop {
             if clients_done && self.clients.iter().all(|c| c.in_flight.is_none()) {
                 break;
@@ -796,7 +794,7 @@ impl<B: Backend> Driver<'_, B> {
         let mut verdict = if setup_ok {
             self.lab.check(&history, self.cluster.stats())
         } else {
-            crate::sim::lab::Verdict::new()
+            crate::lab::Verdict::new()
         };
         let counts = OpCounts::of(&history);
         let panics = self.cluster.panics();
@@ -810,7 +808,7 @@ impl<B: Backend> Driver<'_, B> {
         failures.append(&mut verdict.failures);
         // Maelstrom's stats checker, with every workload's checker.
         if setup_ok && fatal.is_none() {
-            failures.extend(crate::sim::lab::stats_failures(&history));
+            failures.extend(crate::lab::stats_failures(&history));
         }
         if panics > 0 {
             failures.push(format!("{panics} handler panic(s); see stderr"));
@@ -833,7 +831,7 @@ impl<B: Backend> Driver<'_, B> {
             workload: workload.to_string(),
             config: self.cfg.clone(),
             tested: self.cfg.tested.clone(),
-            validity: crate::sim::report::Validity::of(valid, &unknown),
+            validity: crate::report::Validity::of(valid, &unknown),
             valid: valid && unknown.is_empty(),
             failures,
             unknown,
@@ -857,7 +855,7 @@ impl<B: Backend> Driver<'_, B> {
     }
 
     /// The probes' load on the nodes, next to the clients' (real processes).
-    fn probes_load(&self, stats: &crate::sim::cluster::NetStats) -> Option<ProbeLoad> {
+    fn probes_load(&self, stats: &crate::cluster::NetStats) -> Option<ProbeLoad> {
         if self.cluster.observable() || !self.lab_probes {
             return None; // the simulator sees every step; this lab never probes
         }

@@ -547,8 +547,8 @@ fn phases(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::plots::Series;
-    use crate::sim::plots::timeline::{FaultBand, Phase, PhaseMark};
+    use crate::plots::Series;
+    use crate::plots::timeline::{FaultBand, Phase, PhaseMark};
     use std::time::Duration;
 
     fn lines() -> Plot {

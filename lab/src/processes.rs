@@ -34,14 +34,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::protocol::{self, NodeId};
-use crate::sim::cluster::{Backend, ClientDelivery, NetStats, NodeDelivery, Observer};
-use crate::sim::lab::{Metric, quantile};
-use crate::sim::network::{
+use crate::cluster::{Backend, ClientDelivery, NetStats, NodeDelivery, Observer};
+use crate::lab::{Metric, quantile};
+use crate::network::{
     Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
     journal_sink,
 };
-use crate::sim::process_group;
+use crate::process_group;
+use maelstrom_framework::protocol::{self, NodeId};
 
 /// Set by a Ctrl-C handler: the run stops, children are killed.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -452,7 +452,7 @@ impl ProcessCluster {
             }
             self.lag.record((now - due).as_secs_f64() * 1000.0);
             if let Some(deliveries) = &mut self.deliveries {
-                let body = crate::sim::cluster::parse_output(&d.line)
+                let body = crate::cluster::parse_output(&d.line)
                     .and_then(|(_, _, body)| serde_json::from_str(body.get()).ok());
                 if let Some(body) = body {
                     deliveries.push(NodeDelivery { at, to: d.to, body });
@@ -467,10 +467,10 @@ impl ProcessCluster {
     }
 
     fn route(&mut self, from: usize, line: Vec<u8>, at: Duration) {
-        let parsed = crate::sim::cluster::parse_output(&line)
+        let parsed = crate::cluster::parse_output(&line)
             .map(|(dest, kind, body)| (dest.into_owned(), kind, body.get().to_string()));
         let Some((dest, kind, body)) = parsed else {
-            let why = crate::sim::cluster::not_a_message(&self.node_ids[from], &line);
+            let why = crate::cluster::not_a_message(&self.node_ids[from], &line);
             return self.fail(why);
         };
         let bytes = line.len() as u64 + 1;
@@ -488,7 +488,7 @@ impl ProcessCluster {
             return;
         }
         let Some(&to) = self.index.get(&dest) else {
-            let why = crate::sim::cluster::unknown_destination(
+            let why = crate::cluster::unknown_destination(
                 &self.node_ids[from],
                 &kind,
                 &dest,

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ticks;
 use super::{Mark, Plot, Series, Stroke};
-use crate::sim::cluster::NetStats;
-use crate::sim::lab::{History, Op, Outcome, quantile};
+use crate::cluster::NetStats;
+use crate::lab::{History, Op, Outcome, quantile};
 
 /// At most this many operations are drawn one by one; past it every k-th
 /// is (the caption says so), so a long run's page stays small.
@@ -359,7 +359,7 @@ mod tests {
                     400,
                     1000,
                     Outcome::Info {
-                        reason: crate::sim::lab::Indeterminate::Stopped,
+                        reason: crate::lab::Indeterminate::Stopped,
                     },
                 ),
                 op(

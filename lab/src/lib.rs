@@ -1,6 +1,9 @@
-//! The deterministic cluster simulator: N nodes of a registered workload in
-//! one process, driven by a virtual clock and one event queue, through the
-//! very same [`crate::Handler`] code as the stdin/stdout runtime.
+//! The lab: everything that drives and judges a cluster of Maelstrom nodes.
+//! The deterministic simulator runs N nodes of a registered workload in one
+//! process, driven by a virtual clock and one event queue, through the very
+//! same [`maelstrom_framework::Handler`] code as the stdin/stdout runtime;
+//! the real-process runner drives any node program through the same
+//! network model, clients and checkers.
 //!
 //! One seed decides everything random: message order, latency samples,
 //! losses, partitions and the clients' choices. The same seed and settings
@@ -17,6 +20,8 @@
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
 //! - [`golden`]: fixture cases (input lines, expected messages) run against
 //!   any node program — the `golden` command and `tests/golden.rs`.
+//! - [`registry`]: labs registered next to their workloads.
+//! - [`testing`]: helpers for tests on a simulated cluster.
 
 pub mod cluster;
 pub mod config;
@@ -26,10 +31,12 @@ pub mod network;
 pub mod plots;
 pub mod process_group;
 pub mod processes;
+pub mod registry;
 pub mod report;
 pub mod run;
 pub mod set_full;
 pub mod sweep;
+pub mod testing;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,7 +48,12 @@ pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, Partition, PartitionPattern};
 pub use report::{Report, Summary, Validity};
 
-use crate::registry::{LabFactory, NodeFactory};
+pub use registry::{LabFactory, LabRegistration};
+
+// Workload crates register their labs through it.
+pub use inventory;
+
+use maelstrom_framework::NodeFactory;
 
 /// Runs one test with `cfg`.
 pub fn run_one(workload: &str, nodes: &NodeFactory, lab: &LabFactory, cfg: &SimConfig) -> Report {

@@ -6,7 +6,7 @@
 //! tooltip has its id, type, size, times and, when dropped, why.
 //!
 //! Drawn from the journal's diagram sample
-//! ([`crate::sim::network::JournalSummary::sample`]).
+//! ([`crate::network::JournalSummary::sample`]).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use super::chart::{WIDTH, colour, text_width};
 use super::{esc, ticks};
-use crate::sim::cluster::PROBE_CLIENT;
-use crate::sim::network::{DIAGRAM_MESSAGES, MessageRecord};
-use crate::sim::report::Phases;
+use crate::cluster::PROBE_CLIENT;
+use crate::network::{DIAGRAM_MESSAGES, MessageRecord};
+use crate::report::Phases;
 
 /// At most this many messages are drawn: past a few hundred arrows a
 /// diagram is a smear.
@@ -412,7 +412,7 @@ pub fn svg(selection: &Selection, nodes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::network::{DropReason, Dropped};
+    use crate::network::{DropReason, Dropped};
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)

@@ -1,7 +1,7 @@
 //! What a workload brings to the simulator: its clients' operations and its
 //! checker. Each workload crate has a small `lab` module implementing
 //! [`Lab`] next to its handler, and registers it with
-//! [`crate::Registration::with_lab`].
+//! [`crate::LabRegistration`].
 
 use std::any::Any;
 use std::time::Duration;
@@ -10,9 +10,9 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::Error;
-use crate::protocol::NodeId;
-use crate::sim::cluster::NetStats;
+use crate::cluster::NetStats;
+use maelstrom_framework::error::Error;
+use maelstrom_framework::protocol::NodeId;
 
 /// What a lab knows of the cluster it is built for.
 #[derive(Debug, Clone)]
@@ -241,7 +241,7 @@ impl std::fmt::Display for Outcome {
         match self {
             Outcome::Ok { .. } => f.write_str("ok"),
             Outcome::Fail { code, text } => {
-                let name = crate::ErrorCode::from_code(*code).name();
+                let name = maelstrom_framework::ErrorCode::from_code(*code).name();
                 write!(f, "error {code} ({name}): {text}")
             }
             Outcome::Info { reason } => write!(f, "{reason}"),
@@ -388,7 +388,7 @@ pub struct Verdict {
     pub metrics: Vec<Metric>,
     /// Charts of what the checker saw (convergence over time, latencies).
     #[serde(skip)]
-    pub plots: Vec<crate::sim::plots::Plot>,
+    pub plots: Vec<crate::plots::Plot>,
 }
 
 impl Verdict {

@@ -15,15 +15,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::node::{Now, Process};
-use crate::protocol::{self, BodyHeader, NodeId};
-use crate::sim::network::{
+use crate::network::{
     Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
     journal_sink,
 };
+use maelstrom_framework::node::{Now, Process};
+use maelstrom_framework::protocol::{self, BodyHeader, NodeId};
 
 /// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
-pub const UNIX_BASE_MICROS: u64 = 1_704_067_200_000_000;
+pub use maelstrom_framework::node::VIRTUAL_EPOCH_MICROS as UNIX_BASE_MICROS;
 
 /// Called after every node step: (now, node index, the node's handler).
 pub type Observer<'a> = dyn FnMut(Duration, usize, &dyn Any) + 'a;
@@ -68,7 +68,7 @@ pub trait Backend {
         true
     }
     /// The runner's own measurements (e.g. scheduling lag).
-    fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
+    fn runner_metrics(&self) -> Vec<crate::lab::Metric> {
         Vec::new()
     }
     /// Ends the run's books: messages still in flight are counted (and
@@ -144,7 +144,7 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn observable(&self) -> bool {
         (**self).observable()
     }
-    fn runner_metrics(&self) -> Vec<crate::sim::lab::Metric> {
+    fn runner_metrics(&self) -> Vec<crate::lab::Metric> {
         (**self).runner_metrics()
     }
     fn finish(&mut self) -> Option<JournalSummary> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::sim::network::{LatencyDist, NetConfig, PartitionPattern};
+use crate::network::{LatencyDist, NetConfig, PartitionPattern};
 
 /// The longest time any setting in seconds may be (a day).
 pub const MAX_SECONDS: f64 = 86_400.0;

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 
-use crate::sim::cluster::NetStats;
-use crate::sim::lab::{History, Metric, quantile};
-use crate::sim::network::{Partition, PartitionPattern};
-use crate::sim::plots::{Plot, ops};
-use crate::sim::run::SimConfig;
+use crate::cluster::NetStats;
+use crate::lab::{History, Metric, quantile};
+use crate::network::{Partition, PartitionPattern};
+use crate::plots::{Plot, ops};
+use crate::run::SimConfig;
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
@@ -102,9 +102,9 @@ impl OpCounts {
         for op in &history.ops {
             counts.total += 1;
             match op.outcome {
-                crate::sim::lab::Outcome::Ok { .. } => counts.ok += 1,
-                crate::sim::lab::Outcome::Fail { .. } => counts.fail += 1,
-                crate::sim::lab::Outcome::Info { .. } => counts.info += 1,
+                crate::lab::Outcome::Ok { .. } => counts.ok += 1,
+                crate::lab::Outcome::Fail { .. } => counts.fail += 1,
+                crate::lab::Outcome::Info { .. } => counts.info += 1,
             }
             *counts.by_kind.entry(op.kind.clone()).or_default() += 1;
         }
@@ -238,7 +238,7 @@ pub struct Report {
     pub workload: String,
     pub config: SimConfig,
     /// The tool and the node program this run tested.
-    pub tested: crate::sim::config::Tested,
+    pub tested: crate::config::Tested,
     /// Valid: the checker's verdict, no handler panicked, every message
     /// went to a known destination, every reply answered a request; and
     /// every kind of operation succeeded at least once.
@@ -273,10 +273,10 @@ pub struct Report {
     /// What the message journal wrote (runs with a results folder), and
     /// the messages kept for the diagram.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub journal: Option<crate::sim::network::JournalSummary>,
+    pub journal: Option<crate::network::JournalSummary>,
     #[serde(skip)]
     pub history: History,
-    /// The checker's charts ([`Verdict::plots`](crate::sim::Verdict));
+    /// The checker's charts ([`Verdict::plots`](crate::Verdict));
     /// the page draws the run's own ([`Report::run_plots`]) beside them.
     #[serde(skip)]
     pub plots: Vec<Plot>,
@@ -575,7 +575,7 @@ impl Report {
         history.flush()?;
         std::fs::write(
             dir.join("report.html"),
-            crate::sim::plots::page::report_page(self, &table),
+            crate::plots::page::report_page(self, &table),
         )
     }
 }

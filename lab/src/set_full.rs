@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::sim::lab::{History, Op, millis};
+use crate::lab::{History, Op, millis};
 
 /// One element's fate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ pub fn analyse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::lab::Outcome;
+    use crate::lab::Outcome;
     use serde_json::{Value, json};
 
     /// A history from (kind, value or values, invoke index, complete
@@ -233,7 +233,7 @@ mod tests {
                     }
                 } else {
                     Outcome::Info {
-                        reason: crate::sim::lab::Indeterminate::TimedOut {
+                        reason: crate::lab::Indeterminate::TimedOut {
                             after: Duration::from_secs(5),
                         },
                     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::sim::report::{FaultAction, FaultEvent, Phases, Report};
+use crate::report::{FaultAction, FaultEvent, Phases, Report};
 
 /// The run's time axis and what happened along it.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +151,7 @@ impl TimeFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::network::{Partition, PartitionPattern};
+    use crate::network::{Partition, PartitionPattern};
 
     fn s(secs: f64) -> Duration {
         Duration::from_secs_f64(secs)
