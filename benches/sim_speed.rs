@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use maelstrom_framework::registry;
 use maelstrom_lab::{self as sim, Nemesis, SimConfig};
 
 // Link the workload crates so inventory registers them.
@@ -13,6 +12,7 @@ use broadcast_fanout as _;
 use echo as _;
 use gossip_tuning as _;
 use kv_bench as _;
+use maelstrom_specs as _;
 use pn_counter_gossip as _;
 
 fn main() {
@@ -59,14 +59,11 @@ fn main() {
         ),
     ];
     for (name, cfg) in cases {
-        let Some(workload) = registry::find(name) else {
+        let Ok(choice) = sim::registry::choose(name, None) else {
             println!("{name}: not registered");
             continue;
         };
-        let Some(lab) = sim::registry::find(name) else {
-            println!("{name}: no lab yet");
-            continue;
-        };
+        let (workload, lab) = (choice.node, choice.spec);
         let no_args = clap::Command::new("bench");
         let matches =
             (lab.augment_args)((workload.augment_args)(no_args)).get_matches_from(["bench"]);

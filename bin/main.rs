@@ -22,6 +22,7 @@ use broadcast_fanout as _;
 use echo as _;
 use gossip_tuning as _;
 use kv_bench as _;
+use maelstrom_specs as _;
 use pn_counter_gossip as _;
 
 #[derive(Debug, Parser)]
@@ -32,9 +33,16 @@ use pn_counter_gossip as _;
     after_help = "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\nUse --workload NAME --help to see a workload's own flags."
 )]
 struct Cli {
-    /// The workload to run (see --list).
+    /// The workload (see --list): a spec as Maelstrom names it
+    /// (`broadcast`, `pn-counter`, …) or one of our nodes (`counter`,
+    /// `tuning`, …). On stdin/stdout it runs our node for it.
     #[arg(long, short = 'w', value_name = "NAME", global = true)]
     workload: Option<String>,
+
+    /// Which of our nodes runs the workload (default: ours of its name, or
+    /// the first that implements it): `--workload broadcast --node tuning`.
+    #[arg(long, value_name = "NODE", global = true)]
+    node: Option<String>,
 
     /// List the registered workloads and exit.
     #[arg(long)]
@@ -168,15 +176,9 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let mut command = Cli::command();
-    if let Some(w) = workload {
-        let with_lab = |sub: clap::Command| {
-            let sub = (w.augment_args)(sub);
-            match sim::registry::find(w.name) {
-                Some(lab) => (lab.augment_args)(sub),
-                None => sub,
-            }
-        };
-        command = (w.augment_args)(command)
+    if let Some(w) = &workload {
+        let with_lab = |sub: clap::Command| (w.spec.augment_args)((w.node.augment_args)(sub));
+        command = (w.node.augment_args)(command)
             .mut_subcommand("sim", with_lab)
             .mut_subcommand("cluster", with_lab);
     }
@@ -189,9 +191,9 @@ fn main() -> ExitCode {
     }
     // `golden` finds the workload in each fixture's folder.
     if let Some(Command::Golden(args)) = &cli.command {
-        return run_golden(args, workload);
+        return run_golden(args, workload.as_ref());
     }
-    let Some(workload) = workload else {
+    let Some(workload) = &workload else {
         eprintln!(
             "maelstrom-node: --workload NAME is required; known workloads:\n{}",
             list_text()
@@ -211,7 +213,7 @@ fn main() -> ExitCode {
     {
         return run_cluster(workload, args, cluster_matches);
     }
-    let factory = (workload.build)(&matches).unwrap_or_else(|e| e.exit());
+    let factory = (workload.node.build)(&matches).unwrap_or_else(|e| e.exit());
     let seed = cli.seed.unwrap_or_else(rand_seed);
     let mut node = factory(seed);
     match stdio::run(node.as_mut(), cli.max_line_bytes) {
@@ -223,12 +225,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) -> ExitCode {
+fn run_sim(workload: &Selected, args: &SimArgs, matches: &clap::ArgMatches) -> ExitCode {
     let (lab, config) = match lab_and_config(workload, args.config.clone(), matches, "sim") {
         Ok(both) => both,
         Err(code) => return code,
     };
-    let nodes = (workload.build)(matches).unwrap_or_else(|e| e.exit());
+    let nodes = (workload.node.build)(matches).unwrap_or_else(|e| e.exit());
     let print = |text: String| {
         print!("{text}");
         if !text.ends_with('\n') {
@@ -236,12 +238,12 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
         }
     };
     if args.versus_partition {
-        let normal = sim::run_one(workload.name, &nodes, &lab, &config);
+        let normal = sim::run_one(&workload.name, &nodes, &lab, &config);
         let cut = SimConfig {
             nemesis: Some(sim::Nemesis::Partition),
             ..config.clone()
         };
-        let partitioned = sim::run_one(workload.name, &nodes, &lab, &cut);
+        let partitioned = sim::run_one(&workload.name, &nodes, &lab, &cut);
         if args.json {
             let both = serde_json::json!({"normal": normal, "partitioned": partitioned});
             print(serde_json::to_string_pretty(&both).expect("reports serialise"));
@@ -253,8 +255,8 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
     match &args.seeds {
         None => {
             let report = match &args.results {
-                None => sim::run_one(workload.name, &nodes, &lab, &config),
-                Some(dir) => match sim::run_one_into(workload.name, &nodes, &lab, &config, dir) {
+                None => sim::run_one(&workload.name, &nodes, &lab, &config),
+                Some(dir) => match sim::run_one_into(&workload.name, &nodes, &lab, &config, dir) {
                     Ok(report) => {
                         eprintln!("results in {}", dir.display());
                         report
@@ -294,7 +296,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
                 }
             };
             let reports = sim::run_seeds(
-                workload.name,
+                &workload.name,
                 &nodes,
                 &lab,
                 &config,
@@ -316,7 +318,7 @@ fn run_sim(workload: &Registration, args: &SimArgs, matches: &clap::ArgMatches) 
 /// `sim --sweep`: re-parses the command line once per setting of the grid,
 /// with the swept flags replaced, so every flag keeps its own validation.
 fn run_sweep(
-    workload: &Registration,
+    workload: &Selected,
     args: &SimArgs,
     command: &clap::Command,
     argv: &[String],
@@ -360,9 +362,9 @@ fn run_sweep(
             Ok(both) => both,
             Err(code) => return code,
         };
-        let nodes = (workload.build)(sim_matches).unwrap_or_else(|e| e.exit());
+        let nodes = (workload.node.build)(sim_matches).unwrap_or_else(|e| e.exit());
         let reports = sim::run_seeds(
-            workload.name,
+            &workload.name,
             &nodes,
             &lab,
             &config,
@@ -415,25 +417,18 @@ fn run_sweep(
 /// (after saying why on stderr) when the workload has no lab or a setting
 /// is invalid. `command` names the subcommand in the message.
 fn lab_and_config(
-    workload: &Registration,
+    workload: &Selected,
     mut config: SimConfig,
     matches: &clap::ArgMatches,
     command: &str,
 ) -> Result<(LabFactory, SimConfig), ExitCode> {
-    let Some(lab) = sim::registry::find(workload.name) else {
-        eprintln!(
-            "maelstrom-node: workload `{}` has no lab (clients and checker)",
-            workload.name
-        );
-        return Err(ExitCode::from(2));
-    };
-    let lab = (lab.build)(matches).unwrap_or_else(|e| e.exit());
+    let lab = (workload.spec.build)(matches).unwrap_or_else(|e| e.exit());
     let mut node = vec![
         "maelstrom-node".to_string(),
         "--workload".into(),
-        workload.name.into(),
+        workload.node.name.into(),
     ];
-    node.extend(workload_flags(workload, matches));
+    node.extend(workload_flags(workload.node, matches));
     config.tested = sim::Tested {
         tool: tool_version(),
         node: sim::config::shell_line(&node),
@@ -493,11 +488,7 @@ fn without_flags(argv: &[String], swept: &[&str]) -> Vec<String> {
     out
 }
 
-fn run_cluster(
-    workload: &Registration,
-    args: &ClusterArgs,
-    matches: &clap::ArgMatches,
-) -> ExitCode {
+fn run_cluster(workload: &Selected, args: &ClusterArgs, matches: &clap::ArgMatches) -> ExitCode {
     let (lab, config) = match lab_and_config(workload, args.config.clone(), matches, "cluster") {
         Ok(both) => both,
         Err(code) => return code,
@@ -520,8 +511,12 @@ fn run_cluster(
                     return ExitCode::FAILURE;
                 }
             };
-            let mut c = vec![exe, "--workload".to_string(), workload.name.to_string()];
-            c.extend(workload_flags(workload, matches));
+            let mut c = vec![
+                exe,
+                "--workload".to_string(),
+                workload.node.name.to_string(),
+            ];
+            c.extend(workload_flags(workload.node, matches));
             sim::NodeProgram::Ours(c)
         }
     };
@@ -552,7 +547,7 @@ fn run_cluster(
         let base = args
             .results
             .clone()
-            .unwrap_or_else(|| default_results_dir(workload.name, config.seed));
+            .unwrap_or_else(|| default_results_dir(&workload.name, config.seed));
         let mut both = Vec::new();
         for (label, nemesis) in [
             ("normal", None),
@@ -563,7 +558,7 @@ fn run_cluster(
                 ..config.clone()
             };
             let dir = base.join(label);
-            match sim::run_processes(workload.name, &program, &lab, &cfg, &dir) {
+            match sim::run_processes(&workload.name, &program, &lab, &cfg, &dir) {
                 Ok(report) => both.push(report),
                 Err(e) => {
                     eprintln!("maelstrom-node cluster: {e}");
@@ -600,7 +595,7 @@ fn run_cluster(
             ..config.clone()
         };
         let dir = args.results.clone().map_or_else(
-            || default_results_dir(workload.name, seed),
+            || default_results_dir(&workload.name, seed),
             |d| {
                 if args.seeds.is_some() {
                     d.join(format!("seed{seed}"))
@@ -609,7 +604,7 @@ fn run_cluster(
                 }
             },
         );
-        match sim::run_processes(workload.name, &program, &lab, &cfg, &dir) {
+        match sim::run_processes(&workload.name, &program, &lab, &cfg, &dir) {
             Ok(report) => {
                 if args.seeds.is_none() {
                     if args.json {
@@ -647,7 +642,7 @@ fn run_cluster(
     exit_status(&reports)
 }
 
-fn run_golden(args: &GoldenArgs, workload: Option<&Registration>) -> ExitCode {
+fn run_golden(args: &GoldenArgs, workload: Option<&Selected>) -> ExitCode {
     let usage_error = |text: String| {
         eprintln!("maelstrom-node golden: {text}");
         ExitCode::from(2)
@@ -668,7 +663,7 @@ fn run_golden(args: &GoldenArgs, workload: Option<&Registration>) -> ExitCode {
         (None, workload) => match std::env::current_exe() {
             Ok(program) => NodeCommand::Ours {
                 program,
-                workload: workload.map(|w| w.name.to_string()),
+                workload: workload.map(|w| w.node.name.to_string()),
             },
             Err(e) => {
                 eprintln!("maelstrom-node golden: cannot find this binary: {e}");
@@ -749,24 +744,46 @@ fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     }
 }
 
-/// Finds the `--workload` value before the full parse, because the
-/// workload's own flags are part of the command line. Unknown names exit 2.
-fn workload_named(args: &[String]) -> Result<Option<&'static Registration>, ExitCode> {
-    let mut name = None;
+/// The workload a command line names: the name as given (reports and
+/// results folders use it), the spec that judges it and our node for it.
+struct Selected {
+    name: String,
+    spec: &'static sim::SpecRegistration,
+    node: &'static Registration,
+}
+
+/// The value of `--flag` on the command line (also `--flag=V`), before the
+/// full parse: the workload's own flags are part of the command line.
+fn flag_value(args: &[String], long: &str, short: Option<&str>) -> Option<String> {
+    let mut value = None;
     let mut iter = args.iter().skip(1);
+    let eq = format!("{long}=");
     while let Some(arg) = iter.next() {
-        if arg == "--workload" || arg == "-w" {
-            name = iter.next().cloned();
-        } else if let Some(v) = arg.strip_prefix("--workload=") {
-            name = Some(v.to_string());
+        if arg == long || Some(arg.as_str()) == short {
+            value = iter.next().cloned();
+        } else if let Some(v) = arg.strip_prefix(&eq) {
+            value = Some(v.to_string());
         }
     }
-    let Some(name) = name else { return Ok(None) };
-    match registry::find(&name) {
-        Some(w) => Ok(Some(w)),
-        None => {
+    value
+}
+
+/// Finds the `--workload` (and `--node`) before the full parse. Unknown
+/// names exit 2.
+fn workload_named(args: &[String]) -> Result<Option<Selected>, ExitCode> {
+    let Some(name) = flag_value(args, "--workload", Some("-w")) else {
+        return Ok(None);
+    };
+    let node = flag_value(args, "--node", None);
+    match sim::registry::choose(&name, node.as_deref()) {
+        Ok(choice) => Ok(Some(Selected {
+            name,
+            spec: choice.spec,
+            node: choice.node,
+        })),
+        Err(why) => {
             eprintln!(
-                "maelstrom-node: unknown workload `{name}`; known workloads:\n{}",
+                "maelstrom-node: {why}; known workloads and nodes:\n{}",
                 list_text()
             );
             Err(ExitCode::from(2))
@@ -774,11 +791,34 @@ fn workload_named(args: &[String]) -> Result<Option<&'static Registration>, Exit
     }
 }
 
+/// The workloads (specs) and our nodes, apart.
 fn list_text() -> String {
-    registry::workloads()
-        .iter()
-        .map(|w| format!("{:<10} {}\n", w.name, w.about))
-        .collect()
+    let mut out = String::from("workloads (--workload; as Maelstrom names them):\n");
+    for spec in sim::registry::specs() {
+        let nodes: Vec<&str> = sim::registry::nodes_for(spec.name)
+            .iter()
+            .map(|n| n.name)
+            .collect();
+        let nodes = if nodes.is_empty() {
+            "none".to_string()
+        } else {
+            nodes.join(", ")
+        };
+        out.push_str(&format!(
+            "  {:<11} {} [our nodes: {nodes}]\n",
+            spec.name, spec.about
+        ));
+    }
+    out.push_str("nodes (ours; --node, or --workload on stdin/stdout):\n");
+    for node in registry::workloads() {
+        out.push_str(&format!(
+            "  {:<11} {} [implements: {}]\n",
+            node.name,
+            node.about,
+            node.specs.join(", ")
+        ));
+    }
+    out
 }
 
 /// This binary's version and the commit it was built from.

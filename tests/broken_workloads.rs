@@ -18,11 +18,14 @@ use serde_json::Value;
 
 use broadcast_fanout as _;
 use kv_bench as _;
+use maelstrom_specs as _;
 use pn_counter_gossip as _;
 
 /// The lab registered for `workload`, built with its flags.
 fn lab_of(workload: &str, flags: &[&str]) -> LabFactory {
-    let lab = sim::registry::find(workload).expect("a registered lab");
+    let lab = sim::registry::choose(workload, None)
+        .expect("a registered workload")
+        .spec;
     let matches = (lab.augment_args)(clap::Command::new("test"))
         .get_matches_from(std::iter::once(&"test").chain(flags));
     (lab.build)(&matches).expect("lab flags")

@@ -10,19 +10,91 @@ fn node(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn lists_every_registered_workload_sorted() {
+fn lists_every_registered_workload_and_node_apart_sorted() {
     let out = node(&["--list"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let names: Vec<&str> = text
-        .lines()
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect();
-    // The binary must link every workload crate, or inventory drops it.
-    assert_eq!(names, ["broadcast", "counter", "echo", "kv", "tuning"]);
+    let (specs, nodes) = text.split_once("nodes (").expect("two sections");
+    let names = |section: &str| -> Vec<String> {
+        section
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    // The binary must link every workload and node crate, or inventory
+    // drops it.
+    assert_eq!(
+        names(specs),
+        ["broadcast", "echo", "g-counter", "kv", "pn-counter"]
+    );
+    assert_eq!(
+        names(nodes),
+        ["broadcast", "counter", "echo", "kv", "tuning"]
+    );
+    assert!(text.contains("[our nodes: broadcast, tuning]"), "{text}");
     assert!(
-        text.lines().all(|l| l.split_whitespace().count() > 1),
-        "each has a description"
+        text.contains("[implements: pn-counter, g-counter]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_workload_is_named_by_its_spec_or_by_one_of_our_nodes() {
+    // Maelstrom's name runs our node for it on stdin/stdout, as our node's
+    // name does; another of our nodes is picked with --node.
+    for args in [
+        &["--workload", "pn-counter"][..],
+        &["--workload", "counter"],
+        &["--workload", "broadcast", "--node", "tuning"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n1\",\"node_ids\":[\"n1\"]}}\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("init_ok"),
+            "{args:?}"
+        );
+    }
+    // A node that does not implement the workload is refused.
+    let out = node(&["--workload", "echo", "--node", "counter"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node `counter` does not implement `echo`"),
+        "{err}"
+    );
+    // And the simulator runs the spec with the node chosen.
+    let out = node(&[
+        "sim",
+        "--workload",
+        "broadcast",
+        "--node",
+        "tuning",
+        "--strategy",
+        "hub",
+        "--nodes",
+        "5",
+        "--time-limit",
+        "2",
+    ]);
+    assert!(out.status.success());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("node          maelstrom-node --workload tuning --strategy hub"),
+        "{report}"
     );
 }
 

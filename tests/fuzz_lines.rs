@@ -33,6 +33,7 @@ use broadcast_fanout as _;
 use echo as _;
 use gossip_tuning as _;
 use kv_bench as _;
+use maelstrom_specs as _;
 use pn_counter_gossip as _;
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];

@@ -2,20 +2,20 @@
 //! partitions (and, for some, loss and reordering): the workload's checker
 //! must pass — no lost values, no lost writes, exact counter sums.
 
-use maelstrom_framework::registry;
 use maelstrom_lab::{self as sim, LatencyDist, Nemesis, SimConfig};
 
 use broadcast_fanout as _;
 use echo as _;
 use gossip_tuning as _;
 use kv_bench as _;
+use maelstrom_specs as _;
 use pn_counter_gossip as _;
 
 /// Runs `workload` with workload/lab flags `flags` for `seeds`, asserting
 /// every run valid; returns the reports.
 fn campaign(workload: &str, flags: &[&str], cfg: SimConfig, seeds: &[u64]) -> Vec<sim::Report> {
-    let reg = registry::find(workload).expect("registered");
-    let lab = sim::registry::find(workload).expect("a registered lab");
+    let choice = sim::registry::choose(workload, None).expect("a registered workload");
+    let (reg, lab) = (choice.node, choice.spec);
     let cmd = (lab.augment_args)((reg.augment_args)(clap::Command::new("test")));
     let matches = cmd.get_matches_from(std::iter::once(&"test").chain(flags));
     let nodes = (reg.build)(&matches).unwrap();

@@ -28,7 +28,7 @@ mod timers;
 pub use error::{Error, ErrorCode};
 pub use gossip::GossipSettings;
 pub use log::Level;
-pub use node::{Ctx, Handler, Node, Now, Process, Request, RpcCallback};
+pub use node::{Ctx, Handler, KeyVersions, Node, Now, Process, Request, RpcCallback, View};
 pub use protocol::{NodeId, Reply};
 pub use registry::{NoOptions, NodeFactory, Registration, Workload};
 pub use timers::TimerId;

@@ -48,6 +48,33 @@ pub trait Handler: Sized + 'static {
     fn on_timer(&mut self, _ctx: &mut Ctx<Self>, _timer: Self::Timer) -> anyhow::Result<()> {
         Ok(())
     }
+
+    /// What a simulator may see of this node's state, for the exact
+    /// measurements only a simulator can make (when a value reached every
+    /// node, when all nodes agreed). Optional: a node without it is judged
+    /// by its messages alone, as any node that is not ours.
+    fn view(&self) -> Option<View<'_>> {
+        None
+    }
+}
+
+/// A node's state as a test may see it, in the shapes Maelstrom's
+/// workloads have.
+#[derive(Clone, Copy)]
+pub enum View<'a> {
+    /// Every value held, in order of first receipt (broadcast, g-set): so
+    /// that values past a length seen before are the new ones.
+    Values(&'a [serde_json::Value]),
+    /// A counter's value (g-counter, pn-counter).
+    Counter(i128),
+    /// A key-value store: the version (`ts`, last writer wins) of a key.
+    Versions(&'a dyn KeyVersions),
+}
+
+/// The versions a key-value store holds.
+pub trait KeyVersions {
+    /// The version (`ts`) of `key`, if held.
+    fn version(&self, key: &str) -> Option<f64>;
 }
 
 /// Who sent the message being handled, and its msg_id: what a reply needs.
@@ -340,8 +367,10 @@ pub trait Process {
     fn node_id(&self) -> Option<&str>;
     /// How many handler calls panicked (each answered with error 13).
     fn panics(&self) -> u64;
-    /// The workload's handler, for a simulator lab that inspects its state.
+    /// The handler, for white-box tests of a node of known type.
     fn handler(&self) -> &dyn Any;
+    /// The handler's [`Handler::view`].
+    fn view(&self) -> Option<View<'_>>;
 }
 
 /// A [`Handler`] with its framework state.
@@ -693,5 +722,9 @@ impl<H: Handler> Process for Node<H> {
 
     fn handler(&self) -> &dyn Any {
         &self.handler
+    }
+
+    fn view(&self) -> Option<View<'_>> {
+        self.handler.view()
     }
 }

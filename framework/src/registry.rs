@@ -1,10 +1,11 @@
-//! The workloads linked into the binary, registered through `inventory`.
+//! Our nodes linked into the binary, registered through `inventory`.
 //!
-//! A workload crate implements [`Workload`] for its handler and submits one
-//! [`Registration`]:
+//! A node crate implements [`Workload`] for its handler and submits one
+//! [`Registration`], saying which workloads (specs, as Maelstrom names
+//! them) the node implements:
 //!
 //! ```ignore
-//! inventory::submit!(Registration::new::<Echo>("echo", "Maelstrom's echo"));
+//! inventory::submit!(Registration::new::<Echo>("echo", "Maelstrom's echo").implements(&["echo"]));
 //! ```
 //!
 //! `inventory` only sees crates the binary links, so the binary names each
@@ -37,6 +38,9 @@ pub struct Registration {
     pub augment_args: fn(clap::Command) -> clap::Command,
     /// Reads the workload's flags and returns a node factory.
     pub build: fn(&clap::ArgMatches) -> Result<NodeFactory, clap::Error>,
+    /// The workloads (Maelstrom's names: `broadcast`, `pn-counter`, …)
+    /// this node implements, the first its own.
+    pub specs: &'static [&'static str],
 }
 
 impl Registration {
@@ -46,7 +50,13 @@ impl Registration {
             about,
             augment_args: <W::Options as clap::Args>::augment_args,
             build: build::<W>,
+            specs: &[],
         }
+    }
+
+    /// The workloads this node implements, its own first.
+    pub const fn implements(self, specs: &'static [&'static str]) -> Registration {
+        Registration { specs, ..self }
     }
 }
 

@@ -19,14 +19,15 @@ use crate::network::{
     Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
     journal_sink,
 };
-use maelstrom_framework::node::{Now, Process};
+use maelstrom_framework::node::{Now, Process, View};
 use maelstrom_framework::protocol::{self, BodyHeader, NodeId};
 
 /// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
 pub use maelstrom_framework::node::VIRTUAL_EPOCH_MICROS as UNIX_BASE_MICROS;
 
-/// Called after every node step: (now, node index, the node's handler).
-pub type Observer<'a> = dyn FnMut(Duration, usize, &dyn Any) + 'a;
+/// Called after every node step: (now, node index, what the node shows of
+/// its state, [`maelstrom_framework::Handler::view`]).
+pub type Observer<'a> = dyn FnMut(Duration, usize, Option<View<'_>>) + 'a;
 
 /// What the test driver needs of a cluster: the simulated [`Cluster`] and
 /// the cluster of real node processes implement it, so both run the same
@@ -653,7 +654,7 @@ impl Cluster {
         out.clear();
         self.spare = out;
         self.schedule_wake(node);
-        observe(self.now, node, self.nodes[node].process.handler());
+        observe(self.now, node, self.nodes[node].process.view());
     }
 
     fn route(&mut self, from: usize, line: &[u8]) {

@@ -1,9 +1,8 @@
 //! What a workload brings to the simulator: its clients' operations and its
 //! checker. Each workload crate has a small `lab` module implementing
 //! [`Lab`] next to its handler, and registers it with
-//! [`crate::LabRegistration`].
+//! [`crate::SpecRegistration`].
 
-use std::any::Any;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -11,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cluster::NetStats;
+use maelstrom_framework::View;
 use maelstrom_framework::error::Error;
 use maelstrom_framework::protocol::NodeId;
 
@@ -43,11 +43,11 @@ pub trait Lab {
     /// settling, one after the other (kv reads every key).
     fn final_reads(&self) -> Vec<Value>;
 
-    /// Called after every step of a node with its handler, so the lab can
-    /// record what only the simulator can see: when a value first reached
-    /// a node, when all nodes first agreed. Downcast `handler` to the
-    /// workload's handler type.
-    fn observe(&mut self, _now: Duration, _node: usize, _handler: &dyn Any) {}
+    /// Called after every step of a node with what it shows of its state
+    /// (none for a node without [`maelstrom_framework::Handler::view`]), so
+    /// the lab can record what only the simulator can see: when a value
+    /// first reached a node, when all nodes first agreed.
+    fn observe(&mut self, _now: Duration, _node: usize, _view: Option<View<'_>>) {}
 
     /// The read the runner's next probe sends to `node`, when the nodes
     /// are real processes whose handlers cannot be observed (`None`: this

@@ -20,7 +20,7 @@
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
 //! - [`golden`]: fixture cases (input lines, expected messages) run against
 //!   any node program — the `golden` command and `tests/golden.rs`.
-//! - [`registry`]: labs registered next to their workloads.
+//! - [`registry`]: the workload specs, and which of our nodes runs each.
 //! - [`testing`]: helpers for tests on a simulated cluster.
 
 pub mod cluster;
@@ -48,9 +48,9 @@ pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, Partition, PartitionPattern};
 pub use report::{Report, Summary, Validity};
 
-pub use registry::{LabFactory, LabRegistration};
+pub use registry::{Choice, LabFactory, SpecRegistration};
 
-// Workload crates register their labs through it.
+// Spec crates register through it.
 pub use inventory;
 
 use maelstrom_framework::NodeFactory;

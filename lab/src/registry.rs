@@ -1,31 +1,39 @@
-//! The labs (a workload's clients and checker) linked into the binary,
-//! registered through `inventory` next to the node they were written for,
-//! and found by that workload's name.
+//! The workloads a test runs, registered through `inventory`: a spec is
+//! what Maelstrom calls a workload — its clients, final reads, checker and
+//! metrics — named as Maelstrom names it (`echo`, `broadcast`,
+//! `pn-counter`, …), and it judges any node through its messages. Nodes
+//! (ours) are registered apart, in `maelstrom_framework::registry`, each
+//! saying which specs it implements.
 //!
 //! ```ignore
-//! inventory::submit!(maelstrom_lab::LabRegistration::new::<EchoLab>("echo"));
+//! inventory::submit!(maelstrom_lab::SpecRegistration::new::<EchoLab>("echo", "…"));
 //! ```
+
+use maelstrom_framework::Registration;
+use maelstrom_framework::registry as nodes;
 
 use crate::{Lab, LabSetup, LabSpec};
 
 /// Builds a workload's lab (clients and checker) for one run.
 pub type LabFactory = Box<dyn Fn(&LabSetup) -> Box<dyn Lab> + Send + Sync>;
 
-/// One registered lab: the workload it tests, its flags and how to build
+/// One registered spec: its name, what it is, its flags and how to build
 /// it.
-pub struct LabRegistration {
-    pub workload: &'static str,
+pub struct SpecRegistration {
+    pub name: &'static str,
+    pub about: &'static str,
     pub augment_args: fn(clap::Command) -> clap::Command,
     pub build: fn(&clap::ArgMatches) -> Result<LabFactory, clap::Error>,
 }
 
-impl LabRegistration {
-    pub const fn new<L: LabSpec>(workload: &'static str) -> LabRegistration
+impl SpecRegistration {
+    pub const fn new<L: LabSpec>(name: &'static str, about: &'static str) -> SpecRegistration
     where
         L::Options: Send + Sync,
     {
-        LabRegistration {
-            workload,
+        SpecRegistration {
+            name,
+            about,
             augment_args: <L::Options as clap::Args>::augment_args,
             build: build_lab::<L>,
         }
@@ -42,11 +50,76 @@ where
     }))
 }
 
-inventory::collect!(LabRegistration);
+inventory::collect!(SpecRegistration);
 
-/// The lab of the workload called `workload`.
-pub fn find(workload: &str) -> Option<&'static LabRegistration> {
-    inventory::iter::<LabRegistration>
+/// Every registered spec, sorted by name.
+pub fn specs() -> Vec<&'static SpecRegistration> {
+    let mut all: Vec<_> = inventory::iter::<SpecRegistration>.into_iter().collect();
+    all.sort_by_key(|r| r.name);
+    all
+}
+
+/// The spec called `name`.
+pub fn find(name: &str) -> Option<&'static SpecRegistration> {
+    inventory::iter::<SpecRegistration>
         .into_iter()
-        .find(|r| r.workload == workload)
+        .find(|r| r.name == name)
+}
+
+/// Our nodes that implement `spec`, the default first: the one named
+/// like it, else the first by name.
+pub fn nodes_for(spec: &str) -> Vec<&'static Registration> {
+    let mut found: Vec<_> = nodes::workloads()
+        .into_iter()
+        .filter(|n| n.specs.contains(&spec))
+        .collect();
+    found.sort_by_key(|n| (n.name != spec, n.name));
+    found
+}
+
+/// A test to run: the spec that judges it and our node that runs it (the
+/// default for the spec unless another was named; with `--bin` a foreign
+/// program runs instead).
+#[derive(Clone, Copy)]
+pub struct Choice {
+    pub spec: &'static SpecRegistration,
+    pub node: &'static Registration,
+}
+
+/// What `--workload NAME` (and `--node NODE`) mean: NAME is a spec, or one
+/// of our nodes (which then runs under its first spec, as long as it
+/// implements one); NODE picks another of our nodes for the spec.
+pub fn choose(workload: &str, node: Option<&str>) -> Result<Choice, String> {
+    let (spec, default_node) = match (find(workload), nodes::find(workload)) {
+        (Some(spec), _) => (spec, nodes_for(spec.name).first().copied()),
+        (None, Some(node)) => {
+            let spec = node
+                .specs
+                .first()
+                .and_then(|s| find(s))
+                .ok_or_else(|| format!("node `{workload}` implements no workload"))?;
+            (spec, Some(node))
+        }
+        (None, None) => return Err(format!("unknown workload `{workload}`")),
+    };
+    let node = match node {
+        None => default_node.ok_or_else(|| {
+            format!(
+                "no node of ours implements `{}`; run one with --bin",
+                spec.name
+            )
+        })?,
+        Some(name) => {
+            let node = nodes::find(name).ok_or_else(|| format!("unknown node `{name}`"))?;
+            if !node.specs.contains(&spec.name) {
+                return Err(format!(
+                    "node `{name}` does not implement `{}` (it implements: {})",
+                    spec.name,
+                    node.specs.join(", ")
+                ));
+            }
+            node
+        }
+    };
+    Ok(Choice { spec, node })
 }

@@ -214,9 +214,8 @@ impl<B: Backend> Driver<'_, B> {
                 .filter(|due| *due <= t);
             let until = probe_due.unwrap_or(t);
             let lab = &mut self.lab;
-            self.cluster.run_until(until, &mut |now, node, handler| {
-                lab.observe(now, node, handler)
-            });
+            self.cluster
+                .run_until(until, &mut |now, node, view| lab.observe(now, node, view));
             self.collect_replies();
             for d in self.cluster.take_deliveries() {
                 self.lab.on_delivery(d.at, d.to, &d.body);
@@ -249,7 +248,7 @@ impl<B: Backend> Driver<'_, B> {
             node,
             probes.next_msg_id,
             &body,
-            &mut |now, node, handler| lab.observe(now, node, handler),
+            &mut |now, node, view| lab.observe(now, node, view),
         );
         probes.next_msg_id += 1;
         probes.next_node = (node + 1) % self.cfg.nodes;
@@ -306,7 +305,7 @@ impl<B: Backend> Driver<'_, B> {
                 node,
                 msg_id,
                 &body,
-                &mut |now, node, handler| lab.observe(now, node, handler),
+                &mut |now, node, view| lab.observe(now, node, view),
             );
         }
         self.await_setup_replies(count, &kind);
@@ -575,13 +574,10 @@ impl<B: Backend> Driver<'_, B> {
             complete_index: index,
         });
         let lab = &mut self.lab;
-        self.cluster.client_request(
-            &client_id,
-            node,
-            msg_id,
-            &body,
-            &mut |now, node, handler| lab.observe(now, node, handler),
-        );
+        self.cluster
+            .client_request(&client_id, node, msg_id, &body, &mut |now, node, view| {
+                lab.observe(now, node, view)
+            });
         self.collect_replies();
     }
 

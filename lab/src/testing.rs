@@ -13,10 +13,10 @@ use crate::{Cluster, Lab, LabSetup};
 
 /// The lab of a registered workload with its default flags, if it has one.
 pub fn default_lab(workload: &str, node_ids: &[&str]) -> Option<Box<dyn Lab>> {
-    let entry = crate::registry::find(workload)?;
-    let command = (entry.augment_args)(clap::Command::new(entry.workload));
+    let entry = crate::registry::choose(workload, None).ok()?.spec;
+    let command = (entry.augment_args)(clap::Command::new(entry.name));
     let matches = command
-        .try_get_matches_from([entry.workload])
+        .try_get_matches_from([entry.name])
         .expect("a lab's flags all have defaults");
     let factory = (entry.build)(&matches).expect("default flags build a lab");
     Some(factory(&LabSetup {

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use maelstrom_framework::{Ctx, Handler, Node, NodeFactory, Process, Request};
+use maelstrom_framework::{Ctx, Handler, Node, NodeFactory, Process, Request, View};
 use maelstrom_lab::cluster::NetStats;
 use maelstrom_lab::{
     self as sim, Cluster, History, Lab, LabFactory, LabSetup, LabSpec, NetConfig, Partition,
@@ -45,6 +45,11 @@ struct Tick;
 impl Handler for Flood {
     type Message = Msg;
     type Timer = Tick;
+
+    /// All this test's lab needs: how many values the node holds.
+    fn view(&self) -> Option<View<'_>> {
+        Some(View::Counter(self.values.len() as i128))
+    }
 
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         if self.anti_entropy {
@@ -131,9 +136,11 @@ impl Lab for FloodLab {
         vec![json!({"type": "read"})]
     }
 
-    fn observe(&mut self, _now: Duration, node: usize, handler: &dyn Any) {
-        let flood = handler.downcast_ref::<Flood>().expect("a Flood node");
-        self.reached[node] = flood.values.len();
+    fn observe(&mut self, _now: Duration, node: usize, view: Option<View<'_>>) {
+        let Some(View::Counter(held)) = view else {
+            panic!("a Flood node shows how many values it holds");
+        };
+        self.reached[node] = held as usize;
     }
 
     fn check(&mut self, history: &History, _net: &NetStats) -> Verdict {
@@ -309,7 +316,7 @@ fn a_partition_drops_messages_in_flight_and_heal_restores() {
         ..NetConfig::default()
     };
     let mut cluster = Cluster::new(ids.clone(), processes, net, 1);
-    let mut nothing = |_: Duration, _: usize, _: &dyn Any| {};
+    let mut nothing = |_: Duration, _: usize, _: Option<View<'_>>| {};
     for i in 0..3 {
         let init = json!({"type": "init", "node_id": ids[i], "node_ids": ids});
         cluster.client_request("c0", i, 1, &init, &mut nothing);
@@ -360,7 +367,7 @@ fn the_message_log_shows_a_relay_across_a_bridge() {
     let ids: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
     let processes = (0..3).map(&*nodes).collect();
     let mut cluster = Cluster::new(ids.clone(), processes, NetConfig::default(), 1);
-    let mut nothing = |_: Duration, _: usize, _: &dyn Any| {};
+    let mut nothing = |_: Duration, _: usize, _: Option<View<'_>>| {};
     for i in 0..3 {
         let init = json!({"type": "init", "node_id": ids[i], "node_ids": ids});
         cluster.client_request("c0", i, 1, &init, &mut nothing);
@@ -444,6 +451,9 @@ impl Process for Liar {
     }
     fn handler(&self) -> &dyn Any {
         &self.state
+    }
+    fn view(&self) -> Option<View<'_>> {
+        self.state.view()
     }
 }
 

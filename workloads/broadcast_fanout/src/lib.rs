@@ -71,14 +71,15 @@
 //! peer the indices of values it is not known to hold.
 
 pub mod idx_set;
-pub mod lab;
 pub mod ledger;
 pub mod replica;
 pub mod values;
 
 use std::collections::BTreeMap;
 
-use maelstrom_framework::{Ctx, Error, GossipSettings, Handler, Registration, Request, Workload};
+use maelstrom_framework::{
+    Ctx, Error, GossipSettings, Handler, Registration, Request, View, Workload,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -193,6 +194,10 @@ impl Handler for Broadcast {
     type Message = Message;
     type Timer = Timer;
 
+    fn view(&self) -> Option<View<'_>> {
+        Some(View::Values(self.values()))
+    }
+
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         self.replica.join(ctx.peers().cloned());
         let interval = self.settings.interval();
@@ -254,13 +259,13 @@ impl Workload for Broadcast {
     }
 }
 
-maelstrom_framework::inventory::submit!(Registration::new::<Broadcast>(
-    "broadcast",
-    "Maelstrom's broadcast: random-fanout gossip with acknowledged anti-entropy"
-));
-maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<
-    lab::BroadcastLab<Broadcast>,
->("broadcast"));
+maelstrom_framework::inventory::submit!(
+    Registration::new::<Broadcast>(
+        "broadcast",
+        "Maelstrom's broadcast: random-fanout gossip with acknowledged anti-entropy"
+    )
+    .implements(&["broadcast"])
+);
 
 #[cfg(test)]
 mod tests;

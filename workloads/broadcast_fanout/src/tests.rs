@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::Broadcast;
-use crate::lab::{BroadcastLab, BroadcastLabOptions};
+use maelstrom_specs::broadcast::{BroadcastLab, BroadcastLabOptions};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -303,7 +303,7 @@ fn stats_count_the_messages_the_simulator_routed() {
         seed: 6,
         ..SimConfig::default()
     };
-    let lab = BroadcastLab::<Broadcast>::new(
+    let lab = BroadcastLab::new(
         &BroadcastLabOptions { read_fraction: 0.5 },
         &LabSetup {
             node_ids: cfg.node_ids(),

@@ -4,8 +4,6 @@
 //! reads top to bottom as: messages, state, handler, registration. Its lab
 //! (clients and checker for the simulator) is in `lab.rs`.
 
-pub mod lab;
-
 use maelstrom_framework::{Ctx, Handler, NoOptions, Registration, Request, Workload};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -48,8 +46,7 @@ impl Workload for Echo {
     }
 }
 
-maelstrom_framework::inventory::submit!(Registration::new::<Echo>(
-    "echo",
-    "Maelstrom's echo: echo {echo} -> echo_ok {echo}"
-));
-maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<lab::EchoLab>("echo"));
+maelstrom_framework::inventory::submit!(
+    Registration::new::<Echo>("echo", "Maelstrom's echo: echo {echo} -> echo_ok {echo}")
+        .implements(&["echo"])
+);

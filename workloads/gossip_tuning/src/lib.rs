@@ -138,7 +138,7 @@ use std::collections::BTreeMap;
 
 use broadcast_fanout::replica::{Batch, HasReplica, Replica, Stats, Timing};
 use maelstrom_framework::{
-    Ctx, Error, GossipSettings, Handler, NodeId, Registration, Request, TimerId, Workload,
+    Ctx, Error, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View, Workload,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -348,6 +348,10 @@ impl Handler for Tuning {
     type Message = Message;
     type Timer = Timer;
 
+    fn view(&self) -> Option<View<'_>> {
+        Some(View::Values(self.values()))
+    }
+
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         self.replica.join(ctx.peers().cloned());
         self.hub = ctx.node_ids().iter().min().cloned();
@@ -473,19 +477,13 @@ impl Workload for Tuning {
     }
 }
 
-maelstrom_framework::inventory::submit!(Registration::new::<Tuning>(
-    "tuning",
-    "Broadcast with tunable gossip (random or hub, fanout, interval) and gossip_stats"
-));
-maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<
-    broadcast_fanout::lab::BroadcastLab<Tuning>,
->("tuning"));
-
-impl broadcast_fanout::lab::HeldValues for Tuning {
-    fn held(&self) -> &[Value] {
-        self.values()
-    }
-}
+maelstrom_framework::inventory::submit!(
+    Registration::new::<Tuning>(
+        "tuning",
+        "Broadcast with tunable gossip (random or hub, fanout, interval) and gossip_stats"
+    )
+    .implements(&["broadcast"])
+);
 
 #[cfg(test)]
 mod tests;

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use broadcast_fanout::lab::{BroadcastLab, BroadcastLabOptions};
 use maelstrom_framework::{GossipSettings, Node, Process, testing};
 use maelstrom_lab::lab::LabSetup;
 use maelstrom_lab::run::run_on;
 use maelstrom_lab::{Cluster, LabSpec, Nemesis, NetConfig, Partition, SimConfig};
+use maelstrom_specs::broadcast::{BroadcastLab, BroadcastLabOptions};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -323,7 +323,7 @@ fn lab_run(c: &mut Cluster, nodes: usize, nemesis: bool, seed: u64) -> maelstrom
         seed,
         ..SimConfig::default()
     };
-    let lab = BroadcastLab::<Tuning>::new(
+    let lab = BroadcastLab::new(
         &BroadcastLabOptions { read_fraction: 0.5 },
         &LabSetup {
             node_ids: cfg.node_ids(),

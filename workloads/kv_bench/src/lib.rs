@@ -166,8 +166,6 @@
 //! non-peer; acks of seqs we never sent (or already had acknowledged) are
 //! ignored. A bad `configure` is error 12 and changes nothing.
 
-pub mod lab;
-
 mod stats;
 mod store;
 
@@ -177,7 +175,8 @@ use std::time::Duration;
 
 use maelstrom_framework::gossip::MAX_INTERVAL_MS;
 use maelstrom_framework::{
-    Ctx, Error, GossipSettings, Handler, Registration, Request, TimerId, Workload,
+    Ctx, Error, GossipSettings, Handler, KeyVersions, Registration, Request, TimerId, View,
+    Workload,
 };
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -929,9 +928,19 @@ fn count(n: usize) -> u64 {
 
 // ----------------------------------------------------------------- handler
 
+impl KeyVersions for KvNode {
+    fn version(&self, key: &str) -> Option<f64> {
+        self.store().get(key).map(|entry| entry.ts.secs())
+    }
+}
+
 impl Handler for KvNode {
     type Message = Message;
     type Timer = Timer;
+
+    fn view(&self) -> Option<View<'_>> {
+        Some(View::Versions(self))
+    }
 
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         for id in ctx.peers() {
@@ -1034,8 +1043,10 @@ impl Workload for KvNode {
     }
 }
 
-maelstrom_framework::inventory::submit!(Registration::new::<KvNode>(
-    "kv",
-    "last-writer-wins KV store replicated by one-way pushes with piggy-backed acks, with bench_write/bench_report/bench_stats"
-));
-maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<lab::KvLab>("kv"));
+maelstrom_framework::inventory::submit!(
+    Registration::new::<KvNode>(
+        "kv",
+        "last-writer-wins KV store replicated by one-way pushes with piggy-backed acks, with bench_write/bench_report/bench_stats"
+    )
+    .implements(&["kv"])
+);

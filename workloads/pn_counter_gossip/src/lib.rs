@@ -168,14 +168,12 @@
 //! fewer than 2^63 of them < 2^127), so `read` never wraps; a value beyond
 //! the i64 range is written as a plain JSON integer.
 
-pub mod lab;
-
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use maelstrom_framework::gossip::MAX_INTERVAL_MS;
 use maelstrom_framework::{
-    Ctx, Error, ErrorCode, GossipSettings, Handler, NodeId, Registration, Request, TimerId,
+    Ctx, Error, ErrorCode, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View,
     Workload,
 };
 use serde::{Deserialize, Serialize};
@@ -980,6 +978,10 @@ impl Handler for CounterNode {
     type Message = Message;
     type Timer = Timer;
 
+    fn view(&self) -> Option<View<'_>> {
+        Some(View::Counter(self.value()))
+    }
+
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         self.peers = ctx
             .peers()
@@ -1052,10 +1054,10 @@ impl Workload for CounterNode {
     }
 }
 
-maelstrom_framework::inventory::submit!(Registration::new::<CounterNode>(
-    "counter",
-    "PN-counter (Maelstrom g-counter/pn-counter) replicated by gossip: full-state or delta-push"
-));
-maelstrom_lab::inventory::submit!(maelstrom_lab::LabRegistration::new::<lab::CounterLab>(
-    "counter"
-));
+maelstrom_framework::inventory::submit!(
+    Registration::new::<CounterNode>(
+        "counter",
+        "PN-counter (Maelstrom g-counter/pn-counter) replicated by gossip: full-state or delta-push"
+    )
+    .implements(&["pn-counter", "g-counter"])
+);

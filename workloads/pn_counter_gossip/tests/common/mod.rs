@@ -92,9 +92,11 @@ impl Counters {
             values,
             agreed_since,
         } = self;
-        cluster.run_until(until, &mut |now, node, handler| {
-            let counter: &CounterNode = handler.downcast_ref().expect("a counter node");
-            values[node] = counter.value();
+        cluster.run_until(until, &mut |now, node, view| {
+            let Some(maelstrom_framework::View::Counter(value)) = view else {
+                panic!("a counter node shows its value");
+            };
+            values[node] = value;
             if values.iter().all(|v| v == total) {
                 agreed_since.get_or_insert(now);
             } else {

@@ -1,6 +1,7 @@
-//! The counter in the cluster lab: Maelstrom's g-counter / pn-counter
-//! clients and checker, plus the seed's measurement — the time from the
-//! last add until every node reads the same value.
+//! Maelstrom's `g-counter` and `pn-counter` workloads: their clients and
+//! checker, plus the seed's measurement — the time from the last add until
+//! every node reads the same value (exact in the simulator for a node that
+//! shows its value, [`View::Counter`]).
 //!
 //! - Clients: `add` with a delta in −5..4 (`--g-counter`: 0..4) and `read`,
 //!   `--read-fraction` of them reads; `--adds N` issues exactly N adds and
@@ -15,7 +16,6 @@
 //!   simulator, seen exactly after every step; with real processes,
 //!   sampled by probe reads every `--probe-ms`).
 
-use std::any::Any;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
-use crate::CounterNode;
+use maelstrom_framework::View;
 
 /// The lab's flags on `sim` and `cluster`.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,7 +46,9 @@ pub struct CounterLabOptions {
 /// How many value changes are kept for the convergence chart.
 const TIMELINE_LIMIT: usize = 200_000;
 
-pub struct CounterLab {
+/// The counter workloads' lab: `G` = true is Maelstrom's g-counter
+/// (deltas 0..4), false its pn-counter (−5..4, or `--g-counter`).
+pub struct CounterLab<const G: bool = false> {
     options: CounterLabOptions,
     adds_issued: u64,
     /// The latest value seen at each node.
@@ -57,7 +59,7 @@ pub struct CounterLab {
     timeline: Vec<(Duration, usize, i128)>,
 }
 
-impl CounterLab {
+impl<const G: bool> CounterLab<G> {
     fn record(&mut self, now: Duration, node: usize, value: i128) {
         if self.values[node] == Some(value) {
             return;
@@ -107,7 +109,7 @@ fn delta_of(op: &maelstrom_lab::Op) -> i128 {
     op.request["delta"].as_i64().map_or(0, i128::from)
 }
 
-impl Lab for CounterLab {
+impl<const G: bool> Lab for CounterLab<G> {
     fn op_budget(&self) -> Option<u64> {
         self.options.adds
     }
@@ -140,9 +142,9 @@ impl Lab for CounterLab {
         vec![json!({"type": "read"})]
     }
 
-    fn observe(&mut self, now: Duration, node: usize, handler: &dyn Any) {
-        if let Some(counter) = handler.downcast_ref::<CounterNode>() {
-            self.record(now, node, counter.value());
+    fn observe(&mut self, now: Duration, node: usize, view: Option<View<'_>>) {
+        if let Some(View::Counter(value)) = view {
+            self.record(now, node, value);
         }
     }
 
@@ -260,12 +262,14 @@ fn reply_value(body: &Value) -> Option<i128> {
     body["value"].as_u64().map(i128::from)
 }
 
-impl LabSpec for CounterLab {
+impl<const G: bool> LabSpec for CounterLab<G> {
     type Options = CounterLabOptions;
 
     fn new(options: &CounterLabOptions, setup: &LabSetup) -> Self {
+        let mut options = options.clone();
+        options.g_counter |= G;
         CounterLab {
-            options: options.clone(),
+            options,
             adds_issued: 0,
             values: vec![None; setup.node_ids.len()],
             agreed_since: None,

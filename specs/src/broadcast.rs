@@ -1,6 +1,7 @@
-//! Broadcast in the cluster lab: Maelstrom's broadcast clients and its
-//! checker, plus what only a simulator can see — when each value truly
-//! reached every node. Used by `broadcast` and `tuning` alike.
+//! Maelstrom's `broadcast` workload: its clients and its checker, plus what
+//! only a simulator can see — when each value truly reached every node, for
+//! a node that shows its values ([`View::Values`]). It judges any node, ours
+//! (`broadcast`, `tuning`) or not.
 //!
 //! - Setup: Maelstrom's `topology` message (its default grid) to every
 //!   node.
@@ -25,12 +26,10 @@
 //!   observation; 0 when they all held them at the heal. (Values broadcast
 //!   after the heal are ordinary deliveries, measured above.)
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::marker::PhantomData;
 use std::time::Duration;
 
-use maelstrom_framework::NodeId;
+use maelstrom_framework::{NodeId, View};
 use maelstrom_lab::cluster::NetStats;
 use maelstrom_lab::lab::{Field, closed_schema, millis};
 use maelstrom_lab::plots::{Plot, Series};
@@ -40,18 +39,6 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
-/// A handler whose values the lab can see: every value held, in order of
-/// first receipt (so values past a known length are the new ones).
-pub trait HeldValues: 'static {
-    fn held(&self) -> &[Value];
-}
-
-impl HeldValues for crate::Broadcast {
-    fn held(&self) -> &[Value] {
-        self.values()
-    }
-}
-
 /// The lab's flags on `sim` and `cluster`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BroadcastLabOptions {
@@ -60,7 +47,7 @@ pub struct BroadcastLabOptions {
     pub read_fraction: f64,
 }
 
-pub struct BroadcastLab<H> {
+pub struct BroadcastLab {
     options: BroadcastLabOptions,
     nodes: usize,
     next_value: u64,
@@ -72,10 +59,9 @@ pub struct BroadcastLab<H> {
     /// hold it, and when the last one got it. Empty until something is
     /// observed.
     reached: Vec<(usize, Option<Duration>)>,
-    handler: PhantomData<fn() -> H>,
 }
 
-impl<H> BroadcastLab<H> {
+impl BroadcastLab {
     fn reach(&mut self, now: Duration, value: &Value) {
         // Only values this lab issued: a foreign node's reply could hold
         // any number, and this is a dense table.
@@ -94,7 +80,7 @@ impl<H> BroadcastLab<H> {
     }
 }
 
-impl<H> BroadcastLab<H> {
+impl BroadcastLab {
     /// A sample showed `node` holding `value` at `now`.
     fn saw(&mut self, now: Duration, node: usize, value: &Value) {
         if let Some(v) = value.as_u64() {
@@ -141,7 +127,7 @@ fn read_values(op: &Op) -> Option<Vec<u64>> {
     Some(values)
 }
 
-impl<H: HeldValues> Lab for BroadcastLab<H> {
+impl Lab for BroadcastLab {
     fn setup_message(&mut self, _node: &str, node_ids: &[NodeId]) -> Option<Value> {
         Some(json!({"type": "topology", "topology": grid_topology(node_ids)}))
     }
@@ -159,11 +145,10 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
         vec![json!({"type": "read"})]
     }
 
-    fn observe(&mut self, now: Duration, node: usize, handler: &dyn Any) {
-        let Some(h) = handler.downcast_ref::<H>() else {
+    fn observe(&mut self, now: Duration, node: usize, view: Option<View<'_>>) {
+        let Some(View::Values(held)) = view else {
             return;
         };
-        let held = h.held();
         let from = self.seen_len[node];
         if held.len() > from {
             self.seen_len[node] = held.len();
@@ -394,7 +379,7 @@ impl<H: HeldValues> Lab for BroadcastLab<H> {
     }
 }
 
-impl<H: HeldValues> LabSpec for BroadcastLab<H> {
+impl LabSpec for BroadcastLab {
     type Options = BroadcastLabOptions;
 
     fn new(options: &BroadcastLabOptions, setup: &LabSetup) -> Self {
@@ -406,7 +391,6 @@ impl<H: HeldValues> LabSpec for BroadcastLab<H> {
             seen_len: vec![0; nodes],
             probed: vec![HashSet::new(); nodes],
             reached: Vec::new(),
-            handler: PhantomData,
         }
     }
 }

@@ -1,0 +1,40 @@
+//! Maelstrom's workloads as the lab runs them, apart from any node: each is
+//! its clients' operations, final reads, checker and metrics, named as
+//! Maelstrom names it, and judges a node through its messages only (ours,
+//! or any program under `--bin`). A node that shows its state through
+//! `maelstrom_framework::View` also gets the simulator's exact
+//! measurements.
+//!
+//! - [`echo`]: Maelstrom's `echo`.
+//! - [`broadcast`]: Maelstrom's `broadcast` (Jepsen's set-full, delivery
+//!   latency).
+//! - [`counter`]: Maelstrom's `g-counter` and `pn-counter`.
+//! - [`kv`]: our `kv`, the seed's last-writer-wins store.
+
+pub mod broadcast;
+pub mod counter;
+pub mod echo;
+pub mod kv;
+
+use maelstrom_lab::{SpecRegistration, inventory};
+
+inventory::submit!(SpecRegistration::new::<echo::EchoLab>(
+    "echo",
+    "Maelstrom's echo: every echo comes back with what was sent"
+));
+inventory::submit!(SpecRegistration::new::<broadcast::BroadcastLab>(
+    "broadcast",
+    "Maelstrom's broadcast: every acknowledged value in every node's reads (set-full)"
+));
+inventory::submit!(SpecRegistration::new::<counter::CounterLab<false>>(
+    "pn-counter",
+    "Maelstrom's pn-counter: adds of -5..4; final reads equal the acknowledged sum"
+));
+inventory::submit!(SpecRegistration::new::<counter::CounterLab<true>>(
+    "g-counter",
+    "Maelstrom's g-counter: adds of 0..4; final reads equal the acknowledged sum"
+));
+inventory::submit!(SpecRegistration::new::<kv::KvLab>(
+    "kv",
+    "the seed's last-writer-wins store: no lost writes, stale reads and convergence measured"
+));
