@@ -12,7 +12,7 @@ use crate::network::{LatencyDist, NetConfig, PartitionPattern};
 /// The longest time any setting in seconds may be (a day).
 pub const MAX_SECONDS: f64 = 86_400.0;
 
-/// Faults the nemesis can inject.
+/// Faults the nemesis can inject (a `clap::ValueEnum`, for command lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Nemesis {
@@ -20,71 +20,52 @@ pub enum Nemesis {
     Partition,
 }
 
-/// The settings of a run: the `sim` command's flags.
-#[derive(Debug, Clone, Serialize, clap::Args)]
+/// The settings of a run (the `sim` and `cluster` commands' flags map
+/// onto it; the defaults are Maelstrom's where it has one).
+#[derive(Debug, Clone, Serialize)]
 pub struct SimConfig {
-    /// Number of nodes (named n0, n1, … as Maelstrom's --node-count).
-    #[arg(long, default_value_t = 5)]
+    /// Number of nodes, named n0, n1, … as Maelstrom's `--node-count`.
     pub nodes: usize,
     /// Mean node-to-node latency, in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
     pub latency: f64,
-    #[arg(long, value_enum, default_value_t = LatencyDist::Constant)]
     pub latency_dist: LatencyDist,
     /// Probability that a node-to-node message is lost.
-    #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
     /// Probability that a node-to-node message is delivered twice.
-    #[arg(long, default_value_t = 0.0)]
     pub duplicate: f64,
     /// Client operations per second, all clients together.
-    #[arg(long, default_value_t = 5.0)]
     pub rate: f64,
-    /// Seconds during which clients issue operations.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds during which clients issue operations, from the end of
+    /// setup.
     pub time_limit: f64,
-    /// Stop issuing operations after this many (the time limit still holds).
-    #[arg(long)]
+    /// Stop issuing operations after this many (the time limit still
+    /// holds).
     pub ops: Option<u64>,
-    /// Clients, each with one operation in flight (default: one per node).
-    #[arg(long)]
+    /// Clients, each with one operation in flight (`None`: one per node).
     pub concurrency: Option<usize>,
-    /// Seconds before an operation without a reply counts as indeterminate.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds before an operation without a reply counts as
+    /// indeterminate.
     pub op_timeout: f64,
-    #[arg(long, value_enum)]
     pub nemesis: Option<Nemesis>,
     /// Mean seconds between the nemesis starting and stopping a fault.
-    #[arg(long, default_value_t = 10.0)]
     pub nemesis_interval: f64,
-    /// Only this partition pattern (default: a random one each time).
-    #[arg(long, value_enum)]
+    /// Only this partition pattern (`None`: a random one each time).
     pub partition_pattern: Option<PartitionPattern>,
     /// Seconds between the final heal and the final reads.
-    #[arg(long, default_value_t = 10.0)]
     pub settle: f64,
-    /// With real processes: how often the runner reads each node's state
-    /// between operations, for convergence and delivery times. `auto`
-    /// keeps probe reads to a tenth of the client rate (they load the
-    /// nodes, and a loaded node batches differently); `N` probes every
-    /// node every N ms; `off` never probes (convergence is then sampled by
-    /// the clients' own reads alone).
-    #[arg(long, value_name = "auto|off|MS", default_value = "auto")]
+    /// With real processes: how often the runner reads node state.
     pub probe_ms: ProbeSetting,
     /// The seed that decides everything random in the run.
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// What runs as the nodes (set by the binary, not a flag): reports
-    /// name it.
-    #[arg(skip)]
+    /// What runs as the nodes: reports name it.
     #[serde(skip)]
     pub tested: Tested,
 }
 
 /// The share of the client rate that `--probe-ms auto` spends on probe
-/// reads: on Maelstrom's Python broadcast demo at 25 nodes, probing every
-/// node every 10 ms was ~20 times the client load and moved msgs-per-op by
-/// 13-18 %; a tenth of the client rate keeps it within a few per cent.
+/// reads. On Maelstrom's Python broadcast demo at 25 nodes, probing every
+/// node every 10 ms cost a core and moved msgs-per-op by 8–10 %; a tenth of
+/// the client rate stays within the seed-to-seed spread (README).
 pub const AUTO_PROBE_SHARE: f64 = 0.1;
 
 /// How often the real-process runner probes node state.

@@ -61,6 +61,30 @@ pub enum NodeCommand {
 }
 
 impl NodeCommand {
+    /// The node the `golden` command checks: `--bin` (split as a shell
+    /// would), or else this binary running `workload` (or each fixture's
+    /// folder's). `Err` says why the command line cannot run.
+    pub fn from_flags(bin: Option<&str>, workload: Option<&str>) -> Result<NodeCommand, String> {
+        match (bin, workload) {
+            (Some(_), Some(w)) => Err(format!(
+                "--workload {w} picks which of maelstrom-node's workloads runs the cases; \
+                 with --bin the node is yours: leave it out"
+            )),
+            (Some(line), None) => match shell_words::split(line) {
+                Ok(argv) if argv.is_empty() => Err("--bin is empty".into()),
+                Ok(argv) => Ok(NodeCommand::Foreign { argv }),
+                Err(e) => Err(format!("--bin {line:?}: {e}")),
+            },
+            (None, workload) => match std::env::current_exe() {
+                Ok(program) => Ok(NodeCommand::Ours {
+                    program,
+                    workload: workload.map(str::to_string),
+                }),
+                Err(e) => Err(format!("cannot find this binary: {e}")),
+            },
+        }
+    }
+
     /// The command line that runs `fixture`, or why this node cannot run
     /// it (then the case is skipped, never passed).
     fn argv_for(&self, fixture: &Fixture) -> Result<Vec<OsString>, String> {

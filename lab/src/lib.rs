@@ -18,11 +18,14 @@
 //! - [`plots`]: charts of a run as one self-contained HTML page.
 //! - [`report`]: the table, the JSON document, distributions over seeds.
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
+//! - [`campaign`]: a test as a user asks for it (one run, seeds, versus
+//!   partition, sweeps), on either runner, with its results folders.
 //! - [`golden`]: fixture cases (input lines, expected messages) run against
 //!   any node program — the `golden` command and `tests/golden.rs`.
 //! - [`registry`]: the workload specs, and which of our nodes runs each.
 //! - [`testing`]: helpers for tests on a simulated cluster.
 
+pub mod campaign;
 pub mod cluster;
 pub mod config;
 pub mod golden;

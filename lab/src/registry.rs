@@ -123,3 +123,24 @@ pub fn choose(workload: &str, node: Option<&str>) -> Result<Choice, String> {
     };
     Ok(Choice { spec, node })
 }
+
+/// The workloads (specs) and our nodes, apart, for `--list`.
+pub fn listing() -> String {
+    let mut out = String::from("workloads (--workload; as Maelstrom names them):\n");
+    for spec in specs() {
+        let nodes: Vec<&str> = nodes_for(spec.name).iter().map(|n| n.name).collect();
+        let nodes = if nodes.is_empty() {
+            "none".to_string()
+        } else {
+            nodes.join(", ")
+        };
+        let (name, about) = (spec.name, spec.about);
+        out.push_str(&format!("  {name:<11} {about} [our nodes: {nodes}]\n"));
+    }
+    out.push_str("nodes (ours; --node, or --workload on stdin/stdout):\n");
+    for n in nodes::workloads() {
+        let (name, about, specs) = (n.name, n.about, n.specs.join(", "));
+        out.push_str(&format!("  {name:<11} {about} [implements: {specs}]\n"));
+    }
+    out
+}

@@ -1,0 +1,296 @@
+//! The command line: every flag, its help, and how the run's settings map
+//! onto the lab's plain [`SimConfig`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use maelstrom_framework::stdio;
+use maelstrom_lab::network::{LatencyDist, PartitionPattern};
+use maelstrom_lab::{Nemesis, ProbeSetting, SimConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "maelstrom-node",
+    version,
+    about = "Maelstrom nodes for gossip workloads, one binary for all of them",
+    after_help = "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\nUse --workload NAME --help to see a workload's own flags; --list for the workloads and our nodes."
+)]
+pub struct Cli {
+    /// The workload (see --list): a spec as Maelstrom names it
+    /// (`broadcast`, `pn-counter`, …) or one of our nodes (`counter`,
+    /// `tuning`, …). On stdin/stdout it runs our node for it.
+    #[arg(long, short = 'w', value_name = "NAME", global = true)]
+    pub workload: Option<String>,
+
+    /// Which of our nodes runs the workload (default: ours of its name, or
+    /// the first that implements it): `--workload broadcast --node tuning`.
+    #[arg(long, value_name = "NODE", global = true)]
+    pub node: Option<String>,
+
+    /// List the workloads and our nodes, and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Seed of the node's random number generator (default: from entropy).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Input lines longer than this are dropped (with a log line).
+    #[arg(long, value_name = "BYTES", default_value_t = stdio::DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workload's test on a simulated cluster (virtual time,
+    /// deterministic) and print the report.
+    #[command(
+        after_help = "Example:\n  maelstrom-node sim --workload broadcast --nodes 25 --latency 100 --rate 100 --time-limit 20 --nemesis partition"
+    )]
+    Sim(SimArgs),
+    /// Run the same test on real node processes in real time, through an
+    /// in-process network (a JVM-free Maelstrom), and write the results.
+    #[command(
+        after_help = "Examples:\n  maelstrom-node cluster --workload counter --nodes 5 --adds 1000 --rate 100 --time-limit 12 --seeds 1..10\n  maelstrom-node cluster --workload kv --versus-partition\n  maelstrom-node cluster --workload echo --bin \"python3 my_node.py\"\n\nOperations stop at --time-limit: give --rate and --time-limit room for --adds."
+    )]
+    Cluster(ClusterArgs),
+    /// Check a node against fixture cases (input lines, expected output
+    /// lines): PASS, FAIL (with expected and actual side by side) or SKIP
+    /// per case, then a tally. Exit status 1 if any case failed, 2 if a
+    /// fixture cannot be read.
+    #[command(
+        after_help = "Examples:\n  maelstrom-node golden fixtures/\n  maelstrom-node golden --bin \"python3 echo.py\" fixtures/echo/echo.json\n  maelstrom-node golden --bin \"sh -c 'exec python3 node.py'\" fixtures/broadcast\n\nWith --bin, cases with `args` (maelstrom-node's flags) are skipped, and `stderr`\nexpectations (maelstrom-node's log wording) are not checked. The fixture format:\nthe docs of maelstrom_lab::golden (cargo doc --open)."
+    )]
+    Golden(GoldenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GoldenArgs {
+    /// Fixture files or folders: a folder gives every `*.json` in it and
+    /// in its subfolders, sorted (`fixtures/` gives every workload's).
+    #[arg(value_name = "FIXTURES", required = true)]
+    pub fixtures: Vec<PathBuf>,
+    /// The node to check: one command line, split into words as a POSIX
+    /// shell does (quotes and backslashes work, nothing is expanded), and
+    /// run with no flags added. Default: this binary, as `--workload W`
+    /// and the fixture's `args`, W being --workload or else the fixture's
+    /// folder name.
+    #[arg(long = "bin", value_name = "COMMAND")]
+    pub bin: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// The node command (default: this binary with --workload NAME and
+    /// the workload flags given here). It is split into words as a POSIX
+    /// shell splits them, quotes and backslashes included, and run as
+    /// those words without a shell: `--bin "python3 my node.py"` is two
+    /// arguments, `--bin "sh -c 'exec python3 node.py'"` runs a shell.
+    #[arg(long = "bin", value_name = "COMMAND")]
+    pub bin: Option<String>,
+    /// Folder for the results (default: results/<workload>-<time>-seed<N>).
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Run once per seed of a range or list, one after the other, and
+    /// print the distribution of each metric.
+    #[arg(long, value_name = "RANGE")]
+    pub seeds: Option<String>,
+    /// Run twice, without and with --nemesis partition, and print the
+    /// metrics side by side.
+    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
+    pub versus_partition: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// Run every seed of a range (`1..200`, inclusive) or list (`1,5,9`) and
+    /// print the distribution of each metric and the failing seeds.
+    #[arg(long, value_name = "RANGE")]
+    pub seeds: Option<String>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the run's results folder here, as `cluster` does:
+    /// report.txt/json/html (with the message diagram), history.jsonl and
+    /// messages.jsonl, the journal of every message.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "versus_partition", "sweep"])]
+    pub results: Option<PathBuf>,
+    /// Run twice, without and with --nemesis partition, and print the
+    /// metrics side by side.
+    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
+    pub versus_partition: bool,
+    /// Threads for --seeds.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Run the test for every combination of flag values and print one row
+    /// per setting (repeatable): `--sweep fanout=1,2,4 --sweep
+    /// gossip-interval-ms=50,100,200`. Any valued flag of the workload, its
+    /// lab or `sim` itself can be swept; each setting runs every seed of
+    /// --seeds (default: --seed).
+    #[arg(
+        long,
+        value_name = "FLAG=V1,V2,..",
+        conflicts_with = "versus_partition"
+    )]
+    pub sweep: Vec<String>,
+    /// A column of the sweep table (repeatable; default: msgs-per-op and
+    /// every latency median and maximum the checker reports).
+    #[arg(long, value_name = "METRIC", requires = "sweep")]
+    pub sweep_metric: Vec<String>,
+    /// Also write the sweep's table and trade-off charts to this HTML file.
+    #[arg(long, value_name = "FILE", requires = "sweep")]
+    pub sweep_html: Option<PathBuf>,
+}
+
+/// The settings of a run, as flags of `sim` and `cluster`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// Number of nodes (named n0, n1, … as Maelstrom's --node-count).
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Mean node-to-node latency, in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    pub latency: f64,
+    #[arg(long, value_enum, default_value_t = LatencyDist::Constant)]
+    pub latency_dist: LatencyDist,
+    /// Probability that a node-to-node message is lost.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// Probability that a node-to-node message is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate: f64,
+    /// Client operations per second, all clients together.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Seconds during which clients issue operations, counted from the end
+    /// of setup (every node answered init and the workload's setup).
+    #[arg(long, default_value_t = 10.0)]
+    pub time_limit: f64,
+    /// Stop issuing operations after this many (the time limit still holds).
+    #[arg(long)]
+    pub ops: Option<u64>,
+    /// Clients, each with one operation in flight (default: one per node).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Seconds before an operation without a reply counts as indeterminate.
+    #[arg(long, default_value_t = 5.0)]
+    pub op_timeout: f64,
+    #[arg(long, value_enum)]
+    pub nemesis: Option<Nemesis>,
+    /// Mean seconds between the nemesis starting and stopping a fault.
+    #[arg(long, default_value_t = 10.0)]
+    pub nemesis_interval: f64,
+    /// Only this partition pattern (default: a random one each time).
+    #[arg(long, value_enum)]
+    pub partition_pattern: Option<PartitionPattern>,
+    /// Seconds between the final heal and the final reads.
+    #[arg(long, default_value_t = 10.0)]
+    pub settle: f64,
+    /// With real processes: how often the runner reads each node's state
+    /// between operations, for convergence and delivery times. `auto`
+    /// keeps probe reads to a tenth of the client rate (they load the
+    /// nodes, and a loaded node batches differently); `N` probes every
+    /// node every N ms; `off` never probes (convergence is then sampled by
+    /// the clients' own reads alone).
+    #[arg(long, value_name = "auto|off|MS", default_value = "auto")]
+    pub probe_ms: ProbeSetting,
+    /// The seed that decides everything random in the run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl RunFlags {
+    pub fn config(&self) -> SimConfig {
+        SimConfig {
+            nodes: self.nodes,
+            latency: self.latency,
+            latency_dist: self.latency_dist,
+            loss: self.loss,
+            duplicate: self.duplicate,
+            rate: self.rate,
+            time_limit: self.time_limit,
+            ops: self.ops,
+            concurrency: self.concurrency,
+            op_timeout: self.op_timeout,
+            nemesis: self.nemesis,
+            nemesis_interval: self.nemesis_interval,
+            partition_pattern: self.partition_pattern,
+            settle: self.settle,
+            probe_ms: self.probe_ms,
+            seed: self.seed,
+            tested: Default::default(),
+        }
+    }
+}
+
+/// `argv` without `--sweep*` flags and without the swept flags (in either
+/// `--flag value` or `--flag=value` form), so they can be set anew.
+pub fn without_flags(argv: &[String], swept: &[&str]) -> Vec<String> {
+    let removed = |name: &str| name.starts_with("sweep") || swept.contains(&name);
+    let mut out = Vec::new();
+    let mut iter = argv.iter();
+    while let Some(arg) = iter.next() {
+        match arg.strip_prefix("--") {
+            Some(rest) if rest.contains('=') => {
+                let name = rest.split('=').next().unwrap_or_default();
+                if !removed(name) {
+                    out.push(arg.clone());
+                }
+            }
+            Some(name) if removed(name) => {
+                iter.next();
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+/// The value of `--flag` on the command line (also `--flag=V`), before the
+/// full parse: the workload's own flags are part of the command line.
+pub fn flag_value(args: &[String], long: &str, short: Option<&str>) -> Option<String> {
+    let mut value = None;
+    let mut iter = args.iter().skip(1);
+    let eq = format!("{long}=");
+    while let Some(arg) = iter.next() {
+        if arg == long || Some(arg.as_str()) == short {
+            value = iter.next().cloned();
+        } else if let Some(v) = arg.strip_prefix(&eq) {
+            value = Some(v.to_string());
+        }
+    }
+    value
+}
+
+/// The flags of `declared` given on this command line, as they were given,
+/// to pass on to our node processes.
+pub fn given_flags(declared: clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
+    let mut flags = Vec::new();
+    for arg in declared.get_arguments() {
+        let id = arg.get_id().as_str();
+        let (Some(long), Some(clap::parser::ValueSource::CommandLine)) =
+            (arg.get_long(), matches.value_source(id))
+        else {
+            continue;
+        };
+        if arg.get_action().takes_values() {
+            for value in matches.get_raw(id).into_iter().flatten() {
+                flags.push(format!("--{long}"));
+                flags.push(value.to_string_lossy().into_owned());
+            }
+        } else {
+            flags.push(format!("--{long}"));
+        }
+    }
+    flags
+}

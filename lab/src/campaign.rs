@@ -1,0 +1,372 @@
+//! A test as a user asks for it: one run, one per seed, or a run without
+//! and one with partitions side by side — on the simulator or on real
+//! processes — with its results folders and its output; and sweeps of a
+//! test over a grid of settings. One implementation for `sim` and
+//! `cluster`: the binary only maps its flags onto a [`Campaign`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use maelstrom_framework::NodeFactory;
+
+use crate::config::{MAX_SECONDS, Nemesis, SimConfig};
+use crate::processes::INTERRUPTED;
+use crate::report::{Report, Summary, Validity, side_by_side};
+use crate::sweep::{self, Axis, SweepPoint};
+use crate::{LabFactory, LabSetup, NodeProgram};
+
+/// Where the nodes run.
+pub enum Runner {
+    /// The simulator, on `threads` threads across seeds.
+    Simulator { threads: usize },
+    /// Real processes, one run after the other.
+    Processes(NodeProgram),
+}
+
+/// Which runs a campaign makes.
+pub enum Plan {
+    /// One run with the configured seed.
+    One,
+    /// One run per seed, summarised: each metric's distribution and the
+    /// failing seeds.
+    Seeds(Vec<u64>),
+    /// The configured run without and with `--nemesis partition`, side by
+    /// side.
+    VersusPartition,
+}
+
+/// A test to run and how.
+pub struct Campaign<'a> {
+    /// The workload's name as the user gave it (reports and folders).
+    pub workload: &'a str,
+    pub nodes: &'a NodeFactory,
+    pub lab: &'a LabFactory,
+    pub config: SimConfig,
+    pub runner: Runner,
+    pub plan: Plan,
+    /// The results folder: a run's files, or per seed `seed<N>/`, or
+    /// `normal/` and `partitioned/`. Real processes always write one
+    /// (default `results/<workload>-<time>-seed<N>`); the simulator only
+    /// when asked, and then only for one run.
+    pub results: Option<PathBuf>,
+    /// JSON instead of the readable table.
+    pub json: bool,
+}
+
+/// What a campaign produced.
+pub struct Outcome {
+    /// For stdout: the report, the side-by-side table or the summary (or
+    /// their JSON).
+    pub output: String,
+    /// The worst verdict of its runs (an interrupted campaign is invalid).
+    pub validity: Validity,
+}
+
+impl Campaign<'_> {
+    /// Runs the campaign; `say` gets the lines for stderr (progress,
+    /// failing seeds, where results went).
+    pub fn run(&self, say: &mut (dyn FnMut(&str) + Send)) -> std::io::Result<Outcome> {
+        match &self.plan {
+            Plan::VersusPartition => self.versus_partition(say),
+            Plan::One => {
+                let report = self.one(self.config.seed, self.results.clone(), say)?;
+                let output = if self.json {
+                    pretty(&report)
+                } else {
+                    report.table()
+                };
+                Ok(Outcome {
+                    output,
+                    validity: report.validity,
+                })
+            }
+            Plan::Seeds(seeds) => self.seeds(seeds, say),
+        }
+    }
+
+    /// One run with `seed`, into `dir` when given (real processes: always).
+    fn one(
+        &self,
+        seed: u64,
+        dir: Option<PathBuf>,
+        say: &mut dyn FnMut(&str),
+    ) -> std::io::Result<Report> {
+        let cfg = SimConfig {
+            seed,
+            ..self.config.clone()
+        };
+        let report = match (&self.runner, dir) {
+            (Runner::Simulator { .. }, None) => {
+                return Ok(crate::run_one(self.workload, self.nodes, self.lab, &cfg));
+            }
+            (Runner::Simulator { .. }, Some(dir)) => {
+                let report = crate::run_one_into(self.workload, self.nodes, self.lab, &cfg, &dir)?;
+                say(&format!("results in {}", dir.display()));
+                report
+            }
+            (Runner::Processes(program), dir) => {
+                let dir = dir.unwrap_or_else(|| default_results_dir(self.workload, seed));
+                let report = crate::run_processes(self.workload, program, self.lab, &cfg, &dir)?;
+                say(&format!("results in {}", dir.display()));
+                report
+            }
+        };
+        Ok(report)
+    }
+
+    fn seeds(&self, seeds: &[u64], say: &mut (dyn FnMut(&str) + Send)) -> std::io::Result<Outcome> {
+        let reports = match &self.runner {
+            Runner::Simulator { threads } => {
+                let total = seeds.len();
+                let say = std::sync::Mutex::new(say);
+                let on_done = |report: &Report, done: usize| {
+                    let mut say = say.lock().expect("no panics while holding it");
+                    if !report.valid {
+                        say(&format!(
+                            "seed {} FAILED: {}",
+                            report.config.seed,
+                            report.failures.join("; ")
+                        ));
+                    }
+                    if done % 10 == 0 || done == total {
+                        say(&format!("{done}/{total} seeds done"));
+                    }
+                };
+                crate::run_seeds(
+                    self.workload,
+                    self.nodes,
+                    self.lab,
+                    &self.config,
+                    seeds,
+                    *threads,
+                    &on_done,
+                )
+            }
+            Runner::Processes(_) => {
+                let mut reports = Vec::new();
+                for &seed in seeds {
+                    let dir = self.results.as_ref().map(|d| d.join(format!("seed{seed}")));
+                    reports.push(self.one(seed, dir, say)?);
+                    if INTERRUPTED.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+                reports
+            }
+        };
+        let summary = Summary::new(&reports);
+        let output = if self.json {
+            pretty(&summary)
+        } else {
+            summary.table()
+        };
+        Ok(Outcome {
+            output,
+            validity: Validity::worst(reports.iter().map(|r| r.validity)),
+        })
+    }
+
+    fn versus_partition(&self, say: &mut dyn FnMut(&str)) -> std::io::Result<Outcome> {
+        let base = match &self.runner {
+            Runner::Simulator { .. } => self.results.clone(),
+            Runner::Processes(_) => Some(
+                self.results
+                    .clone()
+                    .unwrap_or_else(|| default_results_dir(self.workload, self.config.seed)),
+            ),
+        };
+        let mut both = Vec::new();
+        for (label, nemesis) in [("normal", None), ("partitioned", Some(Nemesis::Partition))] {
+            let run = Campaign {
+                config: SimConfig {
+                    nemesis,
+                    ..self.config.clone()
+                },
+                plan: Plan::One,
+                ..self.same()
+            };
+            let dir = base.as_ref().map(|b| b.join(label));
+            both.push(run.one(self.config.seed, dir, say)?);
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                if let Some(base) = &base {
+                    say(&format!("interrupted; results in {}", base.display()));
+                }
+                return Ok(Outcome {
+                    output: both[0].table(),
+                    validity: Validity::Invalid,
+                });
+            }
+        }
+        let text = side_by_side(&both[0], &both[1]);
+        if let Some(base) = &base {
+            std::fs::write(base.join("versus-partition.txt"), &text)?;
+            say(&format!("results in {}", base.display()));
+        }
+        let output = if self.json {
+            pretty(&serde_json::json!({"normal": both[0], "partitioned": both[1]}))
+        } else {
+            text
+        };
+        Ok(Outcome {
+            output,
+            validity: Validity::worst(both.iter().map(|r| r.validity)),
+        })
+    }
+
+    /// This campaign's test and runner, for a derived campaign.
+    fn same(&self) -> Campaign<'_> {
+        Campaign {
+            workload: self.workload,
+            nodes: self.nodes,
+            lab: self.lab,
+            config: self.config.clone(),
+            runner: match &self.runner {
+                Runner::Simulator { threads } => Runner::Simulator { threads: *threads },
+                Runner::Processes(p) => Runner::Processes(p.clone()),
+            },
+            plan: Plan::One,
+            results: self.results.clone(),
+            json: self.json,
+        }
+    }
+}
+
+fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("reports serialise")
+}
+
+/// `results/<workload>-<unix seconds>-seed<N>`.
+pub fn default_results_dir(workload: &str, seed: u64) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Path::new("results").join(format!("{workload}-{secs}-seed{seed}"))
+}
+
+/// `1..200` (inclusive), `1..=200`, or `1,5,9`.
+pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
+    let bad = |e: std::num::ParseIntError| e.to_string();
+    if let Some((a, b)) = text.split_once("..") {
+        let b = b.strip_prefix('=').unwrap_or(b);
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(bad)?,
+            b.trim().parse().map_err(bad)?,
+        );
+        if a > b {
+            return Err("empty range".into());
+        }
+        if b - a >= 1_000_000 {
+            return Err("at most a million seeds".into());
+        }
+        Ok((a..=b).collect())
+    } else {
+        text.split(',')
+            .map(|s| s.trim().parse().map_err(bad))
+            .collect()
+    }
+}
+
+/// With an operation budget (`--ops N`, a lab's `--adds N`) and no time
+/// limit given, the time limit makes room for every operation at the rate,
+/// instead of cutting them off at the default; the main phase ends once
+/// they are done anyway.
+pub fn fit_time_limit(config: &mut SimConfig, lab: &LabFactory, time_limit_given: bool) {
+    if time_limit_given {
+        return;
+    }
+    let lab_budget = lab(&LabSetup {
+        node_ids: config.node_ids(),
+    })
+    .op_budget();
+    let Some(budget) = config.ops.into_iter().chain(lab_budget).min() else {
+        return;
+    };
+    if config.rate.is_nan() || config.rate <= 0.0 {
+        return; // validate() explains
+    }
+    let room = budget as f64 / config.rate * 1.5 + 10.0;
+    config.time_limit = config.time_limit.max(room.min(MAX_SECONDS));
+}
+
+/// One setting of a sweep, built by the caller from the swept flags'
+/// values (the binary re-parses its command line, so every flag keeps its
+/// own validation).
+pub struct SweepSetting {
+    pub nodes: NodeFactory,
+    pub lab: LabFactory,
+    pub config: SimConfig,
+}
+
+/// Builds the test of one setting of a sweep from its flags' values.
+pub type SettingBuilder<'a> = dyn FnMut(&[(String, String)]) -> Result<SweepSetting, String> + 'a;
+
+/// A sweep on the simulator: every combination of the axes' values, each
+/// over every seed; `setting` builds a combination's test; `say` hears of
+/// each one done.
+pub fn sweep(
+    workload: &str,
+    axes: &[Axis],
+    seeds: &[u64],
+    threads: usize,
+    setting: &mut SettingBuilder<'_>,
+    say: &mut dyn FnMut(&str),
+) -> Result<Vec<SweepPoint>, String> {
+    let grid = sweep::grid(axes);
+    let mut points = Vec::new();
+    for (i, settings) in grid.iter().enumerate() {
+        let test = setting(settings)?;
+        let reports = crate::run_seeds(
+            workload,
+            &test.nodes,
+            &test.lab,
+            &test.config,
+            seeds,
+            threads,
+            &|_, _| {},
+        );
+        let text: Vec<String> = settings.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        say(&format!("{}/{} {} done", i + 1, grid.len(), text.join(" ")));
+        points.push(SweepPoint {
+            settings: settings.clone(),
+            summary: Summary::new(&reports),
+        });
+    }
+    Ok(points)
+}
+
+/// A sweep's output: its table (or its points as JSON), and with `html`
+/// the table and its trade-off charts as a page.
+pub fn sweep_output(
+    workload: &str,
+    points: &[SweepPoint],
+    columns: &[String],
+    json: bool,
+    html: Option<&Path>,
+) -> std::io::Result<String> {
+    let table = sweep::table(points, columns);
+    if let Some(path) = html {
+        let page = crate::plots::html(
+            &format!("{workload} sweep"),
+            &table,
+            &sweep::plots(points, columns),
+        );
+        std::fs::write(path, page)?;
+    }
+    Ok(if json { pretty(&points) } else { table })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seeds;
+
+    #[test]
+    fn seeds_are_ranges_or_lists() {
+        assert_eq!(parse_seeds("1..3").unwrap(), [1, 2, 3]);
+        assert_eq!(parse_seeds("1..=3").unwrap(), [1, 2, 3]);
+        assert_eq!(parse_seeds("5, 9").unwrap(), [5, 9]);
+        assert!(parse_seeds("3..1").is_err());
+        assert!(parse_seeds("0..2000000").is_err());
+        assert!(parse_seeds("x").is_err());
+    }
+}
