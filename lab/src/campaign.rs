@@ -106,7 +106,15 @@ impl Campaign<'_> {
             }
             (Runner::Processes(program), dir) => {
                 let dir = dir.unwrap_or_else(|| default_results_dir(self.workload, seed));
-                let report = crate::run_processes(self.workload, program, self.lab, &cfg, &dir)?;
+                let mut progress = Progress::new();
+                let report = crate::run_processes(
+                    self.workload,
+                    program,
+                    self.lab,
+                    &cfg,
+                    &dir,
+                    &mut |now, end| progress.at(now, end, say),
+                )?;
                 say(&format!("results in {}", dir.display()));
                 report
             }
@@ -227,6 +235,39 @@ impl Campaign<'_> {
             plan: Plan::One,
             results: self.results.clone(),
             json: self.json,
+        }
+    }
+}
+
+/// A line every 2 s of real time on how far a real-process run has come.
+struct Progress {
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let now = std::time::Instant::now();
+        Progress {
+            started: now,
+            last: now,
+        }
+    }
+
+    fn at(
+        &mut self,
+        now: std::time::Duration,
+        end: std::time::Duration,
+        say: &mut dyn FnMut(&str),
+    ) {
+        if self.last.elapsed() >= std::time::Duration::from_secs(2) {
+            self.last = std::time::Instant::now();
+            say(&format!(
+                "cluster: {:.1} of {:.1} s of the run ({:.0} s real)",
+                now.as_secs_f64(),
+                end.as_secs_f64(),
+                self.started.elapsed().as_secs_f64()
+            ));
         }
     }
 }

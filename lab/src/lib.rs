@@ -123,6 +123,7 @@ pub fn run_processes(
     lab: &LabFactory,
     cfg: &SimConfig,
     dir: &std::path::Path,
+    progress: &mut run::ProgressFn<'_>,
 ) -> std::io::Result<Report> {
     std::fs::create_dir_all(dir)?;
     let node_ids = cfg.node_ids();
@@ -140,7 +141,7 @@ pub fn run_processes(
         Some(dir),
     )?;
     let lab = lab(&LabSetup { node_ids });
-    let report = run::run_on(workload, cluster, lab, cfg);
+    let report = run::run_with_progress(workload, cluster, lab, cfg, progress);
     report.write_results(dir)?;
     Ok(report)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
@@ -750,38 +750,5 @@ impl Summary {
             }
         }
         out
-    }
-}
-
-/// Progress on stderr for runs that take a while in real time.
-pub struct Progress {
-    label: &'static str,
-    total: Duration,
-    started: Instant,
-    last: Instant,
-}
-
-impl Progress {
-    pub fn new(label: &'static str, total: Duration) -> Progress {
-        let now = Instant::now();
-        Progress {
-            label,
-            total,
-            started: now,
-            last: now,
-        }
-    }
-
-    pub fn at(&mut self, simulated: Duration) {
-        if self.last.elapsed() >= Duration::from_secs(2) {
-            self.last = Instant::now();
-            eprintln!(
-                "{}: {:.1} of {:.1} s of the run ({:.0} s real)",
-                self.label,
-                simulated.as_secs_f64(),
-                self.total.as_secs_f64(),
-                self.started.elapsed().as_secs_f64()
-            );
-        }
     }
 }

@@ -65,7 +65,8 @@ struct Probes {
     first: Option<Value>,
 }
 
-struct Driver<'a, B: Backend> {
+struct Driver<'a, 'p, B: Backend> {
+    progress: &'a mut ProgressFn<'p>,
     cfg: &'a SimConfig,
     cluster: B,
     lab: Box<dyn Lab>,
@@ -127,8 +128,24 @@ pub fn run_on<B: Backend>(
     lab: Box<dyn Lab>,
     cfg: &SimConfig,
 ) -> Report {
+    run_with_progress(workload, cluster, lab, cfg, &mut |_, _| {})
+}
+
+/// Hears of the main phase's progress: (run time now, when it ends).
+pub type ProgressFn<'a> = dyn FnMut(Duration, Duration) + 'a;
+
+/// [`run_on`], telling `progress` how far the main phase has come after
+/// every step (the driver prints nothing itself).
+pub fn run_with_progress<B: Backend>(
+    workload: &str,
+    cluster: B,
+    lab: Box<dyn Lab>,
+    cfg: &SimConfig,
+    progress: &mut ProgressFn<'_>,
+) -> Report {
     let concurrency = cfg.concurrency.unwrap_or(cfg.nodes);
     let mut driver = Driver {
+        progress,
         cfg,
         cluster,
         lab,
@@ -187,7 +204,7 @@ pub fn run_on<B: Backend>(
     driver.finish(workload, healed_at)
 }
 
-impl<B: Backend> Driver<'_, B> {
+impl<B: Backend> Driver<'_, '_, B> {
     fn new_client(&mut self, node: usize) -> Client {
         let id = format!("c{}", self.next_client);
         self.next_client += 1;
@@ -624,12 +641,6 @@ impl<B: Backend> Driver<'_, B> {
         let mut clients_done = false;
         // Whether the next operation had to wait for a free client.
         let mut waited = false;
-        let label = if self.cluster.observable() {
-            "sim"
-        } else {
-            "cluster"
-        };
-        let mut progress = crate::report::Progress::new(label, end);
         loop {
             if clients_done && self.clients.iter().all(|c| c.in_flight.is_none()) {
                 break;
@@ -643,7 +654,7 @@ impl<B: Backend> Driver<'_, B> {
             }
             self.step_to(t);
             self.expire_timeouts();
-            progress.at(t);
+            (self.progress)(t, end);
             if t >= end || self.cluster.fatal().is_some() {
                 break;
             }
