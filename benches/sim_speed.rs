@@ -8,12 +8,7 @@ use std::time::Instant;
 use maelstrom_lab::{self as sim, Nemesis, SimConfig};
 
 // Link the workload crates so inventory registers them.
-use broadcast_fanout as _;
-use echo as _;
-use gossip_tuning as _;
-use kv_bench as _;
-use maelstrom_specs as _;
-use pn_counter_gossip as _;
+use maelstrom_catalog as _;
 
 fn main() {
     let cases: Vec<(&str, SimConfig)> = vec![

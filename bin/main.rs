@@ -23,14 +23,9 @@ use maelstrom_lab::campaign::{self, Campaign, Plan, Runner, SweepSetting};
 use maelstrom_lab::golden;
 use maelstrom_lab::{self as lab, LabFactory, SimConfig, SpecRegistration, sweep};
 
-// `inventory` only registers what the binary links: every workload spec
-// and every node of ours.
-use broadcast_fanout as _;
-use echo as _;
-use gossip_tuning as _;
-use kv_bench as _;
-use maelstrom_specs as _;
-use pn_counter_gossip as _;
+// `inventory` only registers what the binary links: the catalog links every
+// workload spec and every node of ours.
+use maelstrom_catalog as _;
 
 /// The workload a command line names: the name as given (reports and
 /// results folders use it), the spec that judges it and our node for it.

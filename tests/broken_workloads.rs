@@ -16,10 +16,7 @@ use maelstrom_lab::{self as sim, LabFactory, SimConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use broadcast_fanout as _;
-use kv_bench as _;
-use maelstrom_specs as _;
-use pn_counter_gossip as _;
+use maelstrom_catalog as _;
 
 /// The lab registered for `workload`, built with its flags.
 fn lab_of(workload: &str, flags: &[&str]) -> LabFactory {

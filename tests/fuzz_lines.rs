@@ -29,12 +29,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 // `inventory` only registers workloads from crates the test links.
-use broadcast_fanout as _;
-use echo as _;
-use gossip_tuning as _;
-use kv_bench as _;
-use maelstrom_specs as _;
-use pn_counter_gossip as _;
+use maelstrom_catalog as _;
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 

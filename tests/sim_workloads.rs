@@ -4,12 +4,7 @@
 
 use maelstrom_lab::{self as sim, LatencyDist, Nemesis, SimConfig};
 
-use broadcast_fanout as _;
-use echo as _;
-use gossip_tuning as _;
-use kv_bench as _;
-use maelstrom_specs as _;
-use pn_counter_gossip as _;
+use maelstrom_catalog as _;
 
 /// Runs `workload` with workload/lab flags `flags` for `seeds`, asserting
 /// every run valid; returns the reports.

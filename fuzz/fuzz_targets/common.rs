@@ -11,12 +11,9 @@ use std::time::Duration;
 use maelstrom_framework::testing::{at, default_factory, init, wire_messages};
 use maelstrom_framework::{Level, NodeFactory, log, registry};
 
-// `inventory` only registers workloads from crates the target links.
-use broadcast_fanout as _;
-use echo as _;
-use gossip_tuning as _;
-use kv_bench as _;
-use pn_counter_gossip as _;
+// `inventory` only registers what the target links: the catalog links
+// every node of ours.
+use maelstrom_catalog as _;
 
 pub fn drive(workload: &str, data: &[u8]) {
     // One workload per target: its flags are parsed once, not per input.
