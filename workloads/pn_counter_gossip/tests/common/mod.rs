@@ -1,5 +1,5 @@
 //! What the counter's tests share on top of the framework's simulator
-//! (`maelstrom_framework::sim`, driven through `maelstrom_lab::testing::sim_*`): the
+//! (`maelstrom_lab`, driven through `maelstrom_lab::testing::sim_*`): the
 //! options, and a cluster that keeps the sum of the adds it was given and
 //! notes when every node came to read it.
 
