@@ -12,8 +12,7 @@ use maelstrom_lab::{Nemesis, ProbeSetting, SimConfig};
 #[command(
     name = "maelstrom-node",
     version,
-    about = "Maelstrom nodes for gossip workloads, one binary for all of them",
-    after_help = "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\nUse --workload NAME --help to see a workload's own flags; --list for the workloads and our nodes."
+    about = "Maelstrom nodes for gossip workloads, one binary for all of them"
 )]
 pub struct Cli {
     /// The workload (see --list): a spec as Maelstrom names it

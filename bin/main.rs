@@ -51,7 +51,11 @@ fn main() -> ExitCode {
             }
         }
     };
-    let mut command = Cli::command();
+    let mut command = Cli::command().after_help(format!(
+        "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\n\
+         Use --workload NAME --help to see a workload's own flags.\n\n{}",
+        list_text()
+    ));
     if let Some(w) = &workload {
         let both = |sub: clap::Command| (w.spec.augment_args)((w.node.augment_args)(sub));
         command = (w.node.augment_args)(command)

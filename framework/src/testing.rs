@@ -27,12 +27,14 @@ pub fn default_factory(workload: &Registration) -> NodeFactory {
 
 /// `elapsed` since the start, on the simulator's virtual wall clock.
 pub fn at(elapsed: Duration) -> Now {
+    crate::log::quiet_unless_asked();
     Now::virtual_at(elapsed)
 }
 
 /// Everything the node wrote since the last call, parsed; panics on a line
 /// that is not a protocol message (see [`wire_message`]).
 pub fn take_output(node: &mut dyn Process) -> Vec<Value> {
+    crate::log::quiet_unless_asked();
     let out = std::mem::take(node.output());
     wire_messages(&out).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -89,6 +91,7 @@ pub fn deliver(node: &mut dyn Process, t: Duration, src: &str, body: Value) -> V
 
 /// Initialises `node` as `id` of `node_ids` at time zero.
 pub fn init(node: &mut dyn Process, id: &str, node_ids: &[&str]) {
+    crate::log::quiet_unless_asked();
     let body = json!({"type": "init", "msg_id": 1, "node_id": id, "node_ids": node_ids});
     let line = json!({"src": "c0", "dest": id, "body": body});
     node.on_line(at(Duration::ZERO), line.to_string().as_bytes());

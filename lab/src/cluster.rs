@@ -433,6 +433,9 @@ impl Cluster {
         seed: u64,
     ) -> Cluster {
         assert_eq!(node_ids.len(), processes.len());
+        // The report says what went wrong; nodes fed bad input on purpose
+        // need not say it on stderr too.
+        maelstrom_framework::log::quiet_unless_asked();
         let index = node_ids
             .iter()
             .enumerate()
