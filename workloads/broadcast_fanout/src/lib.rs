@@ -59,15 +59,8 @@
 //! # Costs
 //! Forwarding costs about K × (nodes reached) messages per value, and an
 //! anti-entropy round at most 2K messages per node per interval, none once
-//! every peer has acknowledged every value. Measured with the simulator
-//! (`maelstrom-node sim --workload broadcast --nodes 25 --latency 100
-//! --rate 100 --time-limit 20 --seeds 1..10`, defaults): 17.8 messages per
-//! client operation (median over seeds); every value at every node within
-//! 590 ms (median 375 ms) of its broadcast. With `--nemesis partition
-//! --seeds 1..20 --sweep
-//! partition-pattern=one,minority-third,majority,majorities-ring`: nothing
-//! lost, every node holds every value within 600 ms of the final heal
-//! (median 420–495 ms per pattern). Memory: every value held, plus per
+//! every peer has acknowledged every value (measured in the README,
+//! "Measured figures", broadcast and tuning). Memory: every value held, plus per
 //! peer the indices of values it is not known to hold.
 
 pub mod idx_set;

@@ -96,31 +96,9 @@
 //! latency. `random` costs up to 2 × fanout messages per node per interval
 //! plus 2 × fanout per broadcast, and spreads in O(log N) rounds.
 //!
-//! Measured with the simulator (`maelstrom-node sim --workload tuning
-//! --nodes 25 --latency 100 --rate 100 --time-limit 20 --seeds 1..10`
-//! plus the settings below; medians over the seeds, and the worst seed's
-//! maximum; delivery is the true time to the last node, which Maelstrom's
-//! read-sampled stable latency can only undercut):
-//!
-//! | settings | msgs/op | stable p50 | stable max | delivery max | after heal p50 / max |
-//! |---|---|---|---|---|---|
-//! | `random`, fanout 2, 100 ms (defaults) | 12.1 | 284 ms | 573 ms | 599 ms | 456–495 / 592 ms |
-//! | `hub`, 100 ms | 2.94 | 230 ms | 303 ms | 305 ms | 291–311 / 397 ms |
-//! | `hub`, 600 ms | 0.91 | 473 ms | 823 ms | 828 ms | 984–1012 / 1219 ms |
-//!
-//! ("after heal": from the final heal until every node held every value,
-//! over `--nemesis partition --seeds 1..20 --sweep
-//! partition-pattern=one,minority-third,majority,majorities-ring`: the
-//! median per pattern and the worst of the 80 runs; nothing was lost in
-//! any. The final cut may be as short as half a second: with fixed
-//! timeouts `hub` took up to 2.3 s at 100 ms and 4.8 s at 600 ms. With
-//! `hub` at 600 ms the worst case is about 2 intervals + 3 hops: a node
-//! notices the heal with the hub's first batch after it, tells the hub
-//! at once, and the values it holds go on with the hub's next batch.
-//! With `--loss 0.1 --latency-dist exponential` nothing is lost either:
-//! 3.7 msgs/op with `hub`, 1.2 at 600 ms, 11.7 with defaults; the worst
-//! delivery takes 3.9 s with `hub` (6.2 s before prompt re-sends), 7.4 s
-//! at 600 ms (9.3 s).)
+//! Measured in the README ("Measured figures", broadcast and tuning): both
+//! strategies at 25 nodes, 100 ms links, 100 ops/s, with and without
+//! partitions, and the fanout × interval trade-off.
 //!
 //! Under every fault at once (`--nemesis partition --nemesis-interval 3
 //! --duplicate 0.1 --latency-dist exponential --seeds 1..200 --sweep

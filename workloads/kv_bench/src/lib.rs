@@ -86,23 +86,16 @@
 //! - `--push-delay-ms MS` (default 40): how long a change waits for others
 //!   to share its push. 40 ms keeps convergence within 2 × 20 ms + 50 ms
 //!   at 20 ms links with room to spare while coalescing enough for ≤ 2
-//!   messages per write (measured below; 50 ms gives 1.48 messages and
-//!   70 ms, 60 ms 1.32 and 80 ms).
+//!   messages per write (README, "Measured figures", KV).
 //! - `--ack-delay-ms MS` (default 100): how long an owed acknowledgement
 //!   waits for a push to carry it.
 //! - `--merge-timeout-ms MS` (default 500): how long a `kv_merge` waits for
 //!   its acknowledgement; keep it above the ack delay plus a round trip.
 //!
 //! # Measured
-//! Simulator, 5 nodes, 20 keys, 200 writes/s + 200 reads/s, 20 ms links
-//! (`maelstrom-node sim --workload kv --nodes 5 --keys 20 --rate 400
-//! --latency 20 --time-limit 20 --seeds 1..20`, then with `--nemesis
-//! partition`): convergence p99 60 ms on every seed (p50 48 ms), 1.67–1.76
-//! messages and ~392 B per write, stale-read fraction 0.29, nothing lost;
-//! with partitions 1.15–1.53 messages per write, convergence after the
-//! last heal p50 363 ms, worst 1061 ms, nothing lost. The seed protocol
-//! (every `kv_merge` answered by `kv_merge_ok`) needed 3.92 messages and
-//! 587 B per write.
+//! In the README ("Measured figures", KV): messages and bytes per write,
+//! convergence, stale reads, with and without partitions, against the seed
+//! protocol (every `kv_merge` answered by `kv_merge_ok`).
 //!
 //! # Benchmark endpoints and metric definitions
 //! - `bench_write {key, value}` → `bench_write_ok {write_id}`: a `write`

@@ -94,43 +94,17 @@
 //! cumulative acks. The price is slower repair of lost messages:
 //! `retry_after` must cover an ack and then news each waiting four ticks.
 //!
-//! Measured in the simulator (5 nodes, 1000 adds of −5..4 to random nodes
-//! at a Poisson rate, 100 seeds; convergence from the last add until every
-//! node holds the final value; messages node-to-node until 3 s after it):
-//!
-//! ```text
-//! maelstrom-node sim --workload counter --nodes 5 --adds 1000 --time-limit 400 \
-//!   --settle 3 --seeds 1..100 --sweep strategy=full-state,delta-push \
-//!   --sweep latency=0,100 --sweep rate=10,25,100 --sweep-metric msgs-per-op \
-//!   --sweep-metric "convergence after last add:p50" \
-//!   --sweep-metric "convergence after last add:p99" \
-//!   --sweep-metric "convergence after last add:max"
-//! ```
-//!
-//! | latency | adds/s | full-state p50 / p99 / max ms, msgs/add | delta-push p50 / p99 / max ms, msgs/add |
-//! |---|---|---|---|
-//! | 0   | 10  | 145 / 301 / 405, 9.74 | 0 / 2 / 152, 6.66 |
-//! | 0   | 25  | 134 / 268 / 352, 4.06 | 131 / 215 / 217, 3.68 |
-//! | 0   | 100 | 154 / 256 / 256, 1.22 | 197 / 218 / 219, 1.04 |
-//! | 100 | 10  | 323 / 515 / 532, 9.74 | 100 / 102 / 158, 6.42 |
-//! | 100 | 25  | 323 / 447 / 452, 4.06 | 214 / 314 / 315, 3.69 |
-//! | 100 | 100 | 343 / 488 / 503, 1.22 | 297 / 318 / 319, 1.05 |
-//!
-//! At 10 adds/s delta-push converges within one link latency (p99 2 ms at
-//! latency 0, 102 ms at 100) with fewer messages and half the bytes. Direct
-//! pushes cost `N − 1` messages a round, so once the cluster wants more
-//! than about `N·fanout / ((N−1)·interval)` push rounds per second (25/s
-//! for 5 nodes) the budget binds: delta-push then converges about as fast
-//! as full-state, with fewer messages and none once idle. A p99 of 50 ms
-//! there would need a push round every 50 ms from every busy node, 80
-//! messages/s each against full-state's 18: within the seed protocol's
-//! message count, direct pushes cannot have both.
-//!
-//! With 5 % message loss (same command with `--loss 0.05 --settle 5`,
-//! latency 0) full-state keeps its p99 (309 ms at 10 adds/s, 294 at 100),
-//! while delta-push must wait for `retry_after` to repair a lost push: p99
-//! 1167 ms at 10 adds/s, 1704 at 100. On a lossy network, prefer
-//! full-state.
+//! What this costs and buys is measured in the README ("Measured figures",
+//! counter): the commands and the table of both strategies at 10, 25 and
+//! 100 adds/s, with and without latency and loss. The arithmetic behind
+//! it: direct pushes cost `N − 1` messages a round, so once the cluster
+//! wants more than about `N·fanout / ((N−1)·interval)` push rounds per
+//! second (25/s for 5 nodes) the budget binds and delta-push converges
+//! about as fast as full-state, with fewer messages and none once idle; a
+//! p99 of 50 ms there would need a push round every 50 ms from every busy
+//! node, 80 messages/s each against full-state's 18. On a lossy network
+//! delta-push waits for `retry_after` to repair a lost push: prefer
+//! full-state there.
 //!
 //! # Metrics (`gossip_status_ok`)
 //!
