@@ -8,16 +8,16 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::network::{
-    Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
-    journal_sink,
+    Fate, JournalFile, JournalSummary, NetConfig, NetStats, Network, Partition, SharedJournal,
+    TimedQueue, journal_sink,
 };
 use maelstrom_framework::node::{Now, Process, View};
 use maelstrom_framework::protocol::{self, BodyHeader, NodeId};
@@ -223,103 +223,6 @@ pub struct ClientDelivery {
     pub client: String,
     pub node: usize,
     pub body: Value,
-}
-
-/// Counts of node-to-node traffic.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct NetStats {
-    /// Messages nodes sent to other nodes (Maelstrom's server messages).
-    pub sent: u64,
-    pub bytes: u64,
-    pub delivered: u64,
-    pub dropped_by_partition: u64,
-    pub dropped_by_loss: u64,
-    pub duplicated: u64,
-    /// Messages the real-process runner could not hand to a node whose
-    /// input queue was full (always 0 in the simulator).
-    pub dropped_by_overload: u64,
-    /// Client requests the real-process runner could not hand to a node
-    /// whose input queue was full: their operations time out.
-    pub client_dropped_by_overload: u64,
-    /// Copies of node-to-node messages still on their way when the run
-    /// ended: with `delivered` and the drops they add up to what was sent
-    /// (a duplicated message counts twice).
-    pub in_flight_at_end: u64,
-    /// Messages and bytes by body `type`.
-    pub by_type: BTreeMap<String, TypeStats>,
-    /// Per node, indexed like the node ids.
-    pub per_node: Vec<NodeTraffic>,
-    /// Client requests delivered to nodes, and replies back (probes not
-    /// included).
-    pub client_requests: u64,
-    pub client_replies: u64,
-    /// The runner's probe reads of node state, and their replies: client
-    /// traffic that is no operation, counted apart.
-    pub probe_requests: u64,
-    pub probe_replies: u64,
-    /// Messages sent per second of the run, by type (for plots).
-    #[serde(skip)]
-    pub per_second: BTreeMap<String, Vec<u64>>,
-}
-
-/// The client id of the runner's probe reads (a client id: it starts with
-/// `c`). Its traffic is counted apart from the clients'.
-pub const PROBE_CLIENT: &str = "cprobe";
-
-impl NetStats {
-    /// Counts a request from `client` to a node.
-    pub fn count_client_request(&mut self, client: &str) {
-        if client == PROBE_CLIENT {
-            self.probe_requests += 1;
-        } else {
-            self.client_requests += 1;
-        }
-    }
-
-    /// Counts a message from a node to `client`.
-    pub fn count_client_reply(&mut self, client: &str) {
-        if client == PROBE_CLIENT {
-            self.probe_replies += 1;
-        } else {
-            self.client_replies += 1;
-        }
-    }
-
-    /// Counts one node-to-node message of `kind` and `bytes` from `from`.
-    pub fn count_sent(&mut self, at: Duration, from: usize, kind: &str, bytes: u64) {
-        self.sent += 1;
-        self.bytes += bytes;
-        let per_type = match self.by_type.get_mut(kind) {
-            Some(t) => t,
-            None => self.by_type.entry(kind.to_string()).or_default(),
-        };
-        per_type.messages += 1;
-        per_type.bytes += bytes;
-        self.per_node[from].sent += 1;
-        self.per_node[from].bytes_sent += bytes;
-        let second = at.as_secs() as usize;
-        let series = match self.per_second.get_mut(kind) {
-            Some(s) => s,
-            None => self.per_second.entry(kind.to_string()).or_default(),
-        };
-        if series.len() <= second {
-            series.resize(second + 1, 0);
-        }
-        series[second] += 1;
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TypeStats {
-    pub messages: u64,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct NodeTraffic {
-    pub sent: u64,
-    pub received: u64,
-    pub bytes_sent: u64,
 }
 
 /// A node-to-node message as a node wrote it, kept by a cluster whose

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cluster::NetStats;
+use crate::network::NetStats;
 use maelstrom_framework::View;
 use maelstrom_framework::error::Error;
 use maelstrom_framework::protocol::NodeId;
@@ -388,7 +388,7 @@ pub struct Verdict {
     pub metrics: Vec<Metric>,
     /// Charts of what the checker saw (convergence over time, latencies).
     #[serde(skip)]
-    pub plots: Vec<crate::plots::Plot>,
+    pub plots: Vec<crate::figure::Plot>,
 }
 
 impl Verdict {

@@ -28,6 +28,7 @@
 pub mod campaign;
 pub mod cluster;
 pub mod config;
+pub mod figure;
 pub mod golden;
 pub mod lab;
 pub mod network;
@@ -36,6 +37,7 @@ pub mod process_group;
 pub mod processes;
 pub mod registry;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod set_full;
 pub mod sweep;
@@ -48,7 +50,7 @@ use std::time::Duration;
 pub use cluster::{Backend, Cluster, SentMessage};
 pub use config::{Nemesis, ProbeSetting, SimConfig, Tested};
 pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
-pub use network::{LatencyDist, NetConfig, Partition, PartitionPattern};
+pub use network::{LatencyDist, NetConfig, NetStats, Partition, PartitionPattern};
 pub use report::{Report, Summary, Validity};
 
 pub use registry::{Choice, LabFactory, SpecRegistration};

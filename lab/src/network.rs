@@ -2,6 +2,7 @@
 //! partitions. Clients are not on it: client↔node messages are never
 //! delayed or dropped, as in Maelstrom.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -280,6 +281,103 @@ mod tests {
     }
 }
 
+/// Counts of node-to-node traffic.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NetStats {
+    /// Messages nodes sent to other nodes (Maelstrom's server messages).
+    pub sent: u64,
+    pub bytes: u64,
+    pub delivered: u64,
+    pub dropped_by_partition: u64,
+    pub dropped_by_loss: u64,
+    pub duplicated: u64,
+    /// Messages the real-process runner could not hand to a node whose
+    /// input queue was full (always 0 in the simulator).
+    pub dropped_by_overload: u64,
+    /// Client requests the real-process runner could not hand to a node
+    /// whose input queue was full: their operations time out.
+    pub client_dropped_by_overload: u64,
+    /// Copies of node-to-node messages still on their way when the run
+    /// ended: with `delivered` and the drops they add up to what was sent
+    /// (a duplicated message counts twice).
+    pub in_flight_at_end: u64,
+    /// Messages and bytes by body `type`.
+    pub by_type: BTreeMap<String, TypeStats>,
+    /// Per node, indexed like the node ids.
+    pub per_node: Vec<NodeTraffic>,
+    /// Client requests delivered to nodes, and replies back (probes not
+    /// included).
+    pub client_requests: u64,
+    pub client_replies: u64,
+    /// The runner's probe reads of node state, and their replies: client
+    /// traffic that is no operation, counted apart.
+    pub probe_requests: u64,
+    pub probe_replies: u64,
+    /// Messages sent per second of the run, by type (for plots).
+    #[serde(skip)]
+    pub per_second: BTreeMap<String, Vec<u64>>,
+}
+
+/// The client id of the runner's probe reads (a client id: it starts with
+/// `c`). Its traffic is counted apart from the clients'.
+pub const PROBE_CLIENT: &str = "cprobe";
+
+impl NetStats {
+    /// Counts a request from `client` to a node.
+    pub fn count_client_request(&mut self, client: &str) {
+        if client == PROBE_CLIENT {
+            self.probe_requests += 1;
+        } else {
+            self.client_requests += 1;
+        }
+    }
+
+    /// Counts a message from a node to `client`.
+    pub fn count_client_reply(&mut self, client: &str) {
+        if client == PROBE_CLIENT {
+            self.probe_replies += 1;
+        } else {
+            self.client_replies += 1;
+        }
+    }
+
+    /// Counts one node-to-node message of `kind` and `bytes` from `from`.
+    pub fn count_sent(&mut self, at: Duration, from: usize, kind: &str, bytes: u64) {
+        self.sent += 1;
+        self.bytes += bytes;
+        let per_type = match self.by_type.get_mut(kind) {
+            Some(t) => t,
+            None => self.by_type.entry(kind.to_string()).or_default(),
+        };
+        per_type.messages += 1;
+        per_type.bytes += bytes;
+        self.per_node[from].sent += 1;
+        self.per_node[from].bytes_sent += bytes;
+        let second = at.as_secs() as usize;
+        let series = match self.per_second.get_mut(kind) {
+            Some(s) => s,
+            None => self.per_second.entry(kind.to_string()).or_default(),
+        };
+        if series.len() <= second {
+            series.resize(second + 1, 0);
+        }
+        series[second] += 1;
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TypeStats {
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeTraffic {
+    pub sent: u64,
+    pub received: u64,
+    pub bytes_sent: u64,
+}
+
 /// The fate of a node-to-node message, decided when it is sent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fate {
@@ -383,7 +481,7 @@ pub struct Network {
     config: NetConfig,
     rng: StdRng,
     partition: Option<Partition>,
-    stats: crate::cluster::NetStats,
+    stats: NetStats,
     names: Vec<String>,
     next_id: u64,
     journal: Option<Journal>,
@@ -397,7 +495,7 @@ impl Network {
             config,
             rng: <StdRng as rand::SeedableRng>::seed_from_u64(seed),
             partition: None,
-            stats: crate::cluster::NetStats {
+            stats: NetStats {
                 per_node: vec![Default::default(); names.len()],
                 ..Default::default()
             },
@@ -416,12 +514,12 @@ impl Network {
         });
     }
 
-    pub fn stats(&self) -> &crate::cluster::NetStats {
+    pub fn stats(&self) -> &NetStats {
         &self.stats
     }
 
     /// For the runners' client counters, which share the stats.
-    pub fn stats_mut(&mut self) -> &mut crate::cluster::NetStats {
+    pub fn stats_mut(&mut self) -> &mut NetStats {
         &mut self.stats
     }
 

@@ -34,8 +34,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cluster::{Backend, ClientDelivery, NetStats, NodeDelivery, Observer};
+use crate::cluster::{Backend, ClientDelivery, NodeDelivery, Observer};
 use crate::lab::{Metric, quantile};
+use crate::network::NetStats;
 use crate::network::{
     Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
     journal_sink,

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::cluster::NetStats;
+use crate::config::SimConfig;
+use crate::figure::Plot;
 use crate::lab::{History, Metric, quantile};
+use crate::network::NetStats;
 use crate::network::{Partition, PartitionPattern};
-use crate::plots::{Plot, ops};
-use crate::run::SimConfig;
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
@@ -283,21 +283,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// The run's own charts, from its history and traffic: Maelstrom's
-    /// operation latency, latency quantiles and operation rate over time,
-    /// node-to-node messages per second by type, and the distribution of
-    /// operation latency.
-    pub fn run_plots(&self) -> Vec<Plot> {
-        let buckets = ops::Buckets::for_run(self.simulated_s);
-        vec![
-            ops::latency_raw(&self.history),
-            ops::latency_quantiles(&self.history, &buckets),
-            ops::rate(&self.history, &buckets),
-            ops::messages_per_second(&self.net, self.simulated_s),
-            ops::latency_histogram(&self.history),
-        ]
-    }
-
     /// Every numeric measure, for distributions over seeds.
     pub fn metrics(&self) -> Vec<Metric> {
         let mut m = vec![
@@ -552,31 +537,6 @@ fn format_value(v: f64) -> String {
         format!("{}", v as i64)
     } else {
         format!("{v:.2}")
-    }
-}
-
-impl Report {
-    /// Writes the run into `dir`, like Maelstrom's store: `report.txt`,
-    /// `report.json`, `history.jsonl` (one operation a line) and
-    /// `report.html` (the table, the charts and the message diagram).
-    pub fn write_results(&self, dir: &std::path::Path) -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(dir)?;
-        let table = self.table();
-        std::fs::write(dir.join("report.txt"), &table)?;
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("report.json"), json + "\n")?;
-        let mut history =
-            std::io::BufWriter::new(std::fs::File::create(dir.join("history.jsonl"))?);
-        for op in &self.history.ops {
-            serde_json::to_writer(&mut history, op).map_err(std::io::Error::other)?;
-            history.write_all(b"\n")?;
-        }
-        history.flush()?;
-        std::fs::write(
-            dir.join("report.html"),
-            crate::plots::page::report_page(self, &table),
-        )
     }
 }
 

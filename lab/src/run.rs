@@ -17,8 +17,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::cluster::{Backend, Cluster, PROBE_CLIENT};
+use crate::cluster::{Backend, Cluster};
 use crate::lab::{History, Indeterminate, Lab, Op, Outcome};
+use crate::network::PROBE_CLIENT;
 use crate::network::{Partition, PartitionPattern};
 use crate::report::{FaultAction, FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
 use maelstrom_framework::NodeFactory;
@@ -862,7 +863,7 @@ impl<B: Backend> Driver<'_, '_, B> {
     }
 
     /// The probes' load on the nodes, next to the clients' (real processes).
-    fn probes_load(&self, stats: &crate::cluster::NetStats) -> Option<ProbeLoad> {
+    fn probes_load(&self, stats: &crate::network::NetStats) -> Option<ProbeLoad> {
         if self.cluster.observable() || !self.lab_probes {
             return None; // the simulator sees every step; this lab never probes
         }

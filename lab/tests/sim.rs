@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use maelstrom_framework::{Ctx, Handler, Node, NodeFactory, Process, Request, View};
-use maelstrom_lab::cluster::NetStats;
+use maelstrom_lab::network::NetStats;
 use maelstrom_lab::{
     self as sim, Cluster, History, Lab, LabFactory, LabSetup, LabSpec, NetConfig, Partition,
     SimConfig, Verdict,

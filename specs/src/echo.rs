@@ -3,8 +3,8 @@
 //! exactly what was sent. A timed-out or failed echo is an error too: it
 //! was never echoed.
 
-use maelstrom_lab::cluster::NetStats;
 use maelstrom_lab::lab::{Field, closed_schema};
+use maelstrom_lab::network::NetStats;
 use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Outcome, Verdict};
 use rand::Rng;
 use rand::rngs::StdRng;

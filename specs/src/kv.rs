@@ -30,8 +30,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use maelstrom_lab::cluster::NetStats;
 use maelstrom_lab::lab::{Field, closed_schema, millis};
+use maelstrom_lab::network::NetStats;
 use maelstrom_lab::plots::{Plot, Series};
 use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
 use rand::Rng;

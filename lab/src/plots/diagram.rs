@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::chart::{WIDTH, colour, text_width};
 use super::{esc, ticks};
-use crate::cluster::PROBE_CLIENT;
+use crate::network::PROBE_CLIENT;
 use crate::network::{DIAGRAM_MESSAGES, MessageRecord};
 use crate::report::Phases;
 

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ticks;
 use super::{Mark, Plot, Series, Stroke};
-use crate::cluster::NetStats;
 use crate::lab::{History, Op, Outcome, quantile};
+use crate::network::NetStats;
 
 /// At most this many operations are drawn one by one; past it every k-th
 /// is (the caption says so), so a long run's page stays small.

@@ -100,8 +100,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::cluster::NetStats;
     use crate::lab::{History, Op, Outcome};
+    use crate::network::NetStats;
     use crate::network::{JournalSummary, MessageRecord, Partition, PartitionPattern};
     use crate::plots::Series;
     use crate::report::{FaultEvent, OpCounts, Phases};
