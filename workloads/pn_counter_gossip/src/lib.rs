@@ -142,15 +142,23 @@
 //! fewer than 2^63 of them < 2^127), so `read` never wraps; a value beyond
 //! the i64 range is written as a plain JSON integer.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use maelstrom_framework::gossip::MAX_INTERVAL_MS;
 use maelstrom_framework::{
-    Ctx, Error, ErrorCode, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View,
-    Workload,
+    Ctx, Error, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View, Workload,
 };
 use serde::{Deserialize, Serialize};
+
+mod budget;
+mod crdt;
+mod delta_push;
+mod peer;
+
+use budget::Budget;
+pub use crdt::{Counts, NodeCounts, PnCounter};
+use peer::Peer;
 
 /// The default `--push-delay-ms`; see the crate docs for why.
 pub const DEFAULT_PUSH_DELAY_MS: u64 = 10;
@@ -161,9 +169,6 @@ pub const DEFAULT_PUSH_DELAY_MS: u64 = 10;
 const MAX_UNACKED: usize = 16;
 
 // ---------------------------------------------------------------- messages
-
-/// One vector of the counter: node id → count. Absent ids count 0.
-pub type Counts = BTreeMap<NodeId, u64>;
 
 /// What the node accepts.
 #[derive(Debug, Deserialize)]
@@ -253,211 +258,6 @@ pub struct Options {
 
 // ------------------------------------------------------------------- state
 
-/// One node's pair of entries: its P count and its N count.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeCounts {
-    pub p: u64,
-    pub n: u64,
-}
-
-impl NodeCounts {
-    fn max(self, other: NodeCounts) -> NodeCounts {
-        NodeCounts {
-            p: self.p.max(other.p),
-            n: self.n.max(other.n),
-        }
-    }
-
-    fn min(self, other: NodeCounts) -> NodeCounts {
-        NodeCounts {
-            p: self.p.min(other.p),
-            n: self.n.min(other.n),
-        }
-    }
-
-    /// Whether either count is above `other`'s.
-    fn exceeds(self, other: NodeCounts) -> bool {
-        self.p > other.p || self.n > other.n
-    }
-}
-
-/// The PN-counter CRDT. Zero counts are never stored, so two counters are
-/// equal (`==`) exactly when they count the same.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PnCounter {
-    p: Counts,
-    n: Counts,
-}
-
-impl PnCounter {
-    /// A counter holding these vectors (zero counts dropped).
-    pub fn from_counts(p: &Counts, n: &Counts) -> PnCounter {
-        let mut counter = PnCounter::default();
-        counter.merge_counts(p, n);
-        counter
-    }
-
-    pub fn p(&self) -> &Counts {
-        &self.p
-    }
-
-    pub fn n(&self) -> &Counts {
-        &self.n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.p.is_empty() && self.n.is_empty()
-    }
-
-    /// `ΣP − ΣN`, exact: see the crate docs on overflow.
-    pub fn value(&self) -> i128 {
-        let sum = |counts: &Counts| {
-            counts
-                .values()
-                .fold(0i128, |acc, &c| acc.saturating_add(i128::from(c)))
-        };
-        sum(&self.p).saturating_sub(sum(&self.n))
-    }
-
-    /// `node`'s P and N counts.
-    pub fn entries_of(&self, node: &str) -> NodeCounts {
-        NodeCounts {
-            p: self.p.get(node).copied().unwrap_or(0),
-            n: self.n.get(node).copied().unwrap_or(0),
-        }
-    }
-
-    /// Adds `delta` to `node`'s P (positive) or N (negative) entry. Refused
-    /// with error 22, the counter unchanged, if the entry would pass
-    /// u64::MAX.
-    pub fn add(&mut self, node: &str, delta: i64) -> Result<(), Error> {
-        let (counts, vector) = if delta >= 0 {
-            (&mut self.p, "P")
-        } else {
-            (&mut self.n, "N")
-        };
-        let amount = delta.unsigned_abs();
-        if amount == 0 {
-            return Ok(());
-        }
-        let current = counts.get(node).copied().unwrap_or(0);
-        let Some(sum) = current.checked_add(amount) else {
-            return Err(Error::new(
-                ErrorCode::PreconditionFailed,
-                format!(
-                    "add {delta} refused: {node}'s {vector} entry {current} would pass u64::MAX"
-                ),
-            ));
-        };
-        counts.insert(node.to_string(), sum);
-        Ok(())
-    }
-
-    /// Merges another counter's vectors; whether anything changed.
-    pub fn merge(&mut self, other: &PnCounter) -> bool {
-        self.merge_counts(&other.p, &other.n)
-    }
-
-    /// Merges vectors as they come on the wire; whether anything changed.
-    pub fn merge_counts(&mut self, p: &Counts, n: &Counts) -> bool {
-        let p_changed = merge_max(&mut self.p, p);
-        let n_changed = merge_max(&mut self.n, n);
-        p_changed || n_changed
-    }
-
-    /// Raises `node`'s two entries to at least `counts`.
-    pub fn raise(&mut self, node: &str, counts: NodeCounts) -> bool {
-        let one = |c: u64| Counts::from([(node.to_string(), c)]);
-        self.merge_counts(&one(counts.p), &one(counts.n))
-    }
-
-    /// Whether every entry of `other` is at most ours.
-    pub fn covers(&self, other: &PnCounter) -> bool {
-        let covers = |mine: &Counts, theirs: &Counts| {
-            theirs
-                .iter()
-                .all(|(id, &c)| mine.get(id).is_some_and(|&m| m >= c))
-        };
-        covers(&self.p, &other.p) && covers(&self.n, &other.n)
-    }
-
-    /// Our entries that are above `known`'s: what a holder of `known` may
-    /// lack. `known` merged with the result covers `self`.
-    pub fn missing_from(&self, known: &PnCounter) -> PnCounter {
-        let above = |mine: &Counts, theirs: &Counts| -> Counts {
-            mine.iter()
-                .filter(|(id, c)| theirs.get(*id).is_none_or(|t| t < *c))
-                .map(|(id, &c)| (id.clone(), c))
-                .collect()
-        };
-        PnCounter {
-            p: above(&self.p, &known.p),
-            n: above(&self.n, &known.n),
-        }
-    }
-
-    /// Only `node`'s entries of this counter.
-    fn only(&self, node: &str) -> PnCounter {
-        let mut only = PnCounter::default();
-        only.raise(node, self.entries_of(node));
-        only
-    }
-}
-
-/// Entry-wise maximum of `from` into `into`, zeros skipped; whether `into`
-/// changed.
-fn merge_max(into: &mut Counts, from: &Counts) -> bool {
-    let mut changed = false;
-    for (id, &count) in from {
-        if count > into.get(id).copied().unwrap_or(0) {
-            into.insert(id.clone(), count);
-            changed = true;
-        }
-    }
-    changed
-}
-
-/// What this node knows of one peer (an id from `init` other than its own).
-#[derive(Debug, Default)]
-struct Peer {
-    /// A lower bound of the peer's state: entries it sent us, entries it
-    /// acked, `everyone_has` notices.
-    known: PnCounter,
-    /// Our replicates with entries it has not acked: (msg_id, when sent,
-    /// the entries), oldest first.
-    unacked: VecDeque<(u64, Duration, PnCounter)>,
-    /// Our own entries as last pushed to it.
-    pushed: NodeCounts,
-    /// When we last sent it entries (a push or a repair).
-    last_entries_sent: Option<Duration>,
-    /// Since when `known` has not covered our state; `None` while it does.
-    behind_since: Option<Duration>,
-    /// The msg_id of its latest replicate that wants an ack we have not sent.
-    ack_owed: Option<u64>,
-    /// What we last told it everyone holds of our own entries.
-    told_everyone_has: NodeCounts,
-}
-
-impl Peer {
-    /// An ack of our replicate `msg_id`: the peer holds what it carried.
-    /// Older replicates are forgotten (what they carried is either implied
-    /// or will be repaired). Returns when the acked one was sent.
-    fn acked(&mut self, msg_id: u64) -> Option<Duration> {
-        while let Some((id, sent, entries)) = self.unacked.pop_front() {
-            if id == msg_id {
-                self.known.merge(&entries);
-                return Some(sent);
-            }
-            if id > msg_id {
-                // An ack older than anything pending (late or duplicated).
-                self.unacked.push_front((id, sent, entries));
-                return None;
-            }
-        }
-        None
-    }
-}
-
 /// Counters of what this node did, for `gossip_status` and for a lab.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -478,85 +278,6 @@ pub struct Stats {
 /// two thirds of delta-push's messages, and they drained the budget the
 /// pushes need.
 const CONTROL_EVERY: u32 = 4;
-
-/// delta-push's message budget, a token bucket. It refills at the rate
-/// the full-state strategy sends, `min(fanout, peers)` messages per slowest
-/// tick (`interval` plus its 10 % jitter), and saves up at most ten ticks'
-/// worth (and at least two messages per peer), so that a burst after a
-/// quiet spell goes out at once. Every delta-push message spends one.
-#[derive(Debug, Default)]
-struct Budget {
-    /// Credit in millionths of a message.
-    credit: u128,
-    updated: Duration,
-}
-
-impl Budget {
-    const MESSAGE: u128 = 1_000_000;
-
-    fn full(gossip: &GossipSettings, peers: usize, now: Duration) -> Budget {
-        Budget {
-            credit: Budget::capacity(gossip, peers),
-            updated: now,
-        }
-    }
-
-    fn per_tick(gossip: &GossipSettings, peers: usize) -> u128 {
-        u128::from(gossip.fanout).min(peers as u128)
-    }
-
-    fn capacity(gossip: &GossipSettings, peers: usize) -> u128 {
-        let ten_ticks = Budget::per_tick(gossip, peers).saturating_mul(10);
-        let two_per_peer = (peers as u128).saturating_mul(2);
-        ten_ticks.max(two_per_peer).max(1) * Budget::MESSAGE
-    }
-
-    /// Credit gained per microsecond, in millionths of a message, as a
-    /// fraction `(numerator, denominator)`.
-    fn rate(gossip: &GossipSettings, peers: usize) -> (u128, u128) {
-        let tick = gossip.interval() + gossip.interval() / 10;
-        let per_tick = Budget::per_tick(gossip, peers);
-        (per_tick * Budget::MESSAGE, tick.as_micros().max(1))
-    }
-
-    fn refill(&mut self, now: Duration, gossip: &GossipSettings, peers: usize) {
-        let (num, den) = Budget::rate(gossip, peers);
-        let elapsed = now.saturating_sub(self.updated).as_micros();
-        let gained = elapsed.saturating_mul(num) / den;
-        self.credit = self
-            .credit
-            .saturating_add(gained)
-            .min(Budget::capacity(gossip, peers));
-        self.updated = self.updated.max(now);
-    }
-
-    /// Whole messages that may be sent now.
-    fn available(&self) -> u128 {
-        self.credit / Budget::MESSAGE
-    }
-
-    /// Whole messages that may be sent now while keeping `reserve` for
-    /// pushes.
-    fn spare(&self, reserve: usize) -> usize {
-        let spare = self.available().saturating_sub(reserve as u128);
-        usize::try_from(spare).unwrap_or(usize::MAX)
-    }
-
-    fn spend(&mut self) {
-        self.credit = self.credit.saturating_sub(Budget::MESSAGE);
-    }
-
-    /// How long until one message may be sent.
-    fn wait_for_one(&self, gossip: &GossipSettings, peers: usize) -> Duration {
-        let missing = Budget::MESSAGE.saturating_sub(self.credit);
-        let (num, den) = Budget::rate(gossip, peers);
-        if missing == 0 || num == 0 {
-            return Duration::ZERO;
-        }
-        let micros = missing.saturating_mul(den).div_ceil(num);
-        Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
-    }
-}
 
 #[derive(Debug, Clone)]
 pub enum Timer {
@@ -695,90 +416,6 @@ impl CounterNode {
         }
     }
 
-    /// What all peers are known to hold of our own entries, when there is a
-    /// third party to tell (two peers or more) and we are pushing.
-    fn everyone_has(&self, me: &str) -> Option<NodeCounts> {
-        if self.strategy != Strategy::DeltaPush || self.peers.len() < 2 {
-            return None;
-        }
-        let mine = self.counter.entries_of(me);
-        Some(
-            self.peers
-                .values()
-                .map(|p| p.known.entries_of(me))
-                .fold(mine, NodeCounts::min),
-        )
-    }
-
-    /// Whether a push of our own entries is due to `peer`: it is neither
-    /// known to hold them nor has been sent them.
-    fn push_due(&self, peer: &Peer, me: &str) -> bool {
-        let mine = self.counter.entries_of(me);
-        self.strategy == Strategy::DeltaPush
-            && mine.exceeds(peer.pushed.max(peer.known.entries_of(me)))
-    }
-
-    /// Refills the message budget up to now.
-    fn refill(&mut self, now: Duration) {
-        self.budget.refill(now, &self.gossip, self.peers.len());
-    }
-
-    /// delta-push: arms the push timer if a push is due, to fire once the
-    /// last push is `push_delay` old and the budget allows a message (at
-    /// once if both hold already: the push then goes out right after the
-    /// current batch of input).
-    fn schedule_push(&mut self, ctx: &mut Ctx<Self>) {
-        if self.push_pending {
-            return;
-        }
-        let me = ctx.id();
-        if !self.peers.values().any(|peer| self.push_due(peer, me)) {
-            return;
-        }
-        let now = ctx.now();
-        self.refill(now);
-        let since_last = self
-            .last_push
-            .map_or(Duration::MAX, |t| now.saturating_sub(t));
-        let delay = self
-            .push_delay()
-            .saturating_sub(since_last)
-            .max(self.budget.wait_for_one(&self.gossip, self.peers.len()));
-        self.push_pending = true;
-        ctx.set_timer(delay, Timer::Push);
-    }
-
-    /// Pushes our new own entries to the peers due, as many as the budget
-    /// allows, those served longest ago first; each push carries the ack and
-    /// news its peer is owed. The rest wait for the next push.
-    fn push(&mut self, ctx: &mut Ctx<Self>) {
-        self.push_pending = false;
-        let now = ctx.now();
-        self.refill(now);
-        let me = ctx.id().to_string();
-        let mine = self.counter.entries_of(&me);
-        let everyone_has = self.everyone_has(&me);
-        let mut due: Vec<(Option<Duration>, NodeId)> = self
-            .peers
-            .iter()
-            .filter(|(_, peer)| self.push_due(peer, &me))
-            .map(|(id, peer)| (peer.last_entries_sent, id.clone()))
-            .collect();
-        due.sort();
-        let allowed = usize::try_from(self.budget.available()).unwrap_or(usize::MAX);
-        for (_, id) in due.into_iter().take(allowed) {
-            let peer = self.peers.get_mut(&id).expect("id from peers");
-            let entries = self.counter.only(&me).missing_from(&peer.known);
-            let news = everyone_has.filter(|e| e.exceeds(peer.told_everyone_has));
-            peer.pushed = mine;
-            self.budget.spend();
-            self.stats.pushes_sent = self.stats.pushes_sent.saturating_add(1);
-            self.last_push = Some(now);
-            send_replicate(ctx, &id, peer, entries, news);
-        }
-        self.schedule_push(ctx);
-    }
-
     /// The gossip tick.
     fn tick(&mut self, ctx: &mut Ctx<Self>) {
         self.stats.gossip_rounds = self.stats.gossip_rounds.saturating_add(1);
@@ -798,60 +435,6 @@ impl CounterNode {
         }
         if self.stats.gossip_rounds % u64::from(CONTROL_EVERY) == 0 {
             self.send_owed_control(ctx);
-        }
-    }
-
-    /// delta-push anti-entropy: up to `fanout` random peers that have been
-    /// behind, and sent no entries, for `retry_after` get what they may lack.
-    fn repair(&mut self, ctx: &mut Ctx<Self>) {
-        let now = ctx.now();
-        self.refill(now);
-        let grace = self.retry_after();
-        let waited = |since: Option<Duration>| since.is_none_or(|t| now.saturating_sub(t) >= grace);
-        let not_due: Vec<&str> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| {
-                p.behind_since.is_none() || !waited(p.behind_since) || !waited(p.last_entries_sent)
-            })
-            .map(|(id, _)| id.as_str())
-            .collect();
-        if not_due.len() == self.peers.len() {
-            return;
-        }
-        let allowed = self.budget.spare(self.peers.len());
-        let chosen = ctx.sample_peers(self.gossip.fanout().min(allowed), &not_due);
-        let me = ctx.id().to_string();
-        let everyone_has = self.everyone_has(&me);
-        for id in chosen {
-            let peer = self.peers.get_mut(&id).expect("sampled from init peers");
-            let entries = self.counter.missing_from(&peer.known);
-            let news = everyone_has.filter(|e| e.exceeds(peer.told_everyone_has));
-            peer.pushed = peer.pushed.max(entries.entries_of(&me));
-            self.budget.spend();
-            self.stats.repairs_sent = self.stats.repairs_sent.saturating_add(1);
-            send_replicate(ctx, &id, peer, entries, news);
-        }
-    }
-
-    /// Acks and news that found no push or repair to ride on since the last
-    /// tick go out on their own, as far as the budget allows.
-    fn send_owed_control(&mut self, ctx: &mut Ctx<Self>) {
-        self.refill(ctx.now());
-        let me = ctx.id().to_string();
-        let everyone_has = self.everyone_has(&me);
-        let reserve = self.peers.len();
-        for (id, peer) in &mut self.peers {
-            let news = everyone_has.filter(|e| e.exceeds(peer.told_everyone_has));
-            if peer.ack_owed.is_none() && news.is_none() {
-                continue;
-            }
-            if self.budget.spare(reserve) == 0 {
-                break;
-            }
-            self.budget.spend();
-            self.stats.control_sent = self.stats.control_sent.saturating_add(1);
-            send_replicate(ctx, id, peer, PnCounter::default(), news);
         }
     }
 
@@ -914,35 +497,6 @@ impl CounterNode {
             strategy: self.strategy,
             push_delay_ms: self.push_delay_ms,
         })
-    }
-}
-
-/// Sends `peer` a replicate with `entries` (asking for an ack when there
-/// are any), the ack it is owed, and `news` of what everyone has.
-fn send_replicate(
-    ctx: &mut Ctx<CounterNode>,
-    dest: &str,
-    peer: &mut Peer,
-    entries: PnCounter,
-    news: Option<NodeCounts>,
-) {
-    let msg = Replicate {
-        p_counters: entries.p.clone(),
-        n_counters: entries.n.clone(),
-        wants_ack: !entries.is_empty(),
-        ack: peer.ack_owed.take(),
-        everyone_has: news,
-    };
-    let msg_id = ctx.send(dest, &Gossip::Replicate(&msg));
-    if let Some(news) = news {
-        peer.told_everyone_has = news;
-    }
-    if !entries.is_empty() {
-        peer.last_entries_sent = Some(ctx.now());
-        if peer.unacked.len() == MAX_UNACKED {
-            peer.unacked.pop_front();
-        }
-        peer.unacked.push_back((msg_id, ctx.now(), entries));
     }
 }
 
