@@ -1,0 +1,394 @@
+//! Replication between our kv nodes: one-way `kv_merge` pushes numbered
+//! per peer, acknowledged on later traffic (or alone after a delay),
+//! re-sent after a timeout with backoff for a silent peer, and anti-entropy
+//! for peers that may lack keys.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::time::Duration;
+
+use maelstrom_framework::{Ctx, Error, Request};
+use serde::Serialize;
+
+use crate::store;
+use crate::{
+    Entry, Gossip, KvNode, MAX_BACKOFF_TIMEOUTS, MAX_MERGE_BYTES, MAX_MERGE_ENTRIES,
+    MAX_PENDING_SEQS, Outcome, Reply, Timer, Ts, Version,
+};
+
+/// What this node knows of one peer.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) id: String,
+    /// Keys whose current entry the peer is not known to hold: `None` while
+    /// due to be sent, else the seq of the `kv_merge` that carries it.
+    pub(crate) unsynced: BTreeMap<String, Option<u64>>,
+    /// The last key sent: the next batch starts after it, so that a peer
+    /// with more due keys than fit in one batch gets all of them in turn.
+    pub(crate) cursor: String,
+    pub(crate) last_seq: u64,
+    /// Our `kv_merge`s with entries that the peer has not acknowledged.
+    pub(crate) unacked: BTreeMap<u64, Batch>,
+    /// Seqs of the peer's `kv_merge`s with entries we have not yet
+    /// acknowledged, and since when the oldest waits.
+    pub(crate) owed: BTreeSet<u64>,
+    pub(crate) owed_since: Duration,
+    /// Set when a `kv_merge` to the peer timed out and nothing came from it
+    /// since: pushes skip it, and its due keys are retried from then on,
+    /// each retry `backoff` later than the last.
+    pub(crate) retry_at: Option<Duration>,
+    pub(crate) backoff: Duration,
+}
+
+impl Peer {
+    pub(crate) fn new(id: String) -> Peer {
+        Peer {
+            id,
+            unsynced: BTreeMap::new(),
+            cursor: String::new(),
+            last_seq: 0,
+            unacked: BTreeMap::new(),
+            owed: BTreeSet::new(),
+            owed_since: Duration::ZERO,
+            retry_at: None,
+            backoff: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn has_due(&self) -> bool {
+        self.unsynced.values().any(Option::is_none)
+    }
+
+    /// Forgets our `kv_merge` `seq` unacknowledged: what it carried is due
+    /// again, unless a later one carries it.
+    pub(crate) fn forget(&mut self, seq: u64) {
+        let Some(batch) = self.unacked.remove(&seq) else {
+            return;
+        };
+        for sent in batch.keys {
+            if let Some(in_flight) = self.unsynced.get_mut(&sent.key) {
+                if *in_flight == Some(seq) {
+                    *in_flight = None;
+                }
+            }
+        }
+    }
+}
+
+/// One `kv_merge` of ours waiting for its acknowledgement.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) sent_at: Duration,
+    pub(crate) keys: Vec<Sent>,
+}
+
+/// A key as sent in a `kv_merge`, for when its acknowledgement comes.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub(crate) key: String,
+    pub(crate) rev: u64,
+    pub(crate) ts: Ts,
+    pub(crate) node: Option<String>,
+}
+
+impl KvNode {
+    /// A `kv_merge`: with `seq`, replication from a peer (one-way);
+    /// without, from a client or a peer that wants `kv_merge_ok`.
+    pub(crate) fn on_merge(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        req: &Request,
+        entries: BTreeMap<String, Entry>,
+        seq: Option<u64>,
+        acks: Option<Vec<u64>>,
+    ) -> Result<(), Error> {
+        let from = self.peer_index(&req.src);
+        let Some(seq) = seq else {
+            if acks.is_some() {
+                return Err(Error::malformed("acks come only with a seq"));
+            }
+            let updated = self.apply(ctx, from, &req.src, entries);
+            let reply = Reply::KvMergeOk { updated };
+            ctx.reply(req, &reply);
+            if from.is_some() && req.msg_id.is_some() {
+                self.count_gossip(&reply);
+            }
+            return Ok(());
+        };
+        let Some(i) = from else {
+            return Err(Error::malformed(
+                "seq and acks are for kv_merges between nodes",
+            ));
+        };
+        // Any message is a sign of life: pushes to the peer resume.
+        let peer = &mut self.peers[i];
+        peer.retry_at = None;
+        peer.backoff = Duration::ZERO;
+        for ack in acks.unwrap_or_default() {
+            self.acknowledged(ctx, i, ack);
+        }
+        if !entries.is_empty() {
+            let peer = &mut self.peers[i];
+            if peer.owed.is_empty() {
+                peer.owed_since = ctx.now();
+            }
+            peer.owed.insert(seq);
+            if peer.owed.len() > MAX_PENDING_SEQS {
+                peer.owed.pop_first(); // the peer will send it again
+            }
+            if !self.ack_armed {
+                self.ack_armed = true;
+                ctx.set_timer(self.options.ack_delay(), Timer::Ack);
+            }
+        }
+        self.apply(ctx, Some(i), &req.src, entries);
+        if self.peers[i].has_due() {
+            self.arm_push(ctx);
+        }
+        Ok(())
+    }
+    /// Merges `entries` from `src` (peer `from`, if it is one); returns how
+    /// many won.
+    pub(crate) fn apply(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        from: Option<usize>,
+        src: &str,
+        entries: BTreeMap<String, Entry>,
+    ) -> u64 {
+        self.reads.check(&entries);
+        let mut updated = 0u64;
+        for (key, entry) in entries {
+            let from_writer = from.is_some() && entry.node.as_deref() == Some(src);
+            match self.store.merge(&key, entry) {
+                Outcome::Changed => {
+                    updated = updated.saturating_add(1);
+                    if let Some(i) = from {
+                        self.peer_holds_current(ctx, i, &key);
+                    }
+                    // Its writer keeps it queued for every peer until
+                    // acknowledged: relaying it would only duplicate that.
+                    if !from_writer {
+                        self.queue_for_peers(ctx, &key, from);
+                    }
+                }
+                Outcome::Same => {
+                    if let Some(i) = from {
+                        self.peer_holds_current(ctx, i, &key);
+                    }
+                }
+                Outcome::Older(entry) => {
+                    if let Some(i) = from {
+                        self.convergence
+                            .peer_holds(i, &key, entry.version(), ctx.now());
+                        self.peers[i].unsynced.insert(key, None);
+                        self.arm_push(ctx);
+                    }
+                }
+            }
+        }
+        updated
+    }
+    /// Peer `i` acknowledged our `kv_merge` `seq`: it holds what that
+    /// carried. Unknown seqs (duplicates, forgotten ones) are ignored.
+    pub(crate) fn acknowledged(&mut self, ctx: &Ctx<Self>, i: usize, seq: u64) {
+        let peer = &mut self.peers[i];
+        let Some(batch) = peer.unacked.remove(&seq) else {
+            return;
+        };
+        for s in batch.keys {
+            if self.store.stored(&s.key).is_some_and(|st| st.rev == s.rev) {
+                peer.unsynced.remove(&s.key);
+            } else if peer.unsynced.get(&s.key) == Some(&Some(seq)) {
+                // Replaced since, and not queued anew: by an entry straight
+                // from its writer, who sends it to this peer too.
+                peer.unsynced.remove(&s.key);
+            }
+            let held = Version {
+                ts: s.ts,
+                node: s.node.as_deref(),
+            };
+            self.convergence.peer_holds(i, &s.key, held, ctx.now());
+        }
+    }
+    /// Peer `i` holds our current entry of `key`.
+    pub(crate) fn peer_holds_current(&mut self, ctx: &Ctx<Self>, i: usize, key: &str) {
+        self.peers[i].unsynced.remove(key);
+        if let Some(entry) = self.store.get(key) {
+            self.convergence
+                .peer_holds(i, key, entry.version(), ctx.now());
+        }
+    }
+    /// Queues `key` for every peer but `except`, and arms the push.
+    pub(crate) fn queue_for_peers(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        key: &str,
+        except: Option<usize>,
+    ) {
+        for (i, peer) in self.peers.iter_mut().enumerate() {
+            if Some(i) != except {
+                peer.unsynced.insert(key.to_owned(), None);
+            }
+        }
+        self.arm_push(ctx);
+    }
+    pub(crate) fn arm_push(&mut self, ctx: &mut Ctx<Self>) {
+        if !self.push_armed && !self.peers.is_empty() {
+            self.push_armed = true;
+            ctx.set_timer(self.options.push_delay(), Timer::Push);
+        }
+    }
+    /// Sends peer `i` one `kv_merge`: its due keys from the cursor on (as
+    /// many as fit) and every acknowledgement we owe it. Sends nothing
+    /// when there is neither.
+    pub(crate) fn send_merge(&mut self, ctx: &mut Ctx<Self>, i: usize) {
+        let peer = &mut self.peers[i];
+        let cursor = peer.cursor.as_str();
+        let after = peer
+            .unsynced
+            .range::<str, _>((Bound::Excluded(cursor), Bound::Unbounded));
+        let up_to = peer
+            .unsynced
+            .range::<str, _>((Bound::Unbounded, Bound::Included(cursor)));
+        let mut entries = BTreeMap::new();
+        let mut sent = Vec::new();
+        let mut bytes = 0usize;
+        for (key, _) in after.chain(up_to).filter(|(_, seq)| seq.is_none()) {
+            // Unsynced keys are always stored: the store never forgets one.
+            let Some(stored) = self.store.stored(key) else {
+                continue;
+            };
+            let full = entries.len() >= MAX_MERGE_ENTRIES
+                || (!entries.is_empty()
+                    && bytes.saturating_add(stored.wire_bytes) > MAX_MERGE_BYTES);
+            if full {
+                break;
+            }
+            bytes = bytes.saturating_add(stored.wire_bytes);
+            entries.insert(key.as_str(), &stored.entry);
+            sent.push(Sent {
+                key: key.clone(),
+                rev: stored.rev,
+                ts: stored.entry.ts,
+                node: stored.entry.node.clone(),
+            });
+        }
+        if sent.is_empty() && peer.owed.is_empty() {
+            return;
+        }
+        peer.last_seq = peer.last_seq.saturating_add(1);
+        let seq = peer.last_seq;
+        let acks = std::mem::take(&mut peer.owed).into_iter().collect();
+        let body = Gossip::KvMerge { entries, seq, acks };
+        let body_bytes = store::json_len(&body);
+        ctx.send(&peer.id, &body);
+        if let Some(last) = sent.last() {
+            peer.cursor.clone_from(&last.key);
+            for s in &sent {
+                peer.unsynced.insert(s.key.clone(), Some(seq));
+            }
+            let batch = Batch {
+                sent_at: ctx.now(),
+                keys: sent,
+            };
+            peer.unacked.insert(seq, batch);
+            if peer.unacked.len() > MAX_PENDING_SEQS {
+                if let Some((&oldest, _)) = peer.unacked.first_key_value() {
+                    peer.forget(oldest);
+                }
+            }
+        }
+        self.gossip_msgs = self.gossip_msgs.saturating_add(1);
+        self.gossip_bytes = self.gossip_bytes.saturating_add(count(body_bytes));
+    }
+    /// Acknowledgements no push carried within the ack delay go alone, one
+    /// `kv_merge` per peer; the timer then waits for the next oldest.
+    pub(crate) fn send_owed_acks(&mut self, ctx: &mut Ctx<Self>) {
+        self.ack_armed = false;
+        let delay = self.options.ack_delay();
+        let now = ctx.now();
+        let mut next: Option<Duration> = None;
+        for i in 0..self.peers.len() {
+            let peer = &self.peers[i];
+            if peer.owed.is_empty() {
+                continue;
+            }
+            let due = peer.owed_since.saturating_add(delay);
+            if due <= now {
+                self.send_merge(ctx, i);
+            } else {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
+        if let Some(due) = next {
+            self.ack_armed = true;
+            ctx.set_timer(due.saturating_sub(now), Timer::Ack);
+        }
+    }
+    pub(crate) fn count_gossip(&mut self, body: &impl Serialize) {
+        self.gossip_msgs = self.gossip_msgs.saturating_add(1);
+        let bytes = count(store::json_len(body));
+        self.gossip_bytes = self.gossip_bytes.saturating_add(bytes);
+    }
+    /// The anti-entropy round: `kv_merge`s unacknowledged for the merge
+    /// timeout are given up (their entries due again, the peer marked
+    /// silent), then up to `fanout` silent peers whose retry time has come
+    /// get their due keys.
+    pub(crate) fn anti_entropy(&mut self, ctx: &mut Ctx<Self>) {
+        let now = ctx.now();
+        let timeout = self.options.merge_timeout();
+        for peer in &mut self.peers {
+            let expired: Vec<u64> = peer
+                .unacked
+                .iter()
+                .take_while(|(_, b)| b.sent_at.saturating_add(timeout) <= now)
+                .map(|(&seq, _)| seq)
+                .collect();
+            if expired.is_empty() {
+                continue;
+            }
+            self.merge_timeouts = self.merge_timeouts.saturating_add(count(expired.len()));
+            for seq in expired {
+                peer.forget(seq);
+            }
+            if peer.retry_at.is_none() {
+                peer.retry_at = Some(now);
+                peer.backoff = timeout;
+            }
+        }
+        let waiting: Vec<&str> = self
+            .peers
+            .iter()
+            .filter(|p| p.retry_at.is_none_or(|at| at > now) || !p.has_due())
+            .map(|p| p.id.as_str())
+            .collect();
+        if waiting.len() == self.peers.len() {
+            return;
+        }
+        let cap = timeout.saturating_mul(MAX_BACKOFF_TIMEOUTS);
+        for id in ctx.sample_peers(self.options.gossip.fanout(), &waiting) {
+            let Some(i) = self.peer_index(&id) else {
+                continue;
+            };
+            self.send_merge(ctx, i);
+            let peer = &mut self.peers[i];
+            peer.retry_at = Some(now.saturating_add(peer.backoff));
+            peer.backoff = peer.backoff.saturating_mul(2).min(cap);
+        }
+    }
+    pub(crate) fn start_anti_entropy(&mut self, ctx: &mut Ctx<Self>) {
+        if let Some(id) = self.anti_entropy.take() {
+            ctx.cancel_timer(id);
+        }
+        if !self.peers.is_empty() {
+            let interval = self.options.gossip.interval();
+            let id = ctx.every(interval, interval / 10, Timer::AntiEntropy);
+            self.anti_entropy = Some(id);
+        }
+    }
+}
+
+pub(crate) fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
