@@ -63,11 +63,6 @@
 //! "Measured figures", broadcast and tuning). Memory: every value held, plus per
 //! peer the indices of values it is not known to hold.
 
-pub mod idx_set;
-pub mod ledger;
-pub mod replica;
-pub mod values;
-
 use std::collections::BTreeMap;
 
 use maelstrom_framework::{
@@ -76,8 +71,8 @@ use maelstrom_framework::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::replica::{Batch, HasReplica, Replica, Stats, Timing};
-use crate::values::{Receipt, ValueIdx};
+use gossip_set::replica::{Batch, HasReplica, Replica, Stats, Timing};
+use gossip_set::values::{Receipt, ValueIdx};
 
 /// What the node accepts.
 #[derive(Debug, Deserialize)]

@@ -31,7 +31,7 @@
 //!
 //!   Counters saturate at 2^64 − 1 instead of wrapping.
 //!
-//! Between nodes (see [`broadcast_fanout::replica`] for the exact rules):
+//! Between nodes (see [`gossip_set::replica`] for the exact rules):
 //! - `exchange {values, acks?}` → `exchange_ok {values, acks?}`: push-pull;
 //!   the request carries what the receiver is not known to hold, the reply
 //!   acknowledges it and carries what the asker is not known to hold.
@@ -43,7 +43,7 @@
 //! Values go oldest first, at most 1000 or 256 KiB per message; nothing
 //! acknowledged is ever sent to that peer again, and a push presumed lost
 //! is sent again. Loss detection adapts to each peer (exact rules in
-//! [`broadcast_fanout::ledger`]); a push is presumed lost when
+//! [`gossip_set::ledger`]); a push is presumed lost when
 //! - it is overdue: unacknowledged for longer than that peer's smoothed
 //!   ack time (TCP's SRTT + 4 × RTTVAR) + interval / 2, at most the old
 //!   fixed 2 × max(1 s, 2 × interval) + 2 × interval (also the value
@@ -114,7 +114,7 @@
 
 use std::collections::BTreeMap;
 
-use broadcast_fanout::replica::{Batch, HasReplica, Replica, Stats, Timing};
+use gossip_set::replica::{Batch, HasReplica, Replica, Stats, Timing};
 use maelstrom_framework::{
     Ctx, Error, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View, Workload,
 };
