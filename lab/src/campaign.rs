@@ -11,8 +11,9 @@ use maelstrom_framework::NodeFactory;
 
 use crate::config::{MAX_SECONDS, Nemesis, SimConfig};
 use crate::processes::INTERRUPTED;
-use crate::report::{Report, Summary, Validity, side_by_side};
+use crate::report::{Report, Summary, Validity};
 use crate::sweep::{self, Axis, SweepPoint};
+use crate::table::side_by_side;
 use crate::{LabFactory, LabSetup, NodeProgram};
 
 /// Where the nodes run.

@@ -41,6 +41,7 @@ pub mod results;
 pub mod run;
 pub mod set_full;
 pub mod sweep;
+pub mod table;
 pub mod testing;
 
 use std::sync::Mutex;

@@ -1,0 +1,341 @@
+//! The readable report: a run's table, two runs side by side, and the
+//! distribution of metrics over seeds.
+
+use std::fmt::Write as _;
+
+use crate::report::{FaultAction, Report, Summary, Validity};
+
+impl Report {
+    /// The readable report.
+    pub fn table(&self) -> String {
+        let c = &self.config;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "workload {}  nodes {}  seed {}  latency {} ms ({})  rate {}/s  time {} s{}{}{}",
+            self.workload,
+            c.nodes,
+            c.seed,
+            c.latency,
+            format!("{:?}", c.latency_dist).to_lowercase(),
+            c.rate,
+            c.time_limit,
+            c.nemesis
+                .map(|_| format!("  nemesis partition every ~{} s", c.nemesis_interval))
+                .unwrap_or_default(),
+            if c.loss > 0.0 {
+                format!("  loss {}", c.loss)
+            } else {
+                String::new()
+            },
+            if c.duplicate > 0.0 {
+                format!("  duplicate {}", c.duplicate)
+            } else {
+                String::new()
+            },
+        );
+        let t = &self.tested;
+        let _ = writeln!(out, "node          {}", t.node);
+        for f in &t.files {
+            let _ = writeln!(
+                out,
+                "              {}: {} bytes, fnv64 {}",
+                f.path, f.bytes, f.fnv64
+            );
+        }
+        let _ = writeln!(out, "tool          {}", t.tool);
+        let _ = writeln!(
+            out,
+            "settings      settle {} s, op timeout {} s, concurrency {}{}{}{}",
+            c.settle,
+            c.op_timeout,
+            c.concurrency.unwrap_or(c.nodes),
+            c.ops
+                .map(|n| format!(", at most {n} ops"))
+                .unwrap_or_default(),
+            c.partition_pattern
+                .map(|p| format!(", partitions only {p}"))
+                .unwrap_or_default(),
+            // The simulator sees every step and never probes.
+            if self.probes.is_some() {
+                format!(", probes {}", c.probe_ms)
+            } else {
+                String::new()
+            },
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "operations    {} ({} ok, {} failed, {} indeterminate)  {}",
+            self.ops.total,
+            self.ops.ok,
+            self.ops.fail,
+            self.ops.info,
+            self.ops
+                .by_kind
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "messages      {} between nodes, {:.2} msgs-per-op, {:.0} bytes-per-op",
+            self.net.sent, self.msgs_per_op, self.bytes_per_op
+        );
+        let _ = writeln!(
+            out,
+            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated{}{}",
+            self.net.delivered,
+            self.net.dropped_by_partition,
+            self.net.dropped_by_loss,
+            self.net.duplicated,
+            match self.net.in_flight_at_end {
+                0 => String::new(),
+                n => format!(", {n} in flight at the end"),
+            },
+            match self.net.dropped_by_overload {
+                0 => String::new(),
+                n => format!(", {n} dropped by overload (a node read slower than it was sent to)"),
+            }
+        );
+        for (kind, t) in &self.net.by_type {
+            let _ = writeln!(
+                out,
+                "  {:<18} {:>9} msgs {:>12} bytes",
+                kind, t.messages, t.bytes
+            );
+        }
+        let busiest = self
+            .net
+            .per_node
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, t)| t.sent);
+        if let Some((i, t)) = busiest {
+            let _ = writeln!(
+                out,
+                "  busiest node       n{i}: {} sent, {} received",
+                t.sent, t.received
+            );
+        }
+        if !self.faults.is_empty() {
+            let parts = self
+                .faults
+                .iter()
+                .filter(|f| f.action == FaultAction::Partition)
+                .count();
+            let _ = writeln!(out, "faults        {parts} partition(s):");
+            for f in &self.faults {
+                let _ = writeln!(
+                    out,
+                    "  {:>8.3} s  {} {}",
+                    f.at.as_secs_f64(),
+                    f.action,
+                    f.pattern
+                        .as_deref()
+                        .map(|p| format!("{p} {}", f.groups.as_deref().unwrap_or("")))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "checker");
+        for m in &self.checker {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:>12} {}",
+                m.name,
+                format_value(m.value),
+                m.unit
+            );
+        }
+        let reply_counts = [
+            ("late replies (to closed clients)", self.replies.late),
+            ("duplicate replies (ignored)", self.replies.duplicate),
+            ("replies to no request", self.replies.stray),
+            ("malformed replies", self.replies.malformed),
+            (
+                "client requests dropped by overload",
+                self.net.client_dropped_by_overload,
+            ),
+        ];
+        let any_count = reply_counts.iter().any(|(_, n)| *n > 0);
+        if !self.runner.is_empty() || self.probes.is_some() || any_count {
+            let _ = writeln!(out, "runner");
+            for m in &self.runner {
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {:>12} {}",
+                    m.name,
+                    format_value(m.value),
+                    m.unit
+                );
+            }
+        }
+        if let Some(p) = &self.probes {
+            let every = p
+                .every_node_ms
+                .map(|ms| format!(", each node every {}", format_ms(ms)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<34} {:>12} ({:.1}/s, {:.0}% of client requests{every})",
+                format!("probe reads (--probe-ms {})", p.setting),
+                p.requests,
+                p.per_second,
+                p.share_of_client_requests * 100.0
+            );
+            if let Some(ms) = p.sampled_every_ms {
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {:>12} ms (probes and client reads: times the checker saw are late by up to ~this)",
+                    "node state sampled every",
+                    format_value(ms.round())
+                );
+            }
+        }
+        for (what, n) in reply_counts {
+            if n > 0 {
+                let _ = writeln!(out, "  {what:<34} {n:>12}");
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", self.validity.word());
+        let reasons: Vec<&String> = match self.validity {
+            Validity::Valid => Vec::new(),
+            Validity::Invalid => self.failures.iter().collect(),
+            Validity::Unknown => self.unknown.iter().collect(),
+        };
+        for f in reasons.iter().take(20) {
+            let _ = writeln!(out, "  - {f}");
+        }
+        if reasons.len() > 20 {
+            let _ = writeln!(out, "  … and {} more (see report.json)", reasons.len() - 20);
+        }
+        out
+    }
+}
+
+impl Summary {
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "workload {}: {} seeds ({}..{}), {} failed",
+            self.workload,
+            self.seeds.len(),
+            self.seeds.first().copied().unwrap_or(0),
+            self.seeds.last().copied().unwrap_or(0),
+            self.failing_seeds.len()
+        );
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "metric", "min", "p50", "p99", "max", "mean"
+        );
+        for m in &self.metrics {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:>10} {:>10} {:>10} {:>10} {:>10} {}",
+                m.name,
+                format_value(m.min),
+                format_value(m.p50),
+                format_value(m.p99),
+                format_value(m.max),
+                format!("{:.2}", m.mean),
+                m.unit
+            );
+        }
+        if self.failing_seeds.is_empty() {
+            let _ = writeln!(out, "\nALL VALID");
+        } else {
+            let _ = writeln!(out, "\nFAILING SEEDS (replay with --seed N):");
+            for (seed, why) in &self.failing_seeds {
+                let _ = writeln!(out, "  {seed}: {why}");
+            }
+        }
+        out
+    }
+}
+
+/// Milliseconds as a person reads them: "250 ms", "2.5 s".
+fn format_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{} s", format_value((ms / 100.0).round() / 10.0))
+    } else {
+        format!("{} ms", format_value(ms.round()))
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Two runs of the same settings, without and with partitions, as one
+/// table: every metric side by side, then each run's verdict.
+pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
+    let mut out = String::new();
+    let c = &normal.config;
+    let _ = writeln!(
+        out,
+        "workload {}  nodes {}  seed {}  latency {} ms  rate {}/s  time {} s  (partitions every ~{} s on the right)\n",
+        normal.workload,
+        c.nodes,
+        c.seed,
+        c.latency,
+        c.rate,
+        c.time_limit,
+        partitioned.config.nemesis_interval
+    );
+    let _ = writeln!(
+        out,
+        "  {:<46} {:>14} {:>14}",
+        "metric", "normal", "partitioned"
+    );
+    let right = partitioned.metrics();
+    for m in normal.metrics() {
+        let other = right
+            .iter()
+            .find(|r| r.name == m.name)
+            .map_or("-".to_string(), |r| format_value(r.value));
+        let _ = writeln!(
+            out,
+            "  {:<46} {:>14} {:>14} {}",
+            m.name,
+            format_value(m.value),
+            other,
+            m.unit
+        );
+    }
+    for r in right
+        .iter()
+        .filter(|r| !normal.metrics().iter().any(|m| m.name == r.name))
+    {
+        let _ = writeln!(
+            out,
+            "  {:<46} {:>14} {:>14} {}",
+            r.name,
+            "-",
+            format_value(r.value),
+            r.unit
+        );
+    }
+    let parts = partitioned
+        .faults
+        .iter()
+        .filter(|f| f.action == FaultAction::Partition)
+        .count();
+    let _ = writeln!(out, "  {:<46} {:>14} {:>14}", "partitions", 0, parts);
+    for (label, r) in [("normal", normal), ("partitioned", partitioned)] {
+        let _ = writeln!(out, "\n{label}: {}", r.validity.word());
+        for f in r.failures.iter().chain(&r.unknown).take(10) {
+            let _ = writeln!(out, "  - {f}");
+        }
+    }
+    out
+}
