@@ -1,5 +1,6 @@
-//! What a run reports: a readable table, one JSON document, and for many
-//! seeds the distribution of every metric with the seeds that failed.
+//! What a run measured: the report as one JSON document, and for many seeds
+//! the distribution of every metric with the seeds that failed. Its readable
+//! text is drawn in `table`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
