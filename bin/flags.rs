@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
-use maelstrom_framework::stdio;
+use clap::{CommandFactory, Parser, Subcommand};
+use maelstrom_framework::{Registration, stdio};
+use maelstrom_lab::campaign::{self, Plan};
 use maelstrom_lab::network::{LatencyDist, PartitionPattern};
-use maelstrom_lab::{Nemesis, ProbeSetting, SimConfig};
+use maelstrom_lab::{Nemesis, ProbeSetting, SimConfig, SpecRegistration, registry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,39 +96,21 @@ pub struct ClusterArgs {
     /// Folder for the results (default: results/<workload>-<time>-seed<N>).
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
-    /// Print the report as JSON instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Run once per seed of a range or list, one after the other, and
-    /// print the distribution of each metric.
-    #[arg(long, value_name = "RANGE")]
-    pub seeds: Option<String>,
-    /// Run twice, without and with --nemesis partition, and print the
-    /// metrics side by side.
-    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
-    pub versus_partition: bool,
+    #[command(flatten)]
+    pub campaign: CampaignFlags,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
     #[command(flatten)]
     pub run: RunFlags,
-    /// Run every seed of a range (`1..200`, inclusive) or list (`1,5,9`) and
-    /// print the distribution of each metric and the failing seeds.
-    #[arg(long, value_name = "RANGE")]
-    pub seeds: Option<String>,
-    /// Print one JSON document instead of the table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub campaign: CampaignFlags,
     /// Also write the run's results folder here, as `cluster` does:
     /// report.txt/json/html (with the message diagram), history.jsonl and
     /// messages.jsonl, the journal of every message.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "versus_partition", "sweep"])]
     pub results: Option<PathBuf>,
-    /// Run twice, without and with --nemesis partition, and print the
-    /// metrics side by side.
-    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
-    pub versus_partition: bool,
     /// Threads for --seeds.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
@@ -149,6 +132,42 @@ pub struct SimArgs {
     /// Also write the sweep's table and trade-off charts to this HTML file.
     #[arg(long, value_name = "FILE", requires = "sweep")]
     pub sweep_html: Option<PathBuf>,
+}
+
+/// Which runs `sim` and `cluster` make, and how they print them.
+#[derive(Debug, clap::Args)]
+pub struct CampaignFlags {
+    /// Run every seed of a range (`1..200`, inclusive) or list (`1,5,9`)
+    /// and print the distribution of each metric and the failing seeds
+    /// (`sim` on --threads threads, `cluster` one run after the other).
+    #[arg(long, value_name = "RANGE")]
+    pub seeds: Option<String>,
+    /// Run twice, without and with --nemesis partition, and print the
+    /// metrics side by side.
+    #[arg(long, conflicts_with_all = ["seeds", "nemesis"])]
+    pub versus_partition: bool,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CampaignFlags {
+    pub fn plan(&self) -> Result<Plan, String> {
+        match (&self.seeds, self.versus_partition) {
+            (_, true) => Ok(Plan::VersusPartition),
+            (None, false) => Ok(Plan::One),
+            (Some(range), false) => parse_seeds(range).map(Plan::Seeds),
+        }
+    }
+
+    /// The seeds of --seeds, or `seed` alone.
+    pub fn seeds_or(&self, seed: u64) -> Result<Vec<u64>, String> {
+        self.seeds.as_deref().map_or(Ok(vec![seed]), parse_seeds)
+    }
+}
+
+fn parse_seeds(range: &str) -> Result<Vec<u64>, String> {
+    campaign::parse_seeds(range).map_err(|e| format!("--seeds {range}: {e}"))
 }
 
 /// The settings of a run, as flags of `sim` and `cluster`.
@@ -232,6 +251,34 @@ impl RunFlags {
     }
 }
 
+/// The command line's flags, with those of the workload's spec and node
+/// when one is named.
+pub fn command(workload: Option<(&SpecRegistration, &Registration)>) -> clap::Command {
+    let command = Cli::command().after_help(format!(
+        "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\n\
+         Use --workload NAME --help to see a workload's own flags.\n\n{}",
+        registry::listing()
+    ));
+    let Some((spec, node)) = workload else {
+        return command;
+    };
+    let both = |sub: clap::Command| (spec.augment_args)((node.augment_args)(sub));
+    (node.augment_args)(command)
+        .mut_subcommand("sim", both)
+        .mut_subcommand("cluster", both)
+}
+
+/// `PROGRAM --workload NODE` and the node's flags given on this command
+/// line, to start one of our node processes.
+pub fn node_command(program: String, node: &Registration, m: &clap::ArgMatches) -> Vec<String> {
+    let mut command = vec![program, "--workload".into(), node.name.into()];
+    command.extend(given_flags(
+        (node.augment_args)(clap::Command::new("flags")),
+        m,
+    ));
+    command
+}
+
 /// `argv` without `--sweep*` flags and without the swept flags (in either
 /// `--flag value` or `--flag=value` form), so they can be set anew.
 pub fn without_flags(argv: &[String], swept: &[&str]) -> Vec<String> {
@@ -273,7 +320,7 @@ pub fn flag_value(args: &[String], long: &str, short: Option<&str>) -> Option<St
 
 /// The flags of `declared` given on this command line, as they were given,
 /// to pass on to our node processes.
-pub fn given_flags(declared: clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
+fn given_flags(declared: clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
     let mut flags = Vec::new();
     for arg in declared.get_arguments() {
         let id = arg.get_id().as_str();

@@ -16,11 +16,12 @@ mod flags;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
-use flags::{Cli, ClusterArgs, Command, GoldenArgs, SimArgs};
+use clap::FromArgMatches;
+use flags::{CampaignFlags, Cli, ClusterArgs, Command, GoldenArgs, SimArgs};
 use maelstrom_framework::{NodeFactory, Registration, stdio};
-use maelstrom_lab::campaign::{self, Campaign, Plan, Runner, SweepSetting};
+use maelstrom_lab::campaign::{self, Campaign, Outcome, Runner, Sweep, SweepError, SweepSetting};
 use maelstrom_lab::golden;
+use maelstrom_lab::registry::Choice;
 use maelstrom_lab::{self as lab, LabFactory, SimConfig, SpecRegistration, sweep};
 
 // `inventory` only registers what the binary links: the catalog links every
@@ -40,32 +41,20 @@ fn main() -> ExitCode {
     let workload = match flags::flag_value(&argv, "--workload", Some("-w")) {
         None => None,
         Some(name) => {
-            let node = flags::flag_value(&argv, "--node", None);
-            match lab::registry::choose(&name, node.as_deref()) {
-                Ok(c) => Some(Selected {
-                    name,
-                    spec: c.spec,
-                    node: c.node,
-                }),
-                Err(why) => return usage(&format!("{why}; known ones:\n{}", list_text())),
+            match lab::registry::choose(&name, flags::flag_value(&argv, "--node", None).as_deref())
+            {
+                Ok(Choice { spec, node }) => Some(Selected { name, spec, node }),
+                Err(why) => {
+                    return usage(&format!("{why}; known ones:\n{}", lab::registry::listing()));
+                }
             }
         }
     };
-    let mut command = Cli::command().after_help(format!(
-        "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\n\
-         Use --workload NAME --help to see a workload's own flags.\n\n{}",
-        list_text()
-    ));
-    if let Some(w) = &workload {
-        let both = |sub: clap::Command| (w.spec.augment_args)((w.node.augment_args)(sub));
-        command = (w.node.augment_args)(command)
-            .mut_subcommand("sim", both)
-            .mut_subcommand("cluster", both);
-    }
+    let command = flags::command(workload.as_ref().map(|w| (w.spec, w.node)));
     let matches = command.clone().get_matches_from(&argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if cli.list {
-        print!("{}", list_text());
+        print!("{}", lab::registry::listing());
         return ExitCode::SUCCESS;
     }
     match (&cli.command, matches.subcommand(), &workload) {
@@ -73,7 +62,7 @@ fn main() -> ExitCode {
         (Some(Command::Golden(args)), _, w) => golden_run(args, w.as_ref()),
         (_, _, None) => usage(&format!(
             "--workload NAME is required; known ones:\n{}",
-            list_text()
+            lab::registry::listing()
         )),
         (Some(Command::Sim(args)), _, Some(w)) if !args.sweep.is_empty() => {
             sim_sweep(w, args, &command, &argv)
@@ -92,53 +81,31 @@ fn main() -> ExitCode {
 }
 
 fn sim(w: &Selected, args: &SimArgs, m: &clap::ArgMatches) -> ExitCode {
-    let Ok((nodes, lab, config)) = test_of(w, &args.run, m) else {
-        return ExitCode::from(2);
-    };
-    let plan = match plan(&args.seeds, args.versus_partition) {
-        Ok(plan) => plan,
-        Err(code) => return code,
-    };
     let runner = Runner::Simulator {
         threads: args.threads,
     };
-    run(campaign(
+    test(
         w,
-        &nodes,
-        &lab,
-        config,
-        runner,
-        plan,
+        &args.run,
+        &args.campaign,
         args.results.clone(),
-        args.json,
-    ))
+        m,
+        runner,
+    )
 }
 
 fn cluster(w: &Selected, args: &ClusterArgs, m: &clap::ArgMatches) -> ExitCode {
-    let Ok((nodes, lab, mut config)) = test_of(w, &args.run, m) else {
-        return ExitCode::from(2);
-    };
     let program = match &args.bin {
-        Some(bin) => match shell_words::split(bin) {
-            Ok(words) if words.is_empty() => return usage("--bin is empty"),
-            Ok(words) => {
-                config.tested = lab::Tested::foreign(tool_version(), &words);
-                lab::NodeProgram::Foreign(words)
-            }
-            Err(e) => {
-                return usage(&format!(
-                    "--bin {bin:?}: {e} (it is split as a shell would)"
-                ));
-            }
+        Some(line) => match lab::config::split_command(line) {
+            Ok(words) => lab::NodeProgram::Foreign(words),
+            Err(why) => return usage(&why),
         },
         None => match std::env::current_exe() {
-            Ok(exe) => lab::NodeProgram::Ours(node_command(exe.to_string_lossy().into(), w, m)),
+            Ok(exe) => {
+                lab::NodeProgram::Ours(flags::node_command(exe.to_string_lossy().into(), w.node, m))
+            }
             Err(e) => return fail(&format!("cannot find this binary: {e}")),
         },
-    };
-    let plan = match plan(&args.seeds, args.versus_partition) {
-        Ok(plan) => plan,
-        Err(code) => return code,
     };
     // Ctrl-C (or SIGTERM) stops the run; dropping the cluster kills every
     // node.
@@ -146,49 +113,48 @@ fn cluster(w: &Selected, args: &ClusterArgs, m: &clap::ArgMatches) -> ExitCode {
         lab::processes::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed)
     });
     let runner = Runner::Processes(program);
-    run(campaign(
+    test(
         w,
-        &nodes,
-        &lab,
-        config,
-        runner,
-        plan,
+        &args.run,
+        &args.campaign,
         args.results.clone(),
-        args.json,
-    ))
+        m,
+        runner,
+    )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn campaign<'a>(
-    w: &'a Selected,
-    nodes: &'a NodeFactory,
-    lab: &'a LabFactory,
-    config: SimConfig,
-    runner: Runner,
-    plan: Plan,
+/// Runs the campaign a command line describes, prints its output, exits
+/// with its verdict.
+fn test(
+    w: &Selected,
+    run: &flags::RunFlags,
+    flags: &CampaignFlags,
     results: Option<std::path::PathBuf>,
-    json: bool,
-) -> Campaign<'a> {
-    let workload = &w.name;
-    Campaign {
-        workload,
-        nodes,
-        lab,
+    m: &clap::ArgMatches,
+    runner: Runner,
+) -> ExitCode {
+    let Ok((nodes, lab, mut config)) = test_of(w, run, m) else {
+        return ExitCode::from(2);
+    };
+    if let Runner::Processes(lab::NodeProgram::Foreign(words)) = &runner {
+        config.tested = lab::Tested::foreign(tool_version(), words);
+    }
+    let plan = match flags.plan() {
+        Ok(plan) => plan,
+        Err(why) => return usage(&why),
+    };
+    let campaign = Campaign {
+        workload: &w.name,
+        nodes: &nodes,
+        lab: &lab,
         config,
         runner,
         plan,
         results,
-        json,
-    }
-}
-
-/// Runs a campaign, prints its output, exits with its verdict.
-fn run(campaign: Campaign) -> ExitCode {
+        json: flags.json,
+    };
     match campaign.run(&mut |line| eprintln!("{line}")) {
-        Ok(outcome) => {
-            print(&outcome.output);
-            ExitCode::from(outcome.validity.exit_code())
-        }
+        Ok(outcome) => print(&outcome),
         Err(e) => fail(&e.to_string()),
     }
 }
@@ -200,12 +166,9 @@ fn sim_sweep(w: &Selected, args: &SimArgs, command: &clap::Command, argv: &[Stri
         Ok(axes) => axes,
         Err(e) => return usage(&format!("--sweep {e}")),
     };
-    let seeds = match &args.seeds {
-        Some(range) => match campaign::parse_seeds(range) {
-            Ok(s) => s,
-            Err(e) => return usage(&format!("--seeds {range}: {e}")),
-        },
-        None => vec![args.run.seed],
+    let seeds = match args.campaign.seeds_or(args.run.seed) {
+        Ok(seeds) => seeds,
+        Err(why) => return usage(&why),
     };
     let swept: Vec<&str> = axes.iter().map(|a| a.flag.as_str()).collect();
     let base = flags::without_flags(argv, &swept);
@@ -214,10 +177,7 @@ fn sim_sweep(w: &Selected, args: &SimArgs, command: &clap::Command, argv: &[Stri
         for (flag, value) in settings {
             argv.extend([format!("--{flag}"), value.clone()]);
         }
-        let matches = command
-            .clone()
-            .try_get_matches_from(&argv)
-            .unwrap_or_else(|e| e.exit());
+        let matches = command.clone().get_matches_from(&argv);
         let Some(("sim", m)) = matches.subcommand() else {
             unreachable!("the sweep re-parses a sim command line");
         };
@@ -226,26 +186,21 @@ fn sim_sweep(w: &Selected, args: &SimArgs, command: &clap::Command, argv: &[Stri
             test_of(w, &run, m).map_err(|()| "invalid setting".to_string())?;
         Ok(SweepSetting { nodes, lab, config })
     };
-    let say = &mut |line: &str| eprintln!("{line}");
-    let points = match campaign::sweep(&w.name, &axes, &seeds, args.threads, &mut setting, say) {
-        Ok(points) => points,
-        Err(_) => return ExitCode::from(2),
+    let sweep = Sweep {
+        workload: &w.name,
+        axes,
+        seeds,
+        threads: args.threads,
+        columns: args.sweep_metric.clone(),
+        json: args.campaign.json,
+        html: args.sweep_html.clone(),
     };
-    let columns = if args.sweep_metric.is_empty() {
-        sweep::default_columns(&points)
-    } else {
-        args.sweep_metric.clone()
-    };
-    let html = args.sweep_html.as_deref();
-    match campaign::sweep_output(&w.name, &points, &columns, args.json, html) {
-        Ok(output) => print(&output),
-        Err(e) => return fail(&format!("--sweep-html: {e}")),
+    match sweep.run(&mut setting, &mut |line| eprintln!("{line}")) {
+        Ok(outcome) => print(&outcome),
+        // The setting's builder said why.
+        Err(SweepError::Setting(_)) => ExitCode::from(2),
+        Err(e) => fail(&e.to_string()),
     }
-    if let Some(path) = html {
-        eprintln!("charts in {}", path.display());
-    }
-    let all_valid = points.iter().all(|p| p.summary.failing_seeds.is_empty());
-    ExitCode::from(u8::from(!all_valid))
 }
 
 /// The test a command line describes: our node's factory, the spec's lab
@@ -259,39 +214,16 @@ fn test_of(
     let nodes = (w.node.build)(m).unwrap_or_else(|e| e.exit());
     let lab = (w.spec.build)(m).unwrap_or_else(|e| e.exit());
     let mut config = run.config();
-    config.tested = lab::Tested {
-        tool: tool_version(),
-        node: lab::config::shell_line(&node_command("maelstrom-node".into(), w, m)),
-        ours: true,
-        files: Vec::new(),
-    };
+    config.tested = lab::Tested::ours(
+        tool_version(),
+        &flags::node_command("maelstrom-node".into(), w.node, m),
+    );
     let given = m.value_source("time_limit") == Some(clap::parser::ValueSource::CommandLine);
     campaign::fit_time_limit(&mut config, &lab, given);
     config.validate().map_err(|e| {
         eprintln!("maelstrom-node: {e}");
     })?;
     Ok((nodes, lab, config))
-}
-
-/// `PROGRAM --workload NODE` and the node flags given here.
-fn node_command(program: String, w: &Selected, m: &clap::ArgMatches) -> Vec<String> {
-    let mut command = vec![program, "--workload".into(), w.node.name.into()];
-    command.extend(flags::given_flags(
-        (w.node.augment_args)(clap::Command::new("flags")),
-        m,
-    ));
-    command
-}
-
-fn plan(seeds: &Option<String>, versus_partition: bool) -> Result<Plan, ExitCode> {
-    match (seeds, versus_partition) {
-        (_, true) => Ok(Plan::VersusPartition),
-        (None, false) => Ok(Plan::One),
-        (Some(range), false) => match campaign::parse_seeds(range) {
-            Ok(seeds) => Ok(Plan::Seeds(seeds)),
-            Err(e) => Err(usage(&format!("--seeds {range}: {e}"))),
-        },
-    }
 }
 
 fn golden_run(args: &GoldenArgs, w: Option<&Selected>) -> ExitCode {
@@ -313,15 +245,13 @@ fn golden_run(args: &GoldenArgs, w: Option<&Selected>) -> ExitCode {
     }
 }
 
-fn list_text() -> String {
-    lab::registry::listing()
-}
-
-fn print(text: &str) {
-    print!("{text}");
-    if !text.ends_with('\n') {
+/// Prints a campaign's output and exits with its verdict.
+fn print(outcome: &Outcome) -> ExitCode {
+    print!("{}", outcome.output);
+    if !outcome.output.ends_with('\n') {
         println!();
     }
+    ExitCode::from(outcome.validity.exit_code())
 }
 
 /// Exit status 2 for a command line that cannot run, after saying why.

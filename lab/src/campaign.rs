@@ -343,59 +343,95 @@ pub struct SweepSetting {
 /// Builds the test of one setting of a sweep from its flags' values.
 pub type SettingBuilder<'a> = dyn FnMut(&[(String, String)]) -> Result<SweepSetting, String> + 'a;
 
-/// A sweep on the simulator: every combination of the axes' values, each
-/// over every seed; `setting` builds a combination's test; `say` hears of
-/// each one done.
-pub fn sweep(
-    workload: &str,
-    axes: &[Axis],
-    seeds: &[u64],
-    threads: usize,
-    setting: &mut SettingBuilder<'_>,
-    say: &mut dyn FnMut(&str),
-) -> Result<Vec<SweepPoint>, String> {
-    let grid = sweep::grid(axes);
-    let mut points = Vec::new();
-    for (i, settings) in grid.iter().enumerate() {
-        let test = setting(settings)?;
-        let reports = crate::run_seeds(
-            workload,
-            &test.nodes,
-            &test.lab,
-            &test.config,
-            seeds,
-            threads,
-            &|_, _| {},
-        );
-        let text: Vec<String> = settings.iter().map(|(f, v)| format!("{f}={v}")).collect();
-        say(&format!("{}/{} {} done", i + 1, grid.len(), text.join(" ")));
-        points.push(SweepPoint {
-            settings: settings.clone(),
-            summary: Summary::new(&reports),
-        });
-    }
-    Ok(points)
+/// A sweep on the simulator: one test over every combination of the axes'
+/// values, each combination over every seed.
+pub struct Sweep<'a> {
+    /// The workload's name as the user gave it.
+    pub workload: &'a str,
+    pub axes: Vec<Axis>,
+    pub seeds: Vec<u64>,
+    pub threads: usize,
+    /// The table's columns (empty: msgs-per-op and every latency median and
+    /// maximum the checker reports).
+    pub columns: Vec<String>,
+    /// The points as JSON instead of the table.
+    pub json: bool,
+    /// Also write the table and its trade-off charts to this page.
+    pub html: Option<PathBuf>,
 }
 
-/// A sweep's output: its table (or its points as JSON), and with `html`
-/// the table and its trade-off charts as a page.
-pub fn sweep_output(
-    workload: &str,
-    points: &[SweepPoint],
-    columns: &[String],
-    json: bool,
-    html: Option<&Path>,
-) -> std::io::Result<String> {
-    let table = sweep::table(points, columns);
-    if let Some(path) = html {
-        let page = crate::plots::html(
-            &format!("{workload} sweep"),
-            &table,
-            &sweep::plots(points, columns),
-        );
-        std::fs::write(path, page)?;
+/// Why a sweep stopped.
+#[derive(Debug)]
+pub enum SweepError {
+    /// A combination's test could not be built (the builder said why).
+    Setting(String),
+    /// The page could not be written.
+    Page(std::io::Error),
+}
+
+impl std::fmt::Display for SweepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepError::Setting(why) => write!(f, "{why}"),
+            SweepError::Page(e) => write!(f, "writing the sweep's page: {e}"),
+        }
     }
-    Ok(if json { pretty(&points) } else { table })
+}
+
+impl Sweep<'_> {
+    /// Runs every combination (`setting` builds its test), `say` hears of
+    /// each one done; the outcome is invalid if any seed of any combination
+    /// failed.
+    pub fn run(
+        &self,
+        setting: &mut SettingBuilder<'_>,
+        say: &mut dyn FnMut(&str),
+    ) -> Result<Outcome, SweepError> {
+        let grid = sweep::grid(&self.axes);
+        let mut points = Vec::new();
+        for (i, settings) in grid.iter().enumerate() {
+            let test = setting(settings).map_err(SweepError::Setting)?;
+            let reports = crate::run_seeds(
+                self.workload,
+                &test.nodes,
+                &test.lab,
+                &test.config,
+                &self.seeds,
+                self.threads,
+                &|_, _| {},
+            );
+            let text: Vec<String> = settings.iter().map(|(f, v)| format!("{f}={v}")).collect();
+            say(&format!("{}/{} {} done", i + 1, grid.len(), text.join(" ")));
+            points.push(SweepPoint {
+                settings: settings.clone(),
+                summary: Summary::new(&reports),
+            });
+        }
+        let columns = if self.columns.is_empty() {
+            sweep::default_columns(&points)
+        } else {
+            self.columns.clone()
+        };
+        let table = sweep::table(&points, &columns);
+        if let Some(path) = &self.html {
+            let page = crate::plots::html(
+                &format!("{} sweep", self.workload),
+                &table,
+                &sweep::plots(&points, &columns),
+            );
+            std::fs::write(path, page).map_err(SweepError::Page)?;
+            say(&format!("charts in {}", path.display()));
+        }
+        let all_valid = points.iter().all(|p| p.summary.failing_seeds.is_empty());
+        Ok(Outcome {
+            output: if self.json { pretty(&points) } else { table },
+            validity: if all_valid {
+                Validity::Valid
+            } else {
+                Validity::Invalid
+            },
+        })
+    }
 }
 
 #[cfg(test)]

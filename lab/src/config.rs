@@ -203,6 +203,16 @@ impl FileStamp {
 }
 
 impl Tested {
+    /// One of our nodes, run as `command`.
+    pub fn ours(tool: String, command: &[String]) -> Tested {
+        Tested {
+            tool,
+            node: shell_line(command),
+            ours: true,
+            files: Vec::new(),
+        }
+    }
+
     /// A node command that is not ours: its words, and a stamp of each
     /// one that names a file.
     pub fn foreign(tool: String, command: &[String]) -> Tested {
@@ -212,6 +222,18 @@ impl Tested {
             ours: false,
             files: command.iter().filter_map(|w| FileStamp::of(w)).collect(),
         }
+    }
+}
+
+/// `--bin`'s command line as words, split as a POSIX shell splits them
+/// (quotes and backslashes included); it runs without a shell.
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    match shell_words::split(line) {
+        Ok(words) if words.is_empty() => Err("--bin is empty".into()),
+        Ok(words) => Ok(words),
+        Err(e) => Err(format!(
+            "--bin {line:?}: {e} (it is split as a shell would)"
+        )),
     }
 }
 

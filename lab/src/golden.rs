@@ -70,11 +70,9 @@ impl NodeCommand {
                 "--workload {w} picks which of maelstrom-node's workloads runs the cases; \
                  with --bin the node is yours: leave it out"
             )),
-            (Some(line), None) => match shell_words::split(line) {
-                Ok(argv) if argv.is_empty() => Err("--bin is empty".into()),
-                Ok(argv) => Ok(NodeCommand::Foreign { argv }),
-                Err(e) => Err(format!("--bin {line:?}: {e}")),
-            },
+            (Some(line), None) => {
+                crate::config::split_command(line).map(|argv| NodeCommand::Foreign { argv })
+            }
             (None, workload) => match std::env::current_exe() {
                 Ok(program) => Ok(NodeCommand::Ours {
                     program,
