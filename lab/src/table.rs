@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::lab::Metric;
 use crate::report::{FaultAction, Report, Summary, Validity};
 
 impl Report {
@@ -142,13 +143,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(out, "checker");
         for m in &self.checker {
-            let _ = writeln!(
-                out,
-                "  {:<34} {:>12} {}",
-                m.name,
-                format_value(m.value),
-                m.unit
-            );
+            metric_line(&mut out, m);
         }
         let reply_counts = [
             ("late replies (to closed clients)", self.replies.late),
@@ -164,13 +159,7 @@ impl Report {
         if !self.runner.is_empty() || self.probes.is_some() || any_count {
             let _ = writeln!(out, "runner");
             for m in &self.runner {
-                let _ = writeln!(
-                    out,
-                    "  {:<34} {:>12} {}",
-                    m.name,
-                    format_value(m.value),
-                    m.unit
-                );
+                metric_line(&mut out, m);
             }
         }
         if let Some(p) = &self.probes {
@@ -266,6 +255,17 @@ fn format_ms(ms: f64) -> String {
     } else {
         format!("{} ms", format_value(ms.round()))
     }
+}
+
+/// One metric of a section: name, value, unit, in aligned columns.
+fn metric_line(out: &mut String, m: &Metric) {
+    let _ = writeln!(
+        out,
+        "  {:<34} {:>12} {}",
+        m.name,
+        format_value(m.value),
+        m.unit
+    );
 }
 
 fn format_value(v: f64) -> String {
