@@ -6,6 +6,8 @@
 //! - [`node`]: the [`Handler`] a workload implements and the [`Ctx`] it is
 //!   handed (send, reply, RPC, timers, peer sampling, clock, RNG).
 //! - [`gossip`]: fanout and interval settings shared by gossip workloads.
+//! - [`replication`]: what gossip workloads build on: an acknowledged link
+//!   per peer.
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
 //! - [`testing`]: helpers for tests that drive a node by hand.
@@ -21,6 +23,7 @@ pub mod log;
 pub mod node;
 pub mod protocol;
 pub mod registry;
+pub mod replication;
 pub mod stdio;
 pub mod testing;
 mod timers;

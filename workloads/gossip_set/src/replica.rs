@@ -28,7 +28,8 @@
 //! acknowledged is ever sent again.
 //!
 //! # Loss detection
-//! A push is presumed lost (see [`crate::ledger`] for the exact rules)
+//! A push is presumed lost (see [`maelstrom_framework::replication::link`] for
+//! the exact rules)
 //! when it is unacknowledged for longer than its peer usually takes to
 //! acknowledge (a smoothed ack time, TCP-style, at most
 //! [`Timing::resend_after`]); when the peer acknowledged a batch sent
@@ -42,7 +43,7 @@
 //! anyway: it costs bytes, and a cut link's first message after the heal
 //! then carries what it missed). A batch that was merely slow is then
 //! sent twice, which costs bytes, never values. See
-//! [`crate::ledger`] ("Prompt re-sends") for the timing of re-sends.
+//! [`maelstrom_framework::replication::link`] ("Prompt re-sends") for the timing of re-sends.
 //!
 //! So a link with steady traffic (a hub's batch every interval) notices a
 //! cut of a few intervals, and a heal, within a round trip or two; links
@@ -55,7 +56,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ledger::Ledger;
-pub use crate::ledger::Timing;
+pub use maelstrom_framework::replication::Timing;
 use crate::values::{Receipt, ValueIdx, ValueStore};
 
 /// The most values one message carries.
@@ -266,7 +267,7 @@ impl Replica {
     }
 
     /// A message from peer `from` arrived. If it had been silent for
-    /// longer than its usual gaps ([`Ledger::silence`](crate::ledger::Ledger::silence)), the link was
+    /// longer than its usual gaps ([`Link::silence`](maelstrom_framework::replication::Link::silence)), the link was
     /// probably cut: what is still in flight to it is pending again at once
     /// rather than when it is overdue, so a heal is followed by prompt
     /// exchanges. Returns whether it had been silent. Call after applying
@@ -429,7 +430,7 @@ impl Replica {
     }
 
     /// Gives up on pushes unacknowledged for longer than their peer
-    /// usually takes ([`Ledger::resend_after`](crate::ledger::Ledger::resend_after)): their values are pending
+    /// usually takes ([`Link::resend_after`](maelstrom_framework::replication::Link::resend_after)): their values are pending
     /// again. Returns how many were given up.
     pub fn requeue_expired(&mut self, now: Duration) -> usize {
         self.ledger.requeue_expired(now, &self.timing)
@@ -450,20 +451,6 @@ impl Replica {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn timing_grows_with_the_interval_and_never_overflows() {
-        let t = Timing::for_interval(Duration::from_millis(100));
-        assert_eq!(t.ack_delay, Duration::from_secs(1));
-        assert_eq!(t.resend_after, Duration::from_millis(2200));
-        assert_eq!(t.silence, Duration::from_millis(1600));
-        assert_eq!(t.slack, Duration::from_millis(50));
-        let t = Timing::for_interval(Duration::from_secs(3));
-        assert_eq!(t.ack_delay, Duration::from_secs(6));
-        assert_eq!(t.resend_after, Duration::from_secs(18));
-        let t = Timing::for_interval(Duration::MAX);
-        assert_eq!(t.resend_after, Duration::MAX);
-    }
 
     #[test]
     fn batch_parses_with_or_without_acks() {
