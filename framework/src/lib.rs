@@ -6,6 +6,8 @@
 //! - [`node`]: the [`Handler`] a workload implements and the [`Ctx`] it is
 //!   handed (send, reply, RPC, timers, peer sampling, clock, RNG).
 //! - [`gossip`]: fanout and interval settings shared by gossip workloads.
+//! - [`services`]: clients for Maelstrom's services (`lin-kv`, `seq-kv`,
+//!   `lww-kv`, `lin-tso`) through [`Ctx::rpc`].
 //! - [`replication`]: what gossip workloads build on: an acknowledged link
 //!   per peer.
 //! - [`registry`]: workloads registered through `inventory`.
@@ -24,6 +26,7 @@ pub mod node;
 pub mod protocol;
 pub mod registry;
 pub mod replication;
+pub mod services;
 pub mod stdio;
 pub mod testing;
 mod timers;
