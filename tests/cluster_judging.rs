@@ -273,3 +273,75 @@ fn lost_values_are_counted_once_each() {
     );
     assert!(metric(&report, "final reads lacking values").unwrap() >= 2.0);
 }
+
+#[test]
+fn a_malformed_reply_to_a_probe_read_is_judged_like_a_clients() {
+    // The node answers every client read correctly and only the lab's
+    // probe reads (client `cprobe`) with a body Maelstrom's clients
+    // refuse: the body is no sample of the node's state, and the report
+    // says what was wrong with it, as it does for a client's reply.
+    for (mode, problem) in [
+        (
+            "probe-wrong-messages",
+            "`messages` is \"all of them\", not a list",
+        ),
+        (
+            "probe-wrong-type",
+            "type `foo`; expected `read_ok` or `error`",
+        ),
+    ] {
+        let dir = results_dir(&format!("judging-{mode}"));
+        let bin = python_node("broadcast_node.py", mode);
+        let out = cluster(
+            "broadcast",
+            &[
+                "--nodes",
+                "3",
+                "--latency",
+                "10",
+                "--probe-ms",
+                "50",
+                "--bin",
+                &bin,
+            ],
+            &dir,
+        );
+        let report = report_txt(&dir);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {}", text(&out));
+        assert!(
+            report.contains("malformed reply: n")
+                && report.contains("answered the runner's probe `read`")
+                && report.contains(problem),
+            "{mode}: {report}"
+        );
+        let json = report_json(&dir);
+        let examples = json["replies"]["malformed_examples"].as_array().unwrap();
+        assert!(
+            examples
+                .iter()
+                .all(|e| e.as_str().unwrap().contains("probe `read`")),
+            "{mode}: only the probes' replies are malformed: {examples:?}"
+        );
+        assert_eq!(
+            json["ops"]["info"], 0,
+            "{mode}: the clients' reads were fine"
+        );
+        assert!(
+            json["replies"]["malformed"].as_u64().unwrap() >= 2,
+            "{mode}"
+        );
+        // No probe's reply was a sample: the node was sampled by the
+        // clients' reads alone (each one a sample of its whole state), as
+        // the sampling resolution shows: nodes × active time / samples.
+        let phases = &json["phases"];
+        let active_ms = (phases["final_reads"].as_f64().unwrap()
+            - phases["setup_done"].as_f64().unwrap())
+            * 1000.0;
+        let every_ms = json["probes"]["sampled_every_ms"].as_f64().unwrap();
+        assert_eq!(
+            (3.0 * active_ms / every_ms).round(),
+            json["ops"]["by_kind"]["read"].as_f64().unwrap(),
+            "{mode}: the samples are the clients' reads"
+        );
+    }
+}

@@ -130,12 +130,8 @@ impl Campaign<'_> {
                 let say = std::sync::Mutex::new(say);
                 let on_done = |report: &Report, done: usize| {
                     let mut say = say.lock().expect("no panics while holding it");
-                    if !report.valid {
-                        say(&format!(
-                            "seed {} FAILED: {}",
-                            report.config.seed,
-                            report.failures.join("; ")
-                        ));
+                    if let Some(why) = report.why() {
+                        say(&format!("seed {} {why}", report.config.seed));
                     }
                     if done % 10 == 0 || done == total {
                         say(&format!("{done}/{total} seeds done"));
@@ -380,8 +376,8 @@ impl std::fmt::Display for SweepError {
 
 impl Sweep<'_> {
     /// Runs every combination (`setting` builds its test), `say` hears of
-    /// each one done; the outcome is invalid if any seed of any combination
-    /// failed.
+    /// each one done; the outcome's verdict is the worst of every seed's of
+    /// every combination.
     pub fn run(
         &self,
         setting: &mut SettingBuilder<'_>,
@@ -389,6 +385,7 @@ impl Sweep<'_> {
     ) -> Result<Outcome, SweepError> {
         let grid = sweep::grid(&self.axes);
         let mut points = Vec::new();
+        let mut validity = Validity::Valid;
         for (i, settings) in grid.iter().enumerate() {
             let test = setting(settings).map_err(SweepError::Setting)?;
             let reports = crate::run_seeds(
@@ -401,6 +398,9 @@ impl Sweep<'_> {
                 &|_, _| {},
             );
             let text: Vec<String> = settings.iter().map(|(f, v)| format!("{f}={v}")).collect();
+            validity = Validity::worst(
+                std::iter::once(validity).chain(reports.iter().map(|r| r.validity)),
+            );
             say(&format!("{}/{} {} done", i + 1, grid.len(), text.join(" ")));
             points.push(SweepPoint {
                 settings: settings.clone(),
@@ -422,21 +422,151 @@ impl Sweep<'_> {
             std::fs::write(path, page).map_err(SweepError::Page)?;
             say(&format!("charts in {}", path.display()));
         }
-        let all_valid = points.iter().all(|p| p.summary.failing_seeds.is_empty());
         Ok(Outcome {
             output: if self.json { pretty(&points) } else { table },
-            validity: if all_valid {
-                Validity::Valid
-            } else {
-                Validity::Invalid
-            },
+            validity,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seeds;
+    use maelstrom_framework::{Ctx, Handler, Node, Process, Request};
+    use serde::{Deserialize, Serialize};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{History, Lab, NetStats, Verdict};
+
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Poke {
+        Poke,
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum PokeOut {
+        PokeOk,
+    }
+
+    /// Answers every poke.
+    struct Poked;
+
+    impl Handler for Poked {
+        type Message = Poke;
+        type Timer = ();
+
+        fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, _: Poke) -> anyhow::Result<()> {
+            ctx.reply(req, &PokeOut::PokeOk);
+            Ok(())
+        }
+    }
+
+    /// Pokes, and gives the verdict it is told to: `valid`, `unknown`
+    /// (set-full's "nothing became stable") or `invalid`.
+    struct Told(String);
+
+    impl Lab for Told {
+        fn next_op(&mut self, _: &mut rand::rngs::StdRng) -> Option<Value> {
+            Some(json!({"type": "poke"}))
+        }
+
+        fn final_reads(&self) -> Vec<Value> {
+            Vec::new()
+        }
+
+        fn check(&mut self, _: &History, _: &NetStats) -> Verdict {
+            let mut verdict = Verdict::new();
+            match self.0.as_str() {
+                "unknown" => verdict.cannot_tell("no value became stable"),
+                "invalid" => verdict.fail("a value was lost"),
+                _ => {}
+            }
+            verdict
+        }
+    }
+
+    fn poked() -> NodeFactory {
+        Box::new(|seed| Box::new(Node::new(Poked, seed)) as Box<dyn Process>)
+    }
+
+    fn told(verdict: &str) -> LabFactory {
+        let verdict = verdict.to_string();
+        Box::new(move |_| Box::new(Told(verdict.clone())) as Box<dyn Lab>)
+    }
+
+    fn config() -> SimConfig {
+        SimConfig {
+            nodes: 2,
+            rate: 20.0,
+            time_limit: 1.0,
+            settle: 0.1,
+            ..SimConfig::default()
+        }
+    }
+
+    #[test]
+    fn an_unknown_seed_is_reported_unknown_with_its_reason() {
+        let (nodes, lab) = (poked(), told("unknown"));
+        let campaign = Campaign {
+            workload: "poke",
+            nodes: &nodes,
+            lab: &lab,
+            config: config(),
+            runner: Runner::Simulator { threads: 1 },
+            plan: Plan::Seeds(vec![1, 2]),
+            results: None,
+            json: false,
+        };
+        let lines = std::sync::Mutex::new(Vec::new());
+        let outcome = campaign
+            .run(&mut |line| lines.lock().unwrap().push(line.to_string()))
+            .unwrap();
+        let lines = lines.into_inner().unwrap();
+        for seed in [1, 2] {
+            let line = format!("seed {seed} UNKNOWN: no value became stable");
+            assert!(lines.contains(&line), "{line:?} not in {lines:#?}");
+        }
+        assert!(!lines.iter().any(|l| l.contains("FAILED")), "{lines:#?}");
+        assert_eq!(outcome.validity, Validity::Unknown);
+        assert_eq!(outcome.validity.exit_code(), 2);
+        assert!(
+            outcome
+                .output
+                .contains("  1: UNKNOWN: no value became stable"),
+            "{}",
+            outcome.output
+        );
+    }
+
+    #[test]
+    fn a_sweeps_verdict_is_the_worst_of_its_seeds() {
+        for (verdicts, worst) in [
+            ("valid", Validity::Valid),
+            ("valid,unknown", Validity::Unknown),
+            ("unknown,invalid,valid", Validity::Invalid),
+        ] {
+            let sweep = Sweep {
+                workload: "poke",
+                axes: vec![Axis::parse(&format!("verdict={verdicts}")).unwrap()],
+                seeds: vec![1, 2],
+                threads: 1,
+                columns: Vec::new(),
+                json: false,
+                html: None,
+            };
+            let mut setting = |settings: &[(String, String)]| {
+                Ok(SweepSetting {
+                    nodes: poked(),
+                    lab: told(&settings[0].1),
+                    config: config(),
+                })
+            };
+            let outcome = sweep.run(&mut setting, &mut |_| {}).unwrap();
+            assert_eq!(outcome.validity, worst, "{verdicts}: {}", outcome.output);
+        }
+    }
 
     #[test]
     fn seeds_are_ranges_or_lists() {

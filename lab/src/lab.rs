@@ -60,8 +60,10 @@ pub trait Lab {
 
     /// With real processes: a reply from `node` at `now` to `request` — a
     /// probe's, or any client operation's that succeeded — as a sample of
-    /// the node's state. Returns whether it sampled the node's whole state
-    /// (a read of everything), for the report's sampling resolution.
+    /// the node's state. The driver has judged it first: it is the
+    /// request's `_ok` type and passed [`Lab::validate_reply`]. Returns
+    /// whether it sampled the node's whole state (a read of everything),
+    /// for the report's sampling resolution.
     fn on_sample(
         &mut self,
         _now: Duration,

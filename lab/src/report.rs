@@ -193,7 +193,8 @@ pub struct ReplyProblems {
     /// existed, or without `in_reply_to`: a protocol error.
     pub stray: u64,
     /// Not the request's `_ok` type nor an error, or outside the
-    /// workload's schema: the operation is indeterminate.
+    /// workload's schema: the operation is indeterminate (a probe's reply:
+    /// no sample of the node).
     pub malformed: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stray_examples: Vec<String>,
@@ -283,6 +284,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// Why the run is not valid, in one line: its verdict and its first
+    /// failure, or (unknown) the first reason the checkers could not tell
+    /// — `INVALID: …`, `UNKNOWN: …`; `None` when valid.
+    pub fn why(&self) -> Option<String> {
+        if self.valid {
+            return None;
+        }
+        let why = self.failures.first().or(self.unknown.first());
+        let why = why.map_or("", String::as_str);
+        Some(format!("{}: {why}", self.validity.word()))
+    }
+
     /// Every numeric measure, for distributions over seeds.
     pub fn metrics(&self) -> Vec<Metric> {
         let mut m = vec![
@@ -370,12 +383,7 @@ impl Summary {
             seeds: reports.iter().map(|r| r.config.seed).collect(),
             failing_seeds: reports
                 .iter()
-                .filter(|r| !r.valid)
-                .map(|r| {
-                    let why = r.failures.first().or(r.unknown.first());
-                    let why = why.cloned().unwrap_or_default();
-                    (r.config.seed, format!("{}: {why}", r.validity.word()))
-                })
+                .filter_map(|r| Some((r.config.seed, r.why()?)))
                 .collect(),
             metrics,
         }

@@ -8,7 +8,9 @@
 //! the request its `in_reply_to` names, must be the request's `_ok` type
 //! (or an error) and must fit the lab's closed schema, else the operation
 //! is indeterminate. A reply to a request its client never sent is a
-//! protocol error that fails the run.
+//! protocol error that fails the run. The runner's probe reads (real
+//! processes) are judged the same way: a malformed reply to one is counted
+//! and quoted as a client's is, and is no sample of the node's state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -396,20 +398,7 @@ impl<B: Backend> Driver<'_, '_, B> {
         for delivery in self.cluster.take_client_messages() {
             let node = delivery.node;
             if delivery.client == PROBE_CLIENT {
-                let request = delivery
-                    .body
-                    .get("in_reply_to")
-                    .and_then(Value::as_u64)
-                    .and_then(|id| self.probe_requests.remove(&id));
-                let ok = delivery.body.get("type").and_then(Value::as_str) != Some("error");
-                if let (Some(request), true) = (request, ok) {
-                    if self
-                        .lab
-                        .on_sample(delivery.at, node, &request, &delivery.body)
-                    {
-                        self.samples += 1;
-                    }
-                }
+                self.probe_reply(delivery.at, node, &delivery.body);
                 continue;
             }
             if delivery.client == SETUP_CLIENT {
@@ -492,36 +481,64 @@ impl<B: Backend> Driver<'_, '_, B> {
         }
     }
 
-    /// The outcome a reply gives its operation: ok if it is the request's
-    /// `_ok` type and fits the lab's schema, fail or info if it is an
-    /// error, info (a malformed reply, counted) otherwise.
-    fn judge_reply(&mut self, op_index: usize, body: Value) -> Outcome {
-        let kind = self.ops[op_index].kind.clone();
-        let got = body.get("type").and_then(Value::as_str).unwrap_or("");
-        let problem = if got == "error" {
-            match serde_json::from_value::<Error>(body.clone()) {
-                Ok(e) => return Outcome::from_error(&e),
-                Err(e) => format!("a malformed error ({e})"),
-            }
-        } else if got != format!("{kind}_ok") {
-            format!("type `{got}`; expected `{kind}_ok` or `error`")
-        } else {
-            match self.lab.validate_reply(&kind, &body) {
-                Ok(()) => return Outcome::Ok { body },
-                Err(why) => why,
-            }
+    /// A reply to one of the runner's probes: a sample of the node's state
+    /// for the lab if it is a good reply (judged as a client's is, by
+    /// [`read_reply`]); an error is no sample; a malformed reply is
+    /// counted and quoted as a client's is, and is no sample either.
+    fn probe_reply(&mut self, at: Duration, node: usize, body: &Value) {
+        // A repeat, or an answer to a probe forgotten, samples nothing.
+        let Some(request) = body
+            .get("in_reply_to")
+            .and_then(Value::as_u64)
+            .and_then(|id| self.probe_requests.remove(&id))
+        else {
+            return;
         };
-        self.replies.malformed += 1;
-        if self.replies.malformed_examples.len() < QUOTED {
-            let op = &self.ops[op_index];
-            let id = &self.cfg.node_ids()[op.node];
-            self.replies.malformed_examples.push(format!(
-                "{id} answered {}'s `{kind}` {} with {body}: {problem}",
-                op.client, op.request
-            ));
+        let kind = request.get("type").and_then(Value::as_str).unwrap_or("?");
+        match read_reply(self.lab.as_ref(), kind, body) {
+            Reply::Ok => {
+                if self.lab.on_sample(at, node, &request, body) {
+                    self.samples += 1;
+                }
+            }
+            Reply::Error(_) => {}
+            Reply::Malformed(problem) => {
+                let asked =
+                    format!("the runner's probe `{kind}` {request} (client {PROBE_CLIENT})");
+                self.malformed_reply(node, &asked, body, &problem);
+            }
         }
+    }
+
+    /// The outcome a reply gives its operation (see [`read_reply`]): ok,
+    /// fail or info if it is an error, info (a malformed reply, counted)
+    /// otherwise.
+    fn judge_reply(&mut self, op_index: usize, body: Value) -> Outcome {
+        let op = &self.ops[op_index];
+        let problem = match read_reply(self.lab.as_ref(), &op.kind, &body) {
+            Reply::Ok => return Outcome::Ok { body },
+            Reply::Error(e) => return Outcome::from_error(&e),
+            Reply::Malformed(problem) => problem,
+        };
+        let (node, asked) = (
+            op.node,
+            format!("{}'s `{}` {}", op.client, op.kind, op.request),
+        );
+        self.malformed_reply(node, &asked, &body, &problem);
         Outcome::Info {
             reason: Indeterminate::Malformed(problem),
+        }
+    }
+
+    /// Counts a malformed reply from `node` to the request `asked` (in
+    /// words), and quotes the first few.
+    fn malformed_reply(&mut self, node: usize, asked: &str, body: &Value, problem: &str) {
+        self.replies.malformed += 1;
+        if self.replies.malformed_examples.len() < QUOTED {
+            let id = &self.cfg.node_ids()[node];
+            self.replies
+                .malformed_examples
+                .push(format!("{id} answered {asked} with {body}: {problem}"));
         }
     }
 
@@ -888,5 +905,35 @@ impl<B: Backend> Driver<'_, '_, B> {
             sampled_every_ms: (self.samples > 0)
                 .then(|| active * 1000.0 * self.cfg.nodes as f64 / self.samples as f64),
         })
+    }
+}
+
+/// A reply to a request of type `kind`, as Maelstrom's clients read it.
+enum Reply {
+    /// The request's `_ok` type, and it fits the lab's schema.
+    Ok,
+    /// A well-formed error.
+    Error(Error),
+    /// Anything else: what is wrong with it.
+    Malformed(String),
+}
+
+/// Judges `body` as the reply to a `kind` request: it must be `{kind}_ok`
+/// and fit `lab`'s closed schema ([`Lab::validate_reply`]), or be an error.
+/// The one check of client operations' and probes' replies alike.
+fn read_reply(lab: &dyn Lab, kind: &str, body: &Value) -> Reply {
+    let got = body.get("type").and_then(Value::as_str).unwrap_or("");
+    if got == "error" {
+        match serde_json::from_value::<Error>(body.clone()) {
+            Ok(e) => Reply::Error(e),
+            Err(e) => Reply::Malformed(format!("a malformed error ({e})")),
+        }
+    } else if got != format!("{kind}_ok") {
+        Reply::Malformed(format!("type `{got}`; expected `{kind}_ok` or `error`"))
+    } else {
+        match lab.validate_reply(kind, body) {
+            Ok(()) => Reply::Ok,
+            Err(why) => Reply::Malformed(why),
+        }
     }
 }

@@ -73,11 +73,7 @@ impl SweepPoint {
     /// (its name ends in `max`), which shows the worst seed, so the table
     /// never hides a bad run.
     pub fn cell(&self, column: &str) -> Option<f64> {
-        let (metric, stat) = match column.rsplit_once(':') {
-            Some((m, stat)) if STATS.contains(&stat) => (m, stat),
-            _ if column.ends_with("max") => (column, "max"),
-            _ => (column, "p50"),
-        };
+        let (metric, stat) = metric_and_stat(column);
         let s = self.spread(metric)?;
         Some(match stat {
             "min" => s.min,
@@ -88,8 +84,22 @@ impl SweepPoint {
         })
     }
 
+    /// The unit of a column's metric (`ms`, `B`, or empty for a count).
+    pub fn unit(&self, column: &str) -> Option<&'static str> {
+        Some(self.spread(metric_and_stat(column).0)?.unit)
+    }
+
     fn spread(&self, metric: &str) -> Option<&Spread> {
         self.summary.metrics.iter().find(|m| m.name == metric)
+    }
+}
+
+/// A column's metric and statistic (see [`SweepPoint::cell`]).
+fn metric_and_stat(column: &str) -> (&str, &str) {
+    match column.rsplit_once(':') {
+        Some((m, stat)) if STATS.contains(&stat) => (m, stat),
+        _ if column.ends_with("max") => (column, "max"),
+        _ => (column, "p50"),
     }
 }
 
@@ -165,9 +175,10 @@ pub fn table(points: &[SweepPoint], columns: &[String]) -> String {
     out
 }
 
-/// The trade-off charts: for each latency column, messages per operation
-/// (x) against that latency (y), one line per value of the first axis
-/// through the values of the others.
+/// The trade-off charts: for each column (latencies by default), messages
+/// per operation (x) against that column (y, labelled with its metric's
+/// unit), one line per value of the first axis through the values of the
+/// others.
 pub fn plots(points: &[SweepPoint], columns: &[String]) -> Vec<Plot> {
     let Some(first) = points.first() else {
         return Vec::new();
@@ -198,10 +209,16 @@ pub fn plots(points: &[SweepPoint], columns: &[String]) -> Vec<Plot> {
                     Series::new(format!("{line_flag} {value}"), points)
                 })
                 .collect();
+            let unit = points.iter().find_map(|p| p.unit(metric)).unwrap_or("");
+            let y_label = if unit.is_empty() {
+                metric.clone()
+            } else {
+                format!("{metric} ({unit})")
+            };
             Plot::lines(
                 &format!("Trade-off: messages per operation against {metric}"),
                 "msgs-per-op",
-                &format!("{metric} (ms)"),
+                &y_label,
                 series,
             )
         })
@@ -260,5 +277,41 @@ mod tests {
         assert_eq!(point.cell("latency max:min"), Some(1.0));
         assert_eq!(point.cell("latency:mean"), Some(4.0));
         assert_eq!(point.cell("nothing"), None);
+    }
+
+    #[test]
+    fn trade_off_charts_label_y_with_the_metrics_own_unit() {
+        let spread = |name: &str, unit: &'static str| Spread {
+            name: name.into(),
+            unit,
+            runs: 1,
+            min: 1.0,
+            p50: 1.0,
+            p99: 1.0,
+            max: 1.0,
+            mean: 1.0,
+        };
+        let point = |fanout: &str| SweepPoint {
+            settings: vec![("fanout".into(), fanout.into())],
+            summary: Summary {
+                workload: "w".into(),
+                seeds: vec![1],
+                failing_seeds: vec![],
+                metrics: vec![
+                    spread("msgs-per-op", ""),
+                    spread("latency", "ms"),
+                    spread("bytes-per-op", "B"),
+                    spread("ops", ""),
+                ],
+            },
+        };
+        let columns: Vec<String> = ["msgs-per-op", "latency:p99", "bytes-per-op", "ops"]
+            .map(String::from)
+            .into();
+        let labels: Vec<String> = plots(&[point("1"), point("2")], &columns)
+            .into_iter()
+            .map(|p| p.y.label)
+            .collect();
+        assert_eq!(labels, ["latency:p99 (ms)", "bytes-per-op (B)", "ops"]);
     }
 }

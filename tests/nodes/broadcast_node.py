@@ -2,12 +2,18 @@
 """A correct Maelstrom broadcast node that is not ours: every 100 ms each
 node sends every peer the values that peer has not acknowledged yet; a peer
 acknowledges what it received. Survives partitions (it keeps resending).
-The lab must pass it."""
+The lab must pass it.
+
+With a MODE (argv[1]) it answers the lab's probe reads (client `cprobe`)
+with a body a Maelstrom client refuses, and every other read correctly:
+- `probe-wrong-messages`: `read_ok` whose `messages` is not a list;
+- `probe-wrong-type`: type `foo` (with the right `messages`)."""
 import json
 import sys
 import threading
 import time
 
+mode = sys.argv[1] if len(sys.argv) > 1 else ""
 lock = threading.Lock()
 node_id = None
 peers = []
@@ -54,8 +60,13 @@ for line in sys.stdin:
                 values.append(v)
             send(msg["src"], {"type": "broadcast_ok", "in_reply_to": body["msg_id"]})
         elif kind == "read":
-            send(msg["src"], {"type": "read_ok", "messages": list(values),
-                              "in_reply_to": body["msg_id"]})
+            out = {"type": "read_ok", "messages": list(values)}
+            if msg["src"] == "cprobe" and mode == "probe-wrong-messages":
+                out["messages"] = "all of them"
+            elif msg["src"] == "cprobe" and mode == "probe-wrong-type":
+                out["type"] = "foo"
+            out["in_reply_to"] = body["msg_id"]
+            send(msg["src"], out)
         elif kind == "gossip":
             for v in body["messages"]:
                 if v not in known:
