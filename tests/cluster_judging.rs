@@ -47,6 +47,11 @@ fn correct_nodes_that_are_not_ours_pass() {
             "counter_node.py",
             &["--nodes", "3", "--settle", "1"],
         ),
+        (
+            "g-set",
+            "g_set_node.py",
+            &["--nodes", "3", "--settle", "1", "--time-limit", "4"],
+        ),
     ] {
         let (code, report, all) = run(workload, script, "", extra);
         assert_eq!(code, Some(0), "{workload} {script} {extra:?}: {all}");
@@ -344,4 +349,27 @@ fn a_malformed_reply_to_a_probe_read_is_judged_like_a_clients() {
             "{mode}: the samples are the clients' reads"
         );
     }
+}
+
+/// Maelstrom's g-set checker (set-full, as broadcast's) fails a g-set that
+/// never gossips (each node holds only its own adds) and one whose reads
+/// hold an element nobody added — even one that is not an integer, which
+/// the checker's integer sets would otherwise pass over.
+#[test]
+fn a_g_set_that_loses_or_invents_elements_fails_and_says_why() {
+    let flags = ["--nodes", "3", "--settle", "1", "--time-limit", "3"];
+    let (code, report, all) = run("g-set", "g_set_node.py", "no-gossip", &flags);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("INVALID"), "{report}");
+    assert!(
+        report.contains("final read lacks") && report.contains("acknowledged values"),
+        "{report}"
+    );
+    let (code, report, all) = run("g-set", "g_set_node.py", "invents", &flags);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        report.contains("final read holds values never added: [-1]"),
+        "{report}"
+    );
+    assert!(!report.contains("final read lacks"), "{report}");
 }

@@ -259,6 +259,7 @@ fn the_same_seed_gives_the_same_report_for_every_workload() {
         ("broadcast", &[]),
         ("tuning", &["--strategy", "hub"]),
         ("kv", &[]),
+        ("g-set", &["--strategy", "delta-push"]),
     ] {
         let cfg = partitioned(5, 20.0, 50.0, 5.0);
         let a = campaign(workload, flags, cfg.clone(), &[11]);
@@ -283,13 +284,15 @@ fn every_workload_passes_its_check_under_every_fault_at_once() {
         ..partitioned(5, 20.0, 50.0, 10.0)
     };
     let seeds: Vec<u64> = (100..120).collect();
-    let runs: [(&str, &[&str]); 6] = [
+    let runs: [(&str, &[&str]); 8] = [
         ("counter", &["--strategy", "full-state"]),
         ("counter", &["--strategy", "delta-push"]),
         ("broadcast", &[]),
         ("tuning", &["--strategy", "random"]),
         ("tuning", &["--strategy", "hub"]),
         ("kv", &["--keys", "10"]),
+        ("g-set", &["--strategy", "full-state"]),
+        ("g-set", &["--strategy", "delta-push"]),
     ];
     for (workload, flags) in runs {
         for r in campaign(workload, flags, cfg.clone(), &seeds) {
@@ -326,4 +329,38 @@ fn hub_delivers_values_lost_several_times_in_a_row_before_the_final_read() {
         assert!(r.net.dropped_by_partition > 0, "{what}: nothing was cut");
         assert!(r.net.dropped_by_loss > 0, "{what}: nothing was lost");
     }
+}
+
+/// The framework's replicator, through the `g-set` node: delta-push gets
+/// an add to every node in one link latency, and once every node knows its
+/// peers hold its state an idle cluster sends nothing — the same run with
+/// 20 s more of idle settling sends not one message more. Full-state keeps
+/// gossiping (which shows the comparison can fail).
+#[test]
+fn g_set_delta_push_delivers_in_one_latency_and_goes_quiet_when_idle() {
+    let cfg = |settle: f64| SimConfig {
+        nodes: 5,
+        latency: 20.0,
+        rate: 50.0,
+        time_limit: 5.0,
+        settle,
+        ..SimConfig::default()
+    };
+    let delta = ["--strategy", "delta-push"];
+    let short = &campaign("g-set", &delta, cfg(5.0), &[3])[0];
+    let long = &campaign("g-set", &delta, cfg(25.0), &[3])[0];
+    assert_eq!(metric(short, "delivery latency p50"), Some(20.0));
+    assert_eq!(metric(short, "values lost"), Some(0.0));
+    assert!(short.net.sent > 0);
+    assert_eq!(
+        short.net.sent, long.net.sent,
+        "an idle cluster sent messages"
+    );
+    let full = ["--strategy", "full-state"];
+    let short = &campaign("g-set", &full, cfg(5.0), &[3])[0];
+    let long = &campaign("g-set", &full, cfg(25.0), &[3])[0];
+    assert!(
+        long.net.sent > short.net.sent + 1000,
+        "full-state gossips on"
+    );
 }

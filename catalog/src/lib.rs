@@ -8,6 +8,7 @@
 
 use broadcast_fanout as _;
 use echo as _;
+use g_set as _;
 use gossip_tuning as _;
 use kv_bench as _;
 use maelstrom_specs as _;

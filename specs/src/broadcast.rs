@@ -47,7 +47,38 @@ pub struct BroadcastLabOptions {
     pub read_fraction: f64,
 }
 
-pub struct BroadcastLab {
+/// What tells Maelstrom's two set workloads apart: their messages.
+struct Shape {
+    /// The add operation's type, and its value's field.
+    add: &'static str,
+    field: &'static str,
+    /// The field of `read_ok` that holds the values.
+    read: &'static str,
+    /// Past participle of `add`, for the report's sentences.
+    added: &'static str,
+    /// Whether nodes get Maelstrom's `topology` message first.
+    topology: bool,
+}
+
+const BROADCAST: Shape = Shape {
+    add: "broadcast",
+    field: "message",
+    read: "messages",
+    added: "broadcast",
+    topology: true,
+};
+
+const G_SET: Shape = Shape {
+    add: "add",
+    field: "element",
+    read: "value",
+    added: "added",
+    topology: false,
+};
+
+/// Maelstrom's `broadcast` (`G = false`) or `g-set` (`G = true`): the same
+/// set-full checking and measurements over different messages.
+pub struct SetLab<const G: bool> {
     options: BroadcastLabOptions,
     nodes: usize,
     next_value: u64,
@@ -61,7 +92,14 @@ pub struct BroadcastLab {
     reached: Vec<(usize, Option<Duration>)>,
 }
 
-impl BroadcastLab {
+/// Maelstrom's `broadcast`.
+pub type BroadcastLab = SetLab<false>;
+/// Maelstrom's `g-set`: `add {element}`, `read` → `read_ok {value}`.
+pub type GSetLab = SetLab<true>;
+
+impl<const G: bool> SetLab<G> {
+    const SHAPE: &'static Shape = if G { &G_SET } else { &BROADCAST };
+
     fn reach(&mut self, now: Duration, value: &Value) {
         // Only values this lab issued: a foreign node's reply could hold
         // any number, and this is a dense table.
@@ -80,7 +118,7 @@ impl BroadcastLab {
     }
 }
 
-impl BroadcastLab {
+impl<const G: bool> SetLab<G> {
     /// A sample showed `node` holding `value` at `now`.
     fn saw(&mut self, now: Duration, node: usize, value: &Value) {
         if let Some(v) = value.as_u64() {
@@ -119,17 +157,19 @@ pub fn grid_topology(node_ids: &[NodeId]) -> BTreeMap<NodeId, Vec<NodeId>> {
 /// The values a read returned, sorted, each once (a node that repeats a
 /// value must not count as two hits). A sorted `Vec` rather than a
 /// `HashSet`: a run keeps every read, and most hold every value.
-fn read_values(op: &Op) -> Option<Vec<u64>> {
-    let messages = op.ok_body()?.get("messages")?.as_array()?;
+fn read_values(op: &Op, field: &str) -> Option<Vec<u64>> {
+    let messages = op.ok_body()?.get(field)?.as_array()?;
     let mut values: Vec<u64> = messages.iter().filter_map(Value::as_u64).collect();
     values.sort_unstable();
     values.dedup();
     Some(values)
 }
 
-impl Lab for BroadcastLab {
+impl<const G: bool> Lab for SetLab<G> {
     fn setup_message(&mut self, _node: &str, node_ids: &[NodeId]) -> Option<Value> {
-        Some(json!({"type": "topology", "topology": grid_topology(node_ids)}))
+        Self::SHAPE
+            .topology
+            .then(|| json!({"type": "topology", "topology": grid_topology(node_ids)}))
     }
 
     fn next_op(&mut self, rng: &mut StdRng) -> Option<Value> {
@@ -137,7 +177,8 @@ impl Lab for BroadcastLab {
             Some(json!({"type": "read"}))
         } else {
             self.next_value += 1;
-            Some(json!({"type": "broadcast", "message": self.next_value}))
+            let shape = Self::SHAPE;
+            Some(json!({"type": shape.add, shape.field: self.next_value}))
         }
     }
 
@@ -165,14 +206,14 @@ impl Lab for BroadcastLab {
     fn on_sample(&mut self, now: Duration, node: usize, request: &Value, reply: &Value) -> bool {
         match request["type"].as_str() {
             Some("read") => {
-                for value in reply["messages"].as_array().into_iter().flatten() {
+                for value in reply[Self::SHAPE.read].as_array().into_iter().flatten() {
                     self.saw(now, node, value);
                 }
                 true
             }
-            // A node that acknowledged a broadcast holds its value.
-            Some("broadcast") => {
-                self.saw(now, node, &request["message"]);
+            // A node that acknowledged an add holds its value.
+            Some(kind) if kind == Self::SHAPE.add => {
+                self.saw(now, node, &request[Self::SHAPE.field]);
                 false
             }
             _ => false,
@@ -181,19 +222,21 @@ impl Lab for BroadcastLab {
 
     fn validate_reply(&self, kind: &str, reply: &Value) -> Result<(), String> {
         match kind {
-            "read" => closed_schema(reply, &[("messages", Field::Array)]),
+            "read" => closed_schema(reply, &[(Self::SHAPE.read, Field::Array)]),
             _ => closed_schema(reply, &[]),
         }
     }
 
     fn check(&mut self, history: &History, net: &NetStats) -> Verdict {
         let mut verdict = Verdict::new();
+        let shape = Self::SHAPE;
+        let read_values = |op: &Op| read_values(op, shape.read);
         let broadcasts: Vec<&Op> = history
             .ops
             .iter()
-            .filter(|op| op.kind == "broadcast")
+            .filter(|op| op.kind == shape.add)
             .collect();
-        let value_of = |op: &Op| op.request["message"].as_u64();
+        let value_of = |op: &Op| op.request[shape.field].as_u64();
         let acked: BTreeMap<u64, &Op> = broadcasts
             .iter()
             .filter(|op| op.is_ok())
@@ -208,21 +251,25 @@ impl Lab for BroadcastLab {
         // Maelstrom's checker: Jepsen's set-full over every read.
         let set = set_full::analyse(
             history,
-            |op| (op.kind == "broadcast").then(|| value_of(op)).flatten(),
+            |op| (op.kind == shape.add).then(|| value_of(op)).flatten(),
             |op| (op.kind == "read").then(|| read_values(op)).flatten(),
         );
         let lost = set.values(Fate::Lost);
         if !lost.is_empty() {
             verdict.fail(format!(
-                "{} value(s) lost: known to have been broadcast, then missing from every \
+                "{} value(s) lost: known to have been {}, then missing from every \
                  later read, e.g. {:?}",
                 lost.len(),
+                shape.added,
                 &lost[..lost.len().min(5)]
             ));
         }
         let stable = set.count(Fate::Stable);
         if stable == 0 && !set.elements.is_empty() {
-            verdict.cannot_tell("no broadcast value became stable (seen by every later read)");
+            verdict.cannot_tell(format!(
+                "no {} value became stable (seen by every later read)",
+                shape.added
+            ));
         }
 
         // Stricter than Maelstrom: every node's final read holds every
@@ -249,15 +296,28 @@ impl Lab for BroadcastLab {
                     &missing[..missing.len().min(5)]
                 ));
             }
-            let invented: Vec<u64> = seen
+            // Values the lab never issued: integers it did not add, and
+            // anything that is not a non-negative integer (which the
+            // checker's integer sets leave out, so it is looked for here).
+            let mut invented: Vec<Value> = seen
                 .iter()
                 .filter(|v| !acked.contains_key(v) && !attempted.contains(v))
-                .copied()
+                .map(|&v| json!(v))
                 .collect();
+            let listed = op.ok_body().and_then(|b| b.get(shape.read)?.as_array());
+            invented.extend(
+                listed
+                    .into_iter()
+                    .flatten()
+                    .filter(|v| v.as_u64().is_none())
+                    .cloned(),
+            );
             if !invented.is_empty() {
+                let shown: Vec<String> = invented.iter().take(10).map(Value::to_string).collect();
                 verdict.fail(format!(
-                    "{node}'s final read holds values never broadcast: {:?}",
-                    &invented[..invented.len().min(10)]
+                    "{node}'s final read holds values never {}: [{}]",
+                    shape.added,
+                    shown.join(", ")
                 ));
             }
         }
@@ -335,7 +395,7 @@ impl Lab for BroadcastLab {
             }
         }
         let per_broadcast = net.sent as f64 / broadcasts.len().max(1) as f64;
-        verdict.metric("messages per broadcast", per_broadcast, "");
+        verdict.metric(format!("messages per {}", shape.add), per_broadcast, "");
 
         // Charts: values broadcast vs values at every node, over time;
         // delivery and stable latency distributions.
@@ -353,10 +413,13 @@ impl Lab for BroadcastLab {
             )
         };
         verdict.plots.push(Plot::over_time(
-            "Acknowledged values: broadcast, and held by every node",
+            &format!(
+                "Acknowledged values: {}, and held by every node",
+                shape.added
+            ),
             "values",
             vec![
-                count_series("broadcast", invoked),
+                count_series(shape.add, invoked),
                 count_series(
                     "at every node",
                     delivered_at.iter().map(Duration::as_secs_f64).collect(),
@@ -365,7 +428,7 @@ impl Lab for BroadcastLab {
         ));
         if !delivery.is_empty() {
             verdict.plots.push(Plot::histogram(
-                "Delivery latency (broadcast → every node)",
+                &format!("Delivery latency ({} → every node)", shape.add),
                 "latency (ms)",
                 &delivery,
             ));
@@ -379,12 +442,12 @@ impl Lab for BroadcastLab {
     }
 }
 
-impl LabSpec for BroadcastLab {
+impl<const G: bool> LabSpec for SetLab<G> {
     type Options = BroadcastLabOptions;
 
     fn new(options: &BroadcastLabOptions, setup: &LabSetup) -> Self {
         let nodes = setup.node_ids.len();
-        BroadcastLab {
+        SetLab {
             options: options.clone(),
             nodes,
             next_value: 0,

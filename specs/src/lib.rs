@@ -8,6 +8,7 @@
 //! - [`echo`]: Maelstrom's `echo`.
 //! - [`broadcast`]: Maelstrom's `broadcast` (Jepsen's set-full, delivery
 //!   latency).
+//!   The same module is Maelstrom's `g-set` ([`broadcast::GSetLab`]).
 //! - [`counter`]: Maelstrom's `g-counter` and `pn-counter`.
 //! - [`kv`]: our `kv`, the seed's last-writer-wins store.
 
@@ -25,6 +26,10 @@ inventory::submit!(SpecRegistration::new::<echo::EchoLab>(
 inventory::submit!(SpecRegistration::new::<broadcast::BroadcastLab>(
     "broadcast",
     "Maelstrom's broadcast: every acknowledged value in every node's reads (set-full)"
+));
+inventory::submit!(SpecRegistration::new::<broadcast::GSetLab>(
+    "g-set",
+    "Maelstrom's g-set: every acknowledged element in every node's reads (set-full)"
 ));
 inventory::submit!(SpecRegistration::new::<counter::CounterLab<false>>(
     "pn-counter",

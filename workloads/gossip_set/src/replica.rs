@@ -56,8 +56,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ledger::Ledger;
-pub use maelstrom_framework::replication::Timing;
 use crate::values::{Receipt, ValueIdx, ValueStore};
+pub use maelstrom_framework::replication::Timing;
 
 /// The most values one message carries.
 pub const MAX_BATCH_VALUES: usize = 1000;

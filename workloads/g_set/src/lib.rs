@@ -1,0 +1,116 @@
+//! Workload `g-set`: Maelstrom's grow-only set, replicated by the
+//! framework's [`Replicator`] of a [`GSet`]. The whole task's own idea is
+//! "a set whose merge is union"; how it spreads is the framework's.
+//!
+//! - `add {element}` → `add_ok`: any JSON value (Maelstrom sends unique
+//!   integers). Equal values are one element whatever their object key
+//!   order ([`OrdJson`]).
+//! - `read` → `read_ok {value: [...]}`: every element held, in
+//!   [`OrdJson`] order (integers ascending first).
+//! - Between nodes: `replicate {elements, wants_ack?, acks?, resend?}`,
+//!   the replicator's message (see [`maelstrom_framework::replication::replicator`]).
+//!
+//! Flags: `--strategy full-state|delta-push` (default full-state),
+//! `--fanout`, `--gossip-interval-ms`, `--push-delay-ms`.
+
+use maelstrom_framework::replication::{
+    GSet, Gossip, OrdJson, ReplicationOptions, ReplicationTimer, Replicator,
+};
+use maelstrom_framework::{Ctx, Handler, Registration, Request, View, Workload};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What the node accepts.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    Add { element: Value },
+    Read,
+    Replicate(Gossip<GSet<OrdJson>>),
+}
+
+/// What the node answers.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply<'a> {
+    AddOk,
+    ReadOk { value: Vec<&'a Value> },
+}
+
+/// One node: the replicated set, and its elements in order of receipt
+/// (what a simulator watches to time each element's arrival).
+#[derive(Debug)]
+pub struct GSetNode {
+    set: Replicator<GSet<OrdJson>>,
+    received: Vec<Value>,
+}
+
+impl GSetNode {
+    pub fn new(options: &ReplicationOptions) -> GSetNode {
+        GSetNode {
+            set: Replicator::new("replicate", *options),
+            received: Vec::new(),
+        }
+    }
+
+    pub fn replicator(&self) -> &Replicator<GSet<OrdJson>> {
+        &self.set
+    }
+}
+
+impl Handler for GSetNode {
+    type Message = Message;
+    type Timer = ReplicationTimer;
+
+    fn view(&self) -> Option<View<'_>> {
+        Some(View::Values(&self.received))
+    }
+
+    fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+        self.set.start(ctx);
+        Ok(())
+    }
+
+    fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Message) -> anyhow::Result<()> {
+        match msg {
+            Message::Add { element } => {
+                let element = OrdJson::new(element);
+                let copy = element.value().clone();
+                if self.set.update(ctx, |set| set.insert(element)) {
+                    self.received.push(copy);
+                }
+                ctx.reply(req, &Reply::AddOk);
+            }
+            Message::Read => {
+                let value = self.set.state().iter().map(OrdJson::value).collect();
+                ctx.reply(req, &Reply::ReadOk { value });
+            }
+            Message::Replicate(gossip) => {
+                let new = self.set.on_message(ctx, req, gossip);
+                self.received.extend(new.iter().map(|e| e.value().clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: ReplicationTimer) -> anyhow::Result<()> {
+        self.set.on_timer(ctx, timer);
+        Ok(())
+    }
+}
+
+impl Workload for GSetNode {
+    type Options = ReplicationOptions;
+
+    fn new(options: &ReplicationOptions) -> Self {
+        GSetNode::new(options)
+    }
+}
+
+maelstrom_framework::inventory::submit!(
+    Registration::new::<GSetNode>(
+        "g-set",
+        "Maelstrom's g-set: a grow-only set replicated by full-state gossip or delta-push"
+    )
+    .implements(&["g-set"])
+);
