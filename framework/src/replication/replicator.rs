@@ -30,9 +30,13 @@
 //!   next push or repair carries it again; one that re-sends content asks
 //!   for a prompt ack (`resend`).
 //! - *Anti-entropy.* Each tick, up to `fanout` random peers whose
-//!   `covered` state lacks part of ours, and has for longer than the
-//!   link's resend time (long enough for the origin's push and its ack to
-//!   have come), get that delta. This repairs losses and partitions and
+//!   `covered` state lacks part of ours get that delta: at once when a
+//!   delta to them was presumed lost (re-sends to a peer that stays
+//!   silent back off, 1, 2, then 4 of the link's prompt timeouts apart,
+//!   [`MAX_BACKOFF`]; anything heard from it resets that), else once it
+//!   has lacked it for
+//!   longer than the link's resend time (long enough for the origin's
+//!   push and its ack to have come). This repairs losses and partitions and
 //!   relays between nodes that cannot reach each other. Once every node
 //!   knows its peers hold its state, an idle cluster sends nothing.
 //!
@@ -169,7 +173,17 @@ struct Peer<C> {
     /// A delta was presumed lost since the last push: the next one asks
     /// for a prompt ack.
     resending: bool,
+    /// Re-sends to a peer that stays silent back off: the next not before
+    /// this, each wait twice the last, up to [`MAX_BACKOFF`] times the
+    /// link's prompt timeout. Anything heard from the peer resets it.
+    retry_at: Option<Duration>,
+    backoff: u32,
 }
+
+/// The longest wait between re-sends to a silent peer, in prompt timeouts
+/// (1 s each before the link has a round trip): a cut-off peer costs a
+/// message every few seconds, and hears again within as long of a heal.
+pub const MAX_BACKOFF: u32 = 4;
 
 impl<C: Crdt> Peer<C> {
     /// Deltas the link presumed lost leave `covered`.
@@ -312,6 +326,8 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
             peer.lost(settled.lost);
             let heard = peer.link.heard_from(now, &self.timing);
             peer.lost(heard.lost);
+            peer.retry_at = None;
+            peer.backoff = 0;
             // A node holds what it sends.
             peer.known.merge(&msg.state);
             peer.covered.merge(&msg.state);
@@ -431,10 +447,6 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
         let now = ctx.now();
         let timing = self.timing;
         for peer in self.peers.values_mut() {
-            if peer.link.probe_due(now, &timing) {
-                let lost = peer.link.give_up_all();
-                peer.lost(lost);
-            }
             let lost = peer.link.expired(now, &timing);
             peer.lost(lost);
         }
@@ -443,8 +455,16 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
             .peers
             .iter()
             .filter(|(_, p)| {
-                p.behind_since
-                    .is_none_or(|since| now.saturating_sub(since) < p.link.resend_after(&timing))
+                // What we sent and lost goes again at once (backing off
+                // while the peer stays silent); what a third party sent us
+                // waits for its origin's push and ack.
+                if p.resending {
+                    p.retry_at.is_some_and(|at| now < at)
+                } else {
+                    p.behind_since.is_none_or(|since| {
+                        now.saturating_sub(since) < p.link.resend_after(&timing)
+                    })
+                }
             })
             .map(|(id, _)| id.as_str())
             .collect();
@@ -488,6 +508,12 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
             return;
         }
         let resend = !delta.is_empty() && std::mem::take(&mut peer.resending);
+        if resend {
+            let prompt = peer.link.prompt_resend_after(&self.timing);
+            let wait = prompt.saturating_mul(1 << peer.backoff);
+            peer.retry_at = Some(ctx.now().saturating_add(wait));
+            peer.backoff = (peer.backoff + 1).min(MAX_BACKOFF.ilog2());
+        }
         let body = Out {
             kind: self.kind,
             state: &delta,
@@ -505,5 +531,243 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
             peer.link.sent(msg_id, delta, now, resend);
             peer.behind_since = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Node, Process};
+    use crate::replication::crdt::GSet;
+    use crate::testing::{at, deliver, init, take_output};
+    use serde_json::{Value, json};
+
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Msg {
+        Add { element: u64 },
+        Replicate(Gossip<GSet<u64>>),
+    }
+
+    struct SetNode(Replicator<GSet<u64>>);
+
+    impl Handler for SetNode {
+        type Message = Msg;
+        type Timer = ReplicationTimer;
+
+        fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+            self.0.start(ctx);
+            Ok(())
+        }
+
+        fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Msg) -> anyhow::Result<()> {
+            match msg {
+                Msg::Add { element } => {
+                    self.0.update(ctx, |s| s.insert(element));
+                    ctx.reply(req, &json!({"type": "add_ok"}));
+                }
+                Msg::Replicate(gossip) => {
+                    self.0.on_message(ctx, req, gossip);
+                }
+            }
+            Ok(())
+        }
+
+        fn on_timer(&mut self, ctx: &mut Ctx<Self>, t: ReplicationTimer) -> anyhow::Result<()> {
+            self.0.on_timer(ctx, t);
+            Ok(())
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// n1 of n1, n2, n3 under `strategy`.
+    fn node(strategy: Strategy) -> Node<SetNode> {
+        let options = ReplicationOptions {
+            strategy,
+            ..ReplicationOptions::default()
+        };
+        let mut node = Node::new(SetNode(Replicator::new("replicate", options)), 7);
+        init(&mut node, "n1", &["n1", "n2", "n3"]);
+        node
+    }
+
+    /// Wakes the node every millisecond up to `until`; returns what it
+    /// wrote, each with the time it was written.
+    fn run_until(node: &mut Node<SetNode>, from: u64, until: u64) -> Vec<(u64, Value)> {
+        let mut out = Vec::new();
+        for t in from..=until {
+            node.on_wake(at(ms(t)));
+            out.extend(take_output(node).into_iter().map(|m| (t, m)));
+        }
+        out
+    }
+
+    fn replica(node: &Node<SetNode>) -> &Replicator<GSet<u64>> {
+        &node.handler_ref().0
+    }
+
+    #[test]
+    fn full_state_sends_the_whole_state_to_fanout_peers_every_tick() {
+        let mut n = node(Strategy::FullState);
+        deliver(
+            &mut n,
+            ms(0),
+            "c1",
+            json!({"type": "add", "msg_id": 1, "element": 4}),
+        );
+        let out = run_until(&mut n, 1, 1000);
+        // About ten ticks (100 ms + up to 10 ms jitter), two peers each.
+        let sent: Vec<_> = out
+            .iter()
+            .filter(|(_, m)| m["body"]["type"] == "replicate")
+            .collect();
+        assert!((16..=20).contains(&sent.len()), "{}", sent.len());
+        for (_, m) in sent {
+            assert_eq!(m["body"]["elements"], json!([4]));
+            assert!(m["body"].get("wants_ack").is_none(), "{m}");
+        }
+    }
+
+    #[test]
+    fn delta_push_sends_a_change_at_once_and_nothing_more_once_acked() {
+        let mut n = node(Strategy::DeltaPush);
+        deliver(
+            &mut n,
+            ms(0),
+            "c1",
+            json!({"type": "add", "msg_id": 1, "element": 4}),
+        );
+        let out = run_until(&mut n, 0, 1);
+        let pushes: Vec<&Value> = out.iter().map(|(_, m)| m).collect();
+        assert_eq!(pushes.len(), 2, "{pushes:?}");
+        let ids: Vec<u64> = pushes
+            .iter()
+            .map(|m| m["body"]["msg_id"].as_u64().unwrap())
+            .collect();
+        for (m, peer) in pushes.iter().zip(["n2", "n3"]) {
+            assert_eq!(m["dest"], peer);
+            assert_eq!(m["body"]["elements"], json!([4]));
+            assert_eq!(m["body"]["wants_ack"], true);
+        }
+        for (peer, id) in ["n2", "n3"].into_iter().zip(ids) {
+            let ack = json!({"type": "replicate", "elements": [], "acks": [id]});
+            assert!(deliver(&mut n, ms(50), peer, ack).is_empty());
+        }
+        assert_eq!(replica(&n).peers_synced(), 2);
+        // Known everywhere: the next ten seconds are silent.
+        assert!(run_until(&mut n, 51, 10_000).is_empty());
+    }
+
+    #[test]
+    fn delta_push_resends_an_unacknowledged_delta_asking_for_a_prompt_ack() {
+        let mut n = node(Strategy::DeltaPush);
+        deliver(
+            &mut n,
+            ms(0),
+            "c1",
+            json!({"type": "add", "msg_id": 1, "element": 4}),
+        );
+        let pushes = run_until(&mut n, 0, 1);
+        let to_n2 = pushes.iter().find(|(_, m)| m["dest"] == "n2").unwrap();
+        let id = to_n2.1["body"]["msg_id"].clone();
+        // n2 acks; n3 never answers: its push is given up after the resend
+        // time (2.2 s before any ack: Timing::for_interval(100 ms)) and
+        // goes again at the next tick, marked as a resend.
+        let ack = json!({"type": "replicate", "elements": [], "acks": [id]});
+        deliver(&mut n, ms(20), "n2", ack);
+        let out = run_until(&mut n, 2, 2600);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let (t, m) = &out[0];
+        assert!((2200..=2320).contains(t), "resent at {t} ms");
+        assert_eq!(m["dest"], "n3");
+        assert_eq!(m["body"]["elements"], json!([4]));
+        assert_eq!(m["body"]["resend"], true);
+        assert_eq!(replica(&n).peers_synced(), 1);
+    }
+
+    #[test]
+    fn delta_push_relays_what_a_peer_sent_only_after_a_grace() {
+        let mut n = node(Strategy::DeltaPush);
+        let delta = json!({"type": "replicate", "msg_id": 5, "elements": [9], "wants_ack": true});
+        assert!(
+            deliver(&mut n, ms(0), "n2", delta).is_empty(),
+            "not pushed on"
+        );
+        let out = run_until(&mut n, 1, 3000);
+        // The ack goes alone after the ack delay (1 s)…
+        let (t, ack) = &out[0];
+        assert!((1000..=1110).contains(t), "ack at {t} ms");
+        assert_eq!(ack["dest"], "n2");
+        assert_eq!(ack["body"]["acks"], json!([5]));
+        assert_eq!(ack["body"]["elements"], json!([]));
+        // …and n3, not known to hold 9, gets it by anti-entropy once the
+        // resend time (2.2 s) has passed, when its origin's push and ack
+        // would have come.
+        let (t, relay) = &out[1];
+        assert!((2200..=2320).contains(t), "relayed at {t} ms");
+        assert_eq!(relay["dest"], "n3");
+        assert_eq!(relay["body"]["elements"], json!([9]));
+        assert_eq!(out.len(), 2, "{out:?}");
+    }
+
+    #[test]
+    fn a_message_from_a_stranger_merges_but_keeps_no_books() {
+        let mut n = node(Strategy::DeltaPush);
+        let delta = json!({"type": "replicate", "msg_id": 5, "elements": [3], "wants_ack": true});
+        deliver(&mut n, ms(0), "n9", delta);
+        assert!(replica(&n).state().contains(&3));
+        assert!(replica(&n).known_state_of("n9").is_none());
+        let out = run_until(&mut n, 1, 3000);
+        assert!(out.iter().all(|(_, m)| m["dest"] != "n9"), "{out:?}");
+    }
+
+    #[test]
+    fn re_sends_to_a_silent_peer_back_off_and_stop_once_it_answers() {
+        let mut n = node(Strategy::DeltaPush);
+        deliver(
+            &mut n,
+            ms(0),
+            "c1",
+            json!({"type": "add", "msg_id": 1, "element": 4}),
+        );
+        let pushes = run_until(&mut n, 0, 1);
+        for (_, m) in &pushes {
+            if m["dest"] == "n2" {
+                let ack =
+                    json!({"type": "replicate", "elements": [], "acks": [m["body"]["msg_id"]]});
+                deliver(&mut n, ms(20), "n2", ack);
+            }
+        }
+        // n3 is cut off for 20 s: re-sends at ~2.2 s, then 1, 2, 4, 4, …
+        // seconds apart (the prompt timeout, doubling up to 4×).
+        let out = run_until(&mut n, 2, 20_000);
+        let times: Vec<u64> = out.iter().map(|(t, _)| *t).collect();
+        assert!(
+            out.iter()
+                .all(|(_, m)| m["dest"] == "n3" && m["body"]["resend"] == true)
+        );
+        let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(times.len() >= 5 && times.len() <= 8, "{times:?}");
+        assert!(gaps.iter().all(|&g| g >= 1000), "{gaps:?}");
+        assert!(
+            gaps.iter().skip(3).all(|&g| (4000..=4300).contains(&g)),
+            "{gaps:?}"
+        );
+        // n3 comes back, too late to ack the latest (given up after its
+        // prompt timeout): heard after a silence, it gets the delta again
+        // at the next tick, at once; once that is acked nothing more goes.
+        let last = out.last().unwrap().1["body"]["msg_id"].clone();
+        let ack = json!({"type": "replicate", "elements": [], "acks": [last]});
+        deliver(&mut n, ms(20_001), "n3", ack);
+        let again = run_until(&mut n, 20_002, 20_200);
+        assert_eq!(again.len(), 1, "{again:?}");
+        let ack =
+            json!({"type": "replicate", "elements": [], "acks": [again[0].1["body"]["msg_id"]]});
+        deliver(&mut n, ms(20_201), "n3", ack);
+        assert_eq!(replica(&n).peers_synced(), 2);
+        assert!(run_until(&mut n, 20_202, 40_000).is_empty());
     }
 }
