@@ -207,6 +207,10 @@ pub struct Link<P> {
     /// Between two messages from this peer (at least the slack apart),
     /// silences cut to the bound.
     gap: Option<Smoothed>,
+    /// Retries to a silent peer back off ([`Link::retried`]): the next not
+    /// before this.
+    retry_at: Option<Duration>,
+    doublings: u32,
 }
 
 impl<P> Default for Link<P> {
@@ -220,6 +224,8 @@ impl<P> Default for Link<P> {
             ack_time: None,
             round_trip: None,
             gap: None,
+            retry_at: None,
+            doublings: 0,
         }
     }
 }
@@ -340,6 +346,8 @@ impl<P> Link<P> {
         }
         self.heard_any = true;
         self.last_heard = self.last_heard.max(now);
+        self.retry_at = None;
+        self.doublings = 0;
         Heard {
             after_silence: silent,
             lost: if silent {
@@ -397,6 +405,33 @@ impl<P> Link<P> {
         !self.in_flight.is_empty() && self.silent_for(now) >= t.silence
     }
 
+    /// Gives up the oldest message in flight (a workload that bounds what
+    /// it keeps in flight); returns its payload.
+    pub fn give_up_oldest(&mut self) -> Option<P> {
+        self.in_flight.pop_first().map(|(_, f)| f.payload)
+    }
+
+    /// How many messages are in flight.
+    pub fn in_flight_len(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether a retry to the peer may go at `now`: none has gone since the
+    /// peer was last heard from, or its backoff has passed.
+    pub fn retry_due(&self, now: Duration) -> bool {
+        self.retry_at.is_none_or(|at| now >= at)
+    }
+
+    /// A retry (a re-send to a peer that has been silent since) went at
+    /// `now`: the next waits `base`, then twice as long each time, up to
+    /// `base` × 2^`max_doublings`. Anything heard from the peer
+    /// ([`Link::heard_from`]) ends the backoff.
+    pub fn retried(&mut self, now: Duration, base: Duration, max_doublings: u32) {
+        let wait = base.saturating_mul(1 << self.doublings.min(16));
+        self.retry_at = Some(now.saturating_add(wait));
+        self.doublings = (self.doublings + 1).min(max_doublings);
+    }
+
     /// When the oldest unacknowledged message was sent.
     pub fn oldest_in_flight(&self) -> Option<Duration> {
         self.in_flight.first_key_value().map(|(_, f)| f.sent_at)
@@ -436,6 +471,11 @@ impl<P> Link<P> {
     /// When the owed acks come due by their delay (`None`: none owed).
     pub fn acks_due_at(&self, delay: Duration) -> Option<Duration> {
         self.owed_since.map(|since| since.saturating_add(delay))
+    }
+
+    /// Whether an ack for `msg_id` is owed already (a duplicate message).
+    pub fn owes(&self, msg_id: u64) -> bool {
+        self.owed_acks.contains(&msg_id)
     }
 
     /// How many acks this node owes the peer.
@@ -605,5 +645,36 @@ mod tests {
         l.sent(5, 'd', ms(3000), true);
         l.acknowledged(&[5], ms(3600), &t);
         assert_eq!(l.prompt_resend_after(&t), prompt);
+    }
+
+    #[test]
+    fn retries_to_a_silent_peer_back_off_until_it_is_heard() {
+        let t = timing();
+        let mut l: Link<()> = Link::default();
+        assert!(l.retry_due(ms(0)));
+        l.retried(ms(0), ms(100), 2);
+        assert!(!l.retry_due(ms(99)) && l.retry_due(ms(100)));
+        l.retried(ms(100), ms(100), 2);
+        assert!(!l.retry_due(ms(299)) && l.retry_due(ms(300)));
+        l.retried(ms(300), ms(100), 2);
+        assert!(!l.retry_due(ms(699)) && l.retry_due(ms(700)), "4 × base");
+        l.retried(ms(700), ms(100), 2);
+        assert!(l.retry_due(ms(1100)), "capped at 4 × base");
+        l.heard_from(ms(800), &t);
+        assert!(l.retry_due(ms(800)), "heard: no backoff");
+        l.retried(ms(800), ms(100), 2);
+        assert!(l.retry_due(ms(900)), "and it starts over");
+    }
+
+    #[test]
+    fn in_flight_can_be_bounded_oldest_first_and_duplicates_are_seen() {
+        let mut l = Link::default();
+        l.sent(3, 'a', ms(0), false);
+        l.sent(4, 'b', ms(1), false);
+        assert_eq!(l.in_flight_len(), 2);
+        assert_eq!(l.give_up_oldest(), Some('a'));
+        assert_eq!(l.in_flight_len(), 1);
+        l.owe_ack(9, ms(0));
+        assert!(l.owes(9) && !l.owes(8));
     }
 }

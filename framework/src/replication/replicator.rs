@@ -33,7 +33,7 @@
 //!   `covered` state lacks part of ours get that delta: at once when a
 //!   delta to them was presumed lost (re-sends to a peer that stays
 //!   silent back off, 1, 2, then 4 of the link's prompt timeouts apart,
-//!   [`MAX_BACKOFF`]; anything heard from it resets that), else once it
+//!   [`MAX_BACKOFF_DOUBLINGS`]; anything heard from it resets that), else once it
 //!   has lacked it for
 //!   longer than the link's resend time (long enough for the origin's
 //!   push and its ack to have come). This repairs losses and partitions and
@@ -173,17 +173,13 @@ struct Peer<C> {
     /// A delta was presumed lost since the last push: the next one asks
     /// for a prompt ack.
     resending: bool,
-    /// Re-sends to a peer that stays silent back off: the next not before
-    /// this, each wait twice the last, up to [`MAX_BACKOFF`] times the
-    /// link's prompt timeout. Anything heard from the peer resets it.
-    retry_at: Option<Duration>,
-    backoff: u32,
 }
 
-/// The longest wait between re-sends to a silent peer, in prompt timeouts
-/// (1 s each before the link has a round trip): a cut-off peer costs a
-/// message every few seconds, and hears again within as long of a heal.
-pub const MAX_BACKOFF: u32 = 4;
+/// Re-sends to a peer that stays silent back off ([`Link::retried`]):
+/// the link's prompt timeout (1 s before it has a round trip), then twice
+/// and four times that: a cut-off peer costs a message every few seconds,
+/// and hears again within as long of a heal.
+pub const MAX_BACKOFF_DOUBLINGS: u32 = 2;
 
 impl<C: Crdt> Peer<C> {
     /// Deltas the link presumed lost leave `covered`.
@@ -326,8 +322,6 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
             peer.lost(settled.lost);
             let heard = peer.link.heard_from(now, &self.timing);
             peer.lost(heard.lost);
-            peer.retry_at = None;
-            peer.backoff = 0;
             // A node holds what it sends.
             peer.known.merge(&msg.state);
             peer.covered.merge(&msg.state);
@@ -459,7 +453,7 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
                 // while the peer stays silent); what a third party sent us
                 // waits for its origin's push and ack.
                 if p.resending {
-                    p.retry_at.is_some_and(|at| now < at)
+                    !p.link.retry_due(now)
                 } else {
                     p.behind_since.is_none_or(|since| {
                         now.saturating_sub(since) < p.link.resend_after(&timing)
@@ -510,9 +504,7 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
         let resend = !delta.is_empty() && std::mem::take(&mut peer.resending);
         if resend {
             let prompt = peer.link.prompt_resend_after(&self.timing);
-            let wait = prompt.saturating_mul(1 << peer.backoff);
-            peer.retry_at = Some(ctx.now().saturating_add(wait));
-            peer.backoff = (peer.backoff + 1).min(MAX_BACKOFF.ilog2());
+            peer.link.retried(ctx.now(), prompt, MAX_BACKOFF_DOUBLINGS);
         }
         let body = Out {
             kind: self.kind,

@@ -57,16 +57,24 @@
 //!   without a writer, entries from clients) is queued for every peer but
 //!   the sender. The price: a peer that others can reach but the writer
 //!   cannot gets the write only once the writer reaches it again.
+//! - Loss detection is the framework's acknowledged link
+//!   ([`maelstrom_framework::replication::link`], numbered by `seq`): a
+//!   `kv_merge` is presumed lost when it is unacknowledged for the peer's
+//!   usual ack time (smoothed, mean + 4 deviations + half an interval; at
+//!   most `--merge-timeout-ms`), when the peer acknowledged one sent at
+//!   least half an interval later (fast retransmit), or when the peer's
+//!   next message comes after a merge timeout of silence (the link was
+//!   cut). Its keys are then due again.
 //! - Anti-entropy, every `--gossip-interval-ms` (+ up to 10 % jitter): a
-//!   `kv_merge` unacknowledged for `--merge-timeout-ms` is given up, its
-//!   keys are due again and the peer counts as silent: pushes skip it, and
-//!   up to `--fanout` silent peers per round get their due keys, first at
-//!   once, then after one timeout, then every two (the backoff cap,
-//!   [`MAX_BACKOFF_TIMEOUTS`]). Anything received from a silent peer makes
-//!   it responsive again. So a lost message costs one retry, and a peer
-//!   cut off by a partition costs one message per second (with defaults),
-//!   whatever the write rate; it catches up within about a second of the
-//!   heal. With no loss nothing times out, and an idle cluster is silent.
+//!   `kv_merge` overdue by those rules makes the peer count as silent:
+//!   pushes skip it, and up to `--fanout` silent peers per round get their
+//!   due keys, first at once, then after one merge timeout, then every two
+//!   (the backoff cap, [`MAX_BACKOFF_DOUBLINGS`]). Anything received from a
+//!   silent peer makes it responsive again. So a lost message costs one
+//!   retry, and a peer cut off by a partition costs one message per second
+//!   (with defaults), whatever the write rate; it catches up within about
+//!   a second of the heal. With no loss nothing times out, and an idle
+//!   cluster is silent.
 //! - Bounded: at most 1,000 entries and about 512 KiB of entries per
 //!   `kv_merge` (lines stay well under the 1 MiB input limit; a single
 //!   entry bigger than that cannot be replicated); per peer at most 1,024
@@ -89,8 +97,10 @@
 //!   messages per write (README, "Measured figures", KV).
 //! - `--ack-delay-ms MS` (default 100): how long an owed acknowledgement
 //!   waits for a push to carry it.
-//! - `--merge-timeout-ms MS` (default 500): how long a `kv_merge` waits for
-//!   its acknowledgement; keep it above the ack delay plus a round trip.
+//! - `--merge-timeout-ms MS` (default 500): the longest a `kv_merge` waits
+//!   for its acknowledgement (the link waits less once it knows the peer's
+//!   acks come sooner), and the silence after which a peer counts as cut
+//!   off; keep it above the ack delay plus a round trip.
 //!
 //! # Measured
 //! In the README ("Measured figures", KV): messages and bytes per write,
@@ -135,8 +145,8 @@
 //!   - `gossip_bytes_sent`: bytes of those messages' bodies as serialised
 //!     JSON, without the envelope and the `msg_id`/`in_reply_to` the
 //!     framework adds;
-//!   - `merge_timeouts`: `kv_merge`s with entries not acknowledged within
-//!     the merge timeout (their entries were then re-sent);
+//!   - `merge_timeouts`: `kv_merge`s with entries presumed lost by the
+//!     rules above (their entries were then re-sent);
 //!   - `unsynced_keys`: keys whose current entry a peer is not yet known
 //!     to hold, summed over peers (0 once replication has caught up);
 //!   - `reads`: `read` and `kv_read` requests answered (found or not);
@@ -189,8 +199,9 @@ pub const MAX_MERGE_BYTES: usize = 512 << 10;
 /// oldest is forgotten (and its entries re-sent), so a peer that floods us
 /// or never answers costs bounded memory.
 pub const MAX_PENDING_SEQS: usize = 1024;
-/// A silent peer is retried at most this many merge timeouts apart.
-pub const MAX_BACKOFF_TIMEOUTS: u32 = 2;
+/// Retries to a silent peer back off: the first at once, then one merge
+/// timeout later, then every two (2^1).
+pub const MAX_BACKOFF_DOUBLINGS: u32 = 1;
 
 // ---------------------------------------------------------------- messages
 
@@ -430,7 +441,7 @@ pub struct KvNode {
     total_writes: u64,
     gossip_msgs: u64,
     gossip_bytes: u64,
-    merge_timeouts: u64,
+    presumed_lost: u64,
     convergence: stats::Convergence,
     reads: stats::ReadLog,
 }
@@ -449,7 +460,7 @@ impl KvNode {
             total_writes: 0,
             gossip_msgs: 0,
             gossip_bytes: 0,
-            merge_timeouts: 0,
+            presumed_lost: 0,
             convergence: stats::Convergence::default(),
             reads: stats::ReadLog::default(),
         }
@@ -488,7 +499,7 @@ impl KvNode {
             convergence_max_ms: c.max_ms,
             gossip_msgs_sent: self.gossip_msgs,
             gossip_bytes_sent: self.gossip_bytes,
-            merge_timeouts: self.merge_timeouts,
+            merge_timeouts: self.presumed_lost,
             unsynced_keys: self.unsynced_keys(),
             reads: self.reads.reads(),
             stale_reads: self.reads.stale(),
@@ -509,7 +520,7 @@ impl KvNode {
     pub fn pending_seqs(&self) -> usize {
         self.peers
             .iter()
-            .map(|p| p.unacked.len() + p.owed.len())
+            .map(|p| p.link.in_flight_len() + p.link.owed_len())
             .sum()
     }
 
@@ -631,7 +642,7 @@ impl Handler for KvNode {
                 self.push_armed = false;
                 for i in 0..self.peers.len() {
                     let peer = &self.peers[i];
-                    if peer.retry_at.is_none() && peer.has_due() {
+                    if !peer.silent && peer.has_due() {
                         self.send_merge(ctx, i);
                     }
                 }

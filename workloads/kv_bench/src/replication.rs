@@ -1,18 +1,19 @@
 //! Replication between our kv nodes: one-way `kv_merge` pushes numbered
-//! per peer, acknowledged on later traffic (or alone after a delay),
-//! re-sent after a timeout with backoff for a silent peer, and anti-entropy
-//! for peers that may lack keys.
+//! per peer over the framework's acknowledged link (acks on later
+//! traffic or alone after a delay, adaptive loss detection, backoff for a
+//! silent peer), and anti-entropy for peers that may lack keys.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::Duration;
 
+use maelstrom_framework::replication::{Link, Timing};
 use maelstrom_framework::{Ctx, Error, Request};
 use serde::Serialize;
 
 use crate::store;
 use crate::{
-    Entry, Gossip, KvNode, MAX_BACKOFF_TIMEOUTS, MAX_MERGE_BYTES, MAX_MERGE_ENTRIES,
+    Entry, Gossip, KvNode, MAX_BACKOFF_DOUBLINGS, MAX_MERGE_BYTES, MAX_MERGE_ENTRIES,
     MAX_PENDING_SEQS, Outcome, Reply, Timer, Ts, Version,
 };
 
@@ -27,17 +28,13 @@ pub(crate) struct Peer {
     /// with more due keys than fit in one batch gets all of them in turn.
     pub(crate) cursor: String,
     pub(crate) last_seq: u64,
-    /// Our `kv_merge`s with entries that the peer has not acknowledged.
-    pub(crate) unacked: BTreeMap<u64, Batch>,
-    /// Seqs of the peer's `kv_merge`s with entries we have not yet
-    /// acknowledged, and since when the oldest waits.
-    pub(crate) owed: BTreeSet<u64>,
-    pub(crate) owed_since: Duration,
-    /// Set when a `kv_merge` to the peer timed out and nothing came from it
-    /// since: pushes skip it, and its due keys are retried from then on,
-    /// each retry `backoff` later than the last.
-    pub(crate) retry_at: Option<Duration>,
-    pub(crate) backoff: Duration,
+    /// Our `kv_merge`s in flight to the peer (numbered by seq) and the
+    /// peer's seqs we owe an ack.
+    pub(crate) link: Link<Batch>,
+    /// A `kv_merge` to the peer was presumed lost and nothing came from it
+    /// since: pushes skip it, and anti-entropy retries its due keys,
+    /// backing off ([`Link::retried`]).
+    pub(crate) silent: bool,
 }
 
 impl Peer {
@@ -47,11 +44,8 @@ impl Peer {
             unsynced: BTreeMap::new(),
             cursor: String::new(),
             last_seq: 0,
-            unacked: BTreeMap::new(),
-            owed: BTreeSet::new(),
-            owed_since: Duration::ZERO,
-            retry_at: None,
-            backoff: Duration::ZERO,
+            link: Link::default(),
+            silent: false,
         }
     }
 
@@ -59,26 +53,32 @@ impl Peer {
         self.unsynced.values().any(Option::is_none)
     }
 
-    /// Forgets our `kv_merge` `seq` unacknowledged: what it carried is due
+    /// Our `kv_merge` `batch` was presumed lost: what it carried is due
     /// again, unless a later one carries it.
-    pub(crate) fn forget(&mut self, seq: u64) {
-        let Some(batch) = self.unacked.remove(&seq) else {
-            return;
-        };
+    pub(crate) fn forget(&mut self, batch: Batch) {
         for sent in batch.keys {
             if let Some(in_flight) = self.unsynced.get_mut(&sent.key) {
-                if *in_flight == Some(seq) {
+                if *in_flight == Some(batch.seq) {
                     *in_flight = None;
                 }
             }
         }
+    }
+
+    /// Forgets these batches; returns how many there were.
+    fn forget_all(&mut self, batches: Vec<Batch>) -> usize {
+        let n = batches.len();
+        for batch in batches {
+            self.forget(batch);
+        }
+        n
     }
 }
 
 /// One `kv_merge` of ours waiting for its acknowledgement.
 #[derive(Debug)]
 pub(crate) struct Batch {
-    pub(crate) sent_at: Duration,
+    pub(crate) seq: u64,
     pub(crate) keys: Vec<Sent>,
 }
 
@@ -121,20 +121,26 @@ impl KvNode {
             ));
         };
         // Any message is a sign of life: pushes to the peer resume.
+        let (now, timing) = (ctx.now(), self.timing());
         let peer = &mut self.peers[i];
-        peer.retry_at = None;
-        peer.backoff = Duration::ZERO;
-        for ack in acks.unwrap_or_default() {
-            self.acknowledged(ctx, i, ack);
+        peer.silent = false;
+        let settled = peer
+            .link
+            .acknowledged(&acks.unwrap_or_default(), now, &timing);
+        let mut lost = peer.forget_all(settled.lost);
+        for batch in settled.acked {
+            self.acknowledged(ctx, i, batch);
         }
+        let peer = &mut self.peers[i];
+        let heard = peer.link.heard_from(now, &timing);
+        lost += peer.forget_all(heard.lost);
+        self.presumed_lost = self.presumed_lost.saturating_add(count(lost));
         if !entries.is_empty() {
             let peer = &mut self.peers[i];
-            if peer.owed.is_empty() {
-                peer.owed_since = ctx.now();
-            }
-            peer.owed.insert(seq);
-            if peer.owed.len() > MAX_PENDING_SEQS {
-                peer.owed.pop_first(); // the peer will send it again
+            // A duplicate is owed one ack; past MAX_PENDING_SEQS the
+            // oldest is forgotten (the peer will send it again).
+            if !peer.link.owes(seq) {
+                peer.link.owe_ack(seq, now);
             }
             if !self.ack_armed {
                 self.ack_armed = true;
@@ -189,13 +195,12 @@ impl KvNode {
         }
         updated
     }
-    /// Peer `i` acknowledged our `kv_merge` `seq`: it holds what that
-    /// carried. Unknown seqs (duplicates, forgotten ones) are ignored.
-    pub(crate) fn acknowledged(&mut self, ctx: &Ctx<Self>, i: usize, seq: u64) {
+    /// Peer `i` acknowledged our `kv_merge` `batch`: it holds what that
+    /// carried. (The link ignores unknown seqs: duplicates, forgotten
+    /// ones.)
+    pub(crate) fn acknowledged(&mut self, ctx: &Ctx<Self>, i: usize, batch: Batch) {
+        let seq = batch.seq;
         let peer = &mut self.peers[i];
-        let Some(batch) = peer.unacked.remove(&seq) else {
-            return;
-        };
         for s in batch.keys {
             if self.store.stored(&s.key).is_some_and(|st| st.rev == s.rev) {
                 peer.unsynced.remove(&s.key);
@@ -274,12 +279,13 @@ impl KvNode {
                 node: stored.entry.node.clone(),
             });
         }
-        if sent.is_empty() && peer.owed.is_empty() {
+        if sent.is_empty() && peer.link.owed_len() == 0 {
             return;
         }
         peer.last_seq = peer.last_seq.saturating_add(1);
         let seq = peer.last_seq;
-        let acks = std::mem::take(&mut peer.owed).into_iter().collect();
+        let mut acks = peer.link.take_owed_acks();
+        acks.sort_unstable();
         let body = Gossip::KvMerge { entries, seq, acks };
         let body_bytes = store::json_len(&body);
         ctx.send(&peer.id, &body);
@@ -288,13 +294,10 @@ impl KvNode {
             for s in &sent {
                 peer.unsynced.insert(s.key.clone(), Some(seq));
             }
-            let batch = Batch {
-                sent_at: ctx.now(),
-                keys: sent,
-            };
-            peer.unacked.insert(seq, batch);
-            if peer.unacked.len() > MAX_PENDING_SEQS {
-                if let Some((&oldest, _)) = peer.unacked.first_key_value() {
+            peer.link
+                .sent(seq, Batch { seq, keys: sent }, ctx.now(), false);
+            if peer.link.in_flight_len() > MAX_PENDING_SEQS {
+                if let Some(oldest) = peer.link.give_up_oldest() {
                     peer.forget(oldest);
                 }
             }
@@ -310,11 +313,9 @@ impl KvNode {
         let now = ctx.now();
         let mut next: Option<Duration> = None;
         for i in 0..self.peers.len() {
-            let peer = &self.peers[i];
-            if peer.owed.is_empty() {
+            let Some(due) = self.peers[i].link.acks_due_at(delay) else {
                 continue;
-            }
-            let due = peer.owed_since.saturating_add(delay);
+            };
             if due <= now {
                 self.send_merge(ctx, i);
             } else {
@@ -331,52 +332,55 @@ impl KvNode {
         let bytes = count(store::json_len(body));
         self.gossip_bytes = self.gossip_bytes.saturating_add(bytes);
     }
-    /// The anti-entropy round: `kv_merge`s unacknowledged for the merge
-    /// timeout are given up (their entries due again, the peer marked
-    /// silent), then up to `fanout` silent peers whose retry time has come
-    /// get their due keys.
+    /// The anti-entropy round: `kv_merge`s the link presumes lost
+    /// (unacknowledged for its resend time, at most the merge timeout) are
+    /// given up, their entries due again and the peer marked silent; then
+    /// up to `fanout` silent peers whose backoff has passed get their due
+    /// keys.
     pub(crate) fn anti_entropy(&mut self, ctx: &mut Ctx<Self>) {
-        let now = ctx.now();
-        let timeout = self.options.merge_timeout();
+        let (now, timing) = (ctx.now(), self.timing());
         for peer in &mut self.peers {
-            let expired: Vec<u64> = peer
-                .unacked
-                .iter()
-                .take_while(|(_, b)| b.sent_at.saturating_add(timeout) <= now)
-                .map(|(&seq, _)| seq)
-                .collect();
+            let expired = peer.link.expired(now, &timing);
             if expired.is_empty() {
                 continue;
             }
-            self.merge_timeouts = self.merge_timeouts.saturating_add(count(expired.len()));
-            for seq in expired {
-                peer.forget(seq);
-            }
-            if peer.retry_at.is_none() {
-                peer.retry_at = Some(now);
-                peer.backoff = timeout;
-            }
+            let n = peer.forget_all(expired);
+            self.presumed_lost = self.presumed_lost.saturating_add(count(n));
+            peer.silent = true;
         }
         let waiting: Vec<&str> = self
             .peers
             .iter()
-            .filter(|p| p.retry_at.is_none_or(|at| at > now) || !p.has_due())
+            .filter(|p| !p.silent || !p.link.retry_due(now) || !p.has_due())
             .map(|p| p.id.as_str())
             .collect();
         if waiting.len() == self.peers.len() {
             return;
         }
-        let cap = timeout.saturating_mul(MAX_BACKOFF_TIMEOUTS);
         for id in ctx.sample_peers(self.options.gossip.fanout(), &waiting) {
             let Some(i) = self.peer_index(&id) else {
                 continue;
             };
             self.send_merge(ctx, i);
-            let peer = &mut self.peers[i];
-            peer.retry_at = Some(now.saturating_add(peer.backoff));
-            peer.backoff = peer.backoff.saturating_mul(2).min(cap);
+            let link = &mut self.peers[i].link;
+            link.retried(now, timing.resend_after, MAX_BACKOFF_DOUBLINGS);
         }
     }
+
+    /// The link's timing: acks wait `--ack-delay-ms`; a `kv_merge` is
+    /// presumed lost after at most `--merge-timeout-ms` (less once the
+    /// peer's acks are known to come sooner), and a peer silent for a merge
+    /// timeout was cut off; half an interval of slack.
+    pub(crate) fn timing(&self) -> Timing {
+        let timeout = self.options.merge_timeout();
+        Timing {
+            ack_delay: self.options.ack_delay(),
+            resend_after: timeout,
+            silence: timeout,
+            slack: self.options.gossip.interval() / 2,
+        }
+    }
+
     pub(crate) fn start_anti_entropy(&mut self, ctx: &mut Ctx<Self>) {
         if let Some(id) = self.anti_entropy.take() {
             ctx.cancel_timer(id);
