@@ -1,9 +1,9 @@
 //! State-based CRDTs: a state that replicas merge, in any order and any
 //! number of times, into the same result.
 //!
-//! A [`Crdt`] is a join semilattice: [`Crdt::merge`] is the join, so it
-//! must be commutative, associative and idempotent, and the default value
-//! is the bottom (the empty state). [`Crdt::delta_from`] is what makes
+//! A [`Crdt`] is a lattice: [`Crdt::merge`] is the join, so it must be
+//! commutative, associative and idempotent, and the default value is the
+//! bottom (the empty state); [`Crdt::meet`] is what two states both hold. [`Crdt::delta_from`] is what makes
 //! delta replication possible: given a lower bound of what a peer holds,
 //! the part of this state it may lack. [`laws::check`] tests all of that
 //! for any `Crdt`; a workload's proptest calls it with its own states.
@@ -30,6 +30,11 @@ pub trait Crdt: Clone + Default + PartialEq + std::fmt::Debug {
     /// a state `d` with `known ⊔ d = known ⊔ self`, as small as the type
     /// can tell. The bottom when `known` covers `self`.
     fn delta_from(&self, known: &Self) -> Self;
+
+    /// A state both `self` and `other` hold (`⊑` both), as large as the
+    /// type can tell: the meet. What a node knows every peer holds is the
+    /// meet of what it knows of each.
+    fn meet(&self, other: &Self) -> Self;
 
     /// Whether this is the bottom, the empty state.
     fn is_empty(&self) -> bool {
@@ -99,6 +104,16 @@ impl<T: Ord + Clone + std::fmt::Debug> Crdt for GSet<T> {
         }
     }
 
+    fn meet(&self, other: &Self) -> Self {
+        GSet {
+            elements: self
+                .elements
+                .intersection(&other.elements)
+                .cloned()
+                .collect(),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.elements.is_empty()
     }
@@ -128,6 +143,12 @@ impl Crdt for MaxRegister {
             *self
         } else {
             MaxRegister::default()
+        }
+    }
+
+    fn meet(&self, other: &Self) -> Self {
+        MaxRegister {
+            value: self.value.min(other.value),
         }
     }
 
@@ -237,6 +258,14 @@ pub mod laws {
             );
             assert!(join(known, state).covers(state), "a join covers its parts");
         }
+        let meet = a.meet(b);
+        assert_eq!(meet, b.meet(a), "meet must be commutative");
+        assert!(a.covers(&meet) && b.covers(&meet), "a meet is held by both");
+        assert_eq!(
+            a.meet(&join(a, b)),
+            *a,
+            "a state is the meet of itself and a join"
+        );
         assert!(a.delta_from(a).is_empty(), "a state covers itself");
         assert!(
             a.delta_from(&join(a, b)).is_empty(),
@@ -292,6 +321,9 @@ mod tests {
             }
             fn delta_from(&self, _known: &Self) -> Self {
                 self.clone()
+            }
+            fn meet(&self, _other: &Self) -> Self {
+                Overwrite::default()
             }
             fn value(&self) -> u8 {
                 self.0

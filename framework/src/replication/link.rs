@@ -161,8 +161,9 @@ pub const MAX_OWED_ACKS: usize = 1024;
 /// What [`Link::acknowledged`] settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acked<P> {
-    /// Payloads of the messages acknowledged: the peer holds them.
-    pub acked: Vec<P>,
+    /// Payloads of the messages acknowledged (the peer holds them), each
+    /// with when it was sent.
+    pub acked: Vec<(P, Duration)>,
     /// Payloads of earlier messages presumed lost (fast retransmit).
     pub lost: Vec<P>,
 }
@@ -270,7 +271,7 @@ impl<P> Link<P> {
                     Smoothed::observe(&mut self.round_trip, sample);
                 }
                 newest = newest.max(Some(flight.sent_at));
-                settled.acked.push(flight.payload);
+                settled.acked.push((flight.payload, flight.sent_at));
             }
         }
         let Some(newest) = newest else {
@@ -524,7 +525,7 @@ mod tests {
         l.sent(8, "b", ms(10), false);
         // 7 was sent only 10 ms before 8: not overtaken.
         let settled = l.acknowledged(&[8, 99], ms(500), &t);
-        assert_eq!(settled.acked, ["b"]);
+        assert_eq!(settled.acked, [("b", ms(10))]);
         assert!(settled.lost.is_empty());
         assert_eq!(l.oldest_in_flight(), Some(ms(0)));
         // One slow ack (490 ms) gives a bound past the 1 s cap.
@@ -562,7 +563,7 @@ mod tests {
         // 2 is acknowledged: 0 (130 ms older) was lost, 1 (30 ms older,
         // within the slack) may merely be late; 3 was sent after it.
         let settled = l.acknowledged(&[2], ms(400), &t);
-        assert_eq!((settled.acked, settled.lost), (vec![2], vec![0]));
+        assert_eq!((settled.acked, settled.lost), (vec![(2, ms(130))], vec![0]));
         assert_eq!(l.in_flight().copied().collect::<Vec<_>>(), [1, 3]);
     }
 

@@ -7,18 +7,25 @@
 //! - [`crdt`]: the [`Crdt`] trait (merge, delta, value), its laws as a
 //!   reusable check, and two CRDTs ([`GSet`], [`MaxRegister`]).
 //! - [`replicator`]: a [`Crdt`] replicated by `full-state` gossip or by
-//!   `delta-push` over the link with anti-entropy, chosen by flag.
+//!   `delta-push` (acknowledged pushes, news of what everyone has,
+//!   anti-entropy, a message [`budget`]), chosen by flag.
 //!
-//! Which workload uses what: `g-set` is a [`Replicator`] of a [`GSet`];
-//! `broadcast` and `tuning` (through the `gossip_set` crate) keep their own
-//! value sets and strategies on the [`Link`].
+//! Which workload uses what: `g-set` is a [`Replicator`] of a [`GSet`] on
+//! the ready-made [`Tagged`] wire; `counter` is a [`Replicator`] of its
+//! PN-counter on the seed's `replicate` format; `kv` keeps its store and
+//! pushes, on a [`Link`] per peer; `broadcast` and `tuning` (through the
+//! `gossip_set` crate) keep their value sets and strategies, on a [`Link`]
+//! per peer.
 
+pub mod budget;
 pub mod crdt;
 pub mod link;
 pub mod replicator;
 
+pub use budget::Budget;
 pub use crdt::{Crdt, GSet, MaxRegister, OrdJson};
 pub use link::{Link, Smoothed, Timing};
 pub use replicator::{
-    Gossip, ReplicationOptions, ReplicationStats, ReplicationTimer, Replicator, Strategy,
+    DEFAULT_PUSH_DELAY_MS, Gossip, Incoming, News, Outgoing, ReplicationOptions, ReplicationStats,
+    ReplicationTimer, Replicator, Strategy, Tagged, Wire,
 };

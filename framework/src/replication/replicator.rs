@@ -1,59 +1,75 @@
 //! Replicating a [`Crdt`] across the cluster, by one of two strategies a
-//! workload selects by flag (`--strategy`).
+//! workload selects by flag (`--strategy`, or `configure {strategy}`).
 //!
-//! # `full-state` (the seed tasks' protocol)
+//! # `full-state` (the default; the seed tasks' protocol)
 //! Every gossip tick (`--gossip-interval-ms`, default 100, plus up to 10 %
-//! jitter) the whole state goes to `--fanout` random peers (default 2). No
-//! acks, nothing to keep per peer; self-healing after any loss or
-//! partition. It costs `fanout` messages per node per tick forever, idle or
-//! not, each as large as the state.
+//! jitter) picks `--fanout` random peers (default 2) and sends each the
+//! whole state. Simple and self-healing, but it costs `fanout` messages
+//! per node per tick forever, idle or not, and a change waits for random
+//! rounds to spread.
 //!
 //! # `delta-push`
-//! Changes are pushed over an acknowledged link per peer
-//! ([`super::link`]), and the tick only repairs.
-//! - *Knowledge.* Per peer the node keeps `known`, a lower bound of the
-//!   peer's state built from evidence only: what the peer sent, and what it
-//!   acknowledged; and `covered`: `known` joined with what is in flight to
-//!   it.
-//! - *Push.* A local change ([`Replicator::update`]) is pushed, after at
-//!   most `--push-delay-ms` (default 10; the first change after a quiet
-//!   spell goes right after the current input), to every peer: each gets
-//!   [`Crdt::delta_from`] its `covered` state, asking for an ack
-//!   (`wants_ack`). So a change reaches every node in one link latency,
-//!   and a push also carries whatever else the peer is not known to hold.
-//!   Deltas received are not pushed on: their origin pushes them to
-//!   everyone.
-//! - *Acks* ride on the next message to the sender, or go alone once the
-//!   oldest has waited the link's ack delay (checked each tick). An ack
-//!   moves the delta into `known`. A delta presumed lost by the link (an
-//!   overdue ack, a later one acked, a silence) leaves `covered`, so the
-//!   next push or repair carries it again; one that re-sends content asks
-//!   for a prompt ack (`resend`).
-//! - *Anti-entropy.* Each tick, up to `fanout` random peers whose
-//!   `covered` state lacks part of ours get that delta: at once when a
-//!   delta to them was presumed lost (re-sends to a peer that stays
-//!   silent back off, 1, 2, then 4 of the link's prompt timeouts apart,
-//!   [`MAX_BACKOFF_DOUBLINGS`]; anything heard from it resets that), else once it
-//!   has lacked it for
-//!   longer than the link's resend time (long enough for the origin's
-//!   push and its ack to have come). This repairs losses and partitions and
-//!   relays between nodes that cannot reach each other. Once every node
-//!   knows its peers hold its state, an idle cluster sends nothing.
+//! Changes are pushed, and the tick only repairs. Per peer the node keeps
+//! `known`, a lower bound of the peer's state built from evidence only:
+//! what the peer sent, what it acknowledged, and `everyone_has` notices.
+//! A node's *own* state is the join of its local changes
+//! ([`Replicator::update`]): what it originates.
+//! - *Push.* After a local change, every peer that neither is known to
+//!   hold our own state nor was already sent it gets the part of our own
+//!   state it is not known to hold, asking for an ack. Push rounds are at
+//!   least `--push-delay-ms` apart (default 10): the first change after a
+//!   quiet spell goes out right after the current input, later ones gather
+//!   until the delay has passed. A change reaches every node in about one
+//!   link latency. Changes received from others are not pushed on: their
+//!   origin pushes them to everyone.
+//! - *Ack.* The receiver merges, notes that the sender holds what it
+//!   sent, and owes an ack (numbered messages on a [`Link`] per peer). The
+//!   ack rides on the next message to that peer, or goes alone at the next
+//!   [`CONTROL_EVERY`]th gossip tick.
+//! - *Everyone has.* Once every peer is known to hold part of a node's own
+//!   state ([`Crdt::meet`] over what it knows of them), the node tells
+//!   them all (riding along, or at its next control tick), so that third
+//!   parties know who holds what without relaying it. Only with three
+//!   nodes or more.
+//! - *Anti-entropy.* Each tick, peers not known to hold our whole state
+//!   for `retry_after`, and sent nothing for as long, are candidates; up to
+//!   `fanout` of them, at random, get what they are not known to hold. This
+//!   repairs lost messages and partitions, and relays between nodes that
+//!   cannot reach each other. `retry_after = 2 × (control period + push
+//!   delay) +` the slowest recent ack (push to ack, a maximum decaying by
+//!   1/8 per ack), long enough for acks and news to arrive first, so a
+//!   healthy cluster never relays.
+//! - *Budget* ([`Budget`]). delta-push never spends more messages than
+//!   full-state would: a token bucket refills at `min(fanout, peers)`
+//!   messages per slowest tick (interval + 10 %) and saves up at most ten
+//!   ticks' worth (at least two per peer), and every delta-push message
+//!   spends one. Pushes come first (peers served longest ago first when
+//!   the budget runs short); repairs and lone acks or news only spend what
+//!   is left above one push round. Raise `--fanout` for a larger budget.
+//! - An idle cluster whose nodes know each other up to date sends nothing.
 //!
-//! # Messages (the type name is the workload's)
-//! `{type, <the CRDT's fields>, wants_ack?, acks?, resend?}`: the state
-//! or a delta, flattened into the body; `wants_ack: true` on a delta-push
-//! message with content; `acks`, msg_ids of the receiver's messages the
-//! sender has merged; `resend: true` when it re-sends content presumed
-//! lost (ack at once). Full-state messages carry only the state, as the
-//! seed tasks do. Fields left out when empty or false.
+//! *Lone acks and news* (those with no push or repair to ride on) go out
+//! only every fourth tick: sent at every tick they were two thirds of the
+//! counter's delta-push messages at low load and drained the budget the
+//! pushes need. The price is slower repair of lost messages: `retry_after`
+//! must cover an ack and then news each waiting four ticks.
+//!
+//! # Messages
+//! The replicator hands each message to the workload's [`Wire`], which
+//! writes it in the workload's format ([`Outgoing`]: the state or delta;
+//! whether it wants an ack; the acks owed; news of what everyone has), and
+//! the workload hands back what it parsed ([`Incoming`]). [`Tagged`] is a
+//! ready-made wire: `{type, <the CRDT's fields>, wants_ack?, acks?,
+//! everyone_has?}`, fields left out when empty; full-state messages carry
+//! only the state, as the seed tasks do.
 //!
 //! # Using it
-//! The workload keeps a `Replicator<C>` in its handler, calls
-//! [`Replicator::start`] in `init`, [`Replicator::update`] for local
-//! changes, [`Replicator::on_message`] for the message type it names, and
-//! [`Replicator::on_timer`] for the [`ReplicationTimer`]s (its timer type
-//! converts from them). See the `g_set` workload for the whole of it.
+//! The workload keeps a `Replicator<C, W>` in its handler, calls
+//! [`Replicator::start`] in `init`, [`Replicator::update`] with the delta
+//! of each local change, [`Replicator::on_message`] for its gossip
+//! message, and [`Replicator::on_timer`] for the [`ReplicationTimer`]s
+//! (its timer type converts from them). `workloads/g_set` is the whole of
+//! it; `workloads/pn_counter_gossip` adds its own wire format.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,8 +77,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::budget::Budget;
 use super::crdt::Crdt;
 use super::link::{Link, Timing};
+use crate::error::Error;
 use crate::gossip::{GossipSettings, MAX_INTERVAL_MS};
 use crate::node::{Ctx, Handler, Request};
 use crate::protocol::NodeId;
@@ -72,16 +90,25 @@ use crate::timers::TimerId;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
-    /// The whole state to `fanout` random peers every gossip tick.
+    /// The whole state to `fanout` random peers every gossip tick (the seed).
     #[default]
     FullState,
-    /// Changes pushed at once over acknowledged links; the tick repairs.
+    /// Push changes at once, ack them, repair on the tick.
     DeltaPush,
 }
 
-/// The default `--push-delay-ms`: adds that arrive together share a push,
-/// and convergence stays well inside a tick.
+/// The default `--push-delay-ms`: it lets changes that arrive together
+/// share one push round, and keeps convergence far inside a tick.
 pub const DEFAULT_PUSH_DELAY_MS: u64 = 10;
+
+/// Lone acks and news go out every this many gossip ticks: in between they
+/// wait for a push or repair to ride on.
+pub const CONTROL_EVERY: u32 = 4;
+
+/// Unacknowledged messages remembered per peer. An ack of an older one is
+/// ignored (and the next ack or a repair makes up for it); the bound keeps
+/// a node that talks to an unreachable peer from growing without limit.
+pub const MAX_UNACKED: usize = 16;
 
 /// A replicated workload's flags.
 #[derive(clap::Args, Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,12 +139,81 @@ impl Default for ReplicationOptions {
 pub enum ReplicationTimer {
     /// The gossip tick.
     Tick,
-    /// delta-push: the push delay is over.
+    /// delta-push: the end of a push delay.
     Push,
 }
 
-/// A replication message as received: the state or delta, and the link's
-/// fields.
+/// News of what every node holds, as a message carries it.
+#[derive(Debug, Clone, Copy)]
+pub struct News<'a, C> {
+    /// A state every node of the cluster is known to hold.
+    pub all: &'a C,
+    /// What this node last told the receiver: a wire may send only
+    /// `all.delta_from(told)`, since receivers merge news.
+    pub told: &'a C,
+}
+
+/// One replication message, for the workload's [`Wire`] to write.
+#[derive(Debug)]
+pub struct Outgoing<'a, C> {
+    /// The whole state (full-state), a delta, or the bottom (only acks or
+    /// news).
+    pub state: &'a C,
+    /// The message carries content: its receiver owes an ack.
+    pub wants_ack: bool,
+    /// msg_ids of the receiver's messages this node merged, ascending.
+    pub acks: Vec<u64>,
+    pub everyone_has: Option<News<'a, C>>,
+}
+
+/// One replication message as the workload parsed it.
+#[derive(Debug, Clone)]
+pub struct Incoming<C> {
+    pub state: C,
+    pub wants_ack: bool,
+    pub acks: Vec<u64>,
+    pub everyone_has: Option<C>,
+}
+
+/// How a workload writes replication messages.
+pub trait Wire<C> {
+    /// Sends `msg` to `dest`; returns its msg_id.
+    fn send<H: Handler>(&self, ctx: &mut Ctx<H>, dest: &str, msg: Outgoing<'_, C>) -> u64;
+}
+
+/// The ready-made wire: `{type, <the CRDT's fields>, wants_ack?, acks?,
+/// everyone_has?}` with the type name given; `everyone_has` carries only
+/// what the receiver was not told before. Parse with [`Gossip`].
+#[derive(Debug, Clone, Copy)]
+pub struct Tagged(pub &'static str);
+
+impl<C: Crdt + Serialize> Wire<C> for Tagged {
+    fn send<H: Handler>(&self, ctx: &mut Ctx<H>, dest: &str, msg: Outgoing<'_, C>) -> u64 {
+        #[derive(Serialize)]
+        struct Out<'a, C> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            #[serde(flatten)]
+            state: &'a C,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            wants_ack: bool,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            acks: Vec<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            everyone_has: Option<C>,
+        }
+        let body = Out {
+            kind: self.0,
+            state: msg.state,
+            wants_ack: msg.wants_ack,
+            acks: msg.acks,
+            everyone_has: msg.everyone_has.map(|n| n.all.delta_from(n.told)),
+        };
+        ctx.send(dest, &body)
+    }
+}
+
+/// A message of the [`Tagged`] wire as received.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(bound = "C: DeserializeOwned")]
 pub struct Gossip<C> {
@@ -128,101 +224,99 @@ pub struct Gossip<C> {
     #[serde(default)]
     pub acks: Vec<u64>,
     #[serde(default)]
-    pub resend: bool,
+    pub everyone_has: Option<C>,
 }
 
-/// A replication message as sent.
-#[derive(Serialize)]
-struct Out<'a, C> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(flatten)]
-    state: &'a C,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    wants_ack: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    acks: Vec<u64>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    resend: bool,
+impl<C> From<Gossip<C>> for Incoming<C> {
+    fn from(g: Gossip<C>) -> Incoming<C> {
+        Incoming {
+            state: g.state,
+            wants_ack: g.wants_ack,
+            acks: g.acks,
+            everyone_has: g.everyone_has,
+        }
+    }
 }
 
-/// What the replicator sent. Saturating counters.
+/// What the replicator did. All saturate at `u64::MAX`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplicationStats {
-    pub ticks: u64,
-    /// full-state messages.
-    pub states_sent: u64,
-    /// delta-push messages with content, pushes and repairs.
-    pub deltas_sent: u64,
-    /// delta-push messages with only acks.
-    pub acks_sent: u64,
+    /// Gossip ticks performed.
+    pub gossip_rounds: u64,
+    /// full-state: messages carrying the whole state.
+    pub full_states_sent: u64,
+    /// delta-push: messages carrying new own state.
+    pub pushes_sent: u64,
+    /// delta-push: anti-entropy messages to peers behind.
+    pub repairs_sent: u64,
+    /// Messages carrying only acks and/or news.
+    pub control_sent: u64,
 }
 
-/// What this node knows of one peer (delta-push).
+/// What this node knows of one peer (an id from `init` other than its own).
 #[derive(Debug, Clone, Default)]
 struct Peer<C> {
     /// A lower bound of the peer's state.
     known: C,
-    /// `known` and what is in flight to the peer.
-    covered: C,
+    /// Our messages with content it has not acked (payload: the content),
+    /// and the acks we owe it.
     link: Link<C>,
-    /// Since when `covered` has lacked part of our state.
+    /// Our own state as last sent to it.
+    pushed: C,
+    /// When we last sent it content (a push or a repair).
+    last_entries_sent: Option<Duration>,
+    /// Since when `known` has not covered our state; `None` while it does.
     behind_since: Option<Duration>,
-    /// A message from the peer asked for a prompt ack.
-    ack_now: bool,
-    /// A delta was presumed lost since the last push: the next one asks
-    /// for a prompt ack.
-    resending: bool,
+    /// What we last told it everyone holds.
+    told_everyone_has: C,
 }
 
-/// Re-sends to a peer that stays silent back off ([`Link::retried`]):
-/// the link's prompt timeout (1 s before it has a round trip), then twice
-/// and four times that: a cut-off peer costs a message every few seconds,
-/// and hears again within as long of a heal.
-pub const MAX_BACKOFF_DOUBLINGS: u32 = 2;
-
-impl<C: Crdt> Peer<C> {
-    /// Deltas the link presumed lost leave `covered`.
-    fn lost(&mut self, lost: Vec<C>) -> bool {
-        if lost.is_empty() {
-            return false;
-        }
-        self.resending = true;
-        let mut covered = self.known.clone();
-        for delta in self.link.in_flight() {
-            covered.merge(delta);
-        }
-        self.covered = covered;
-        true
-    }
-}
-
-/// A CRDT replicated across the cluster.
+/// A CRDT replicated across the cluster; see the module docs.
 #[derive(Debug)]
-pub struct Replicator<C> {
-    kind: &'static str,
+pub struct Replicator<C, W> {
+    wire: W,
     options: ReplicationOptions,
-    timing: Timing,
     state: C,
+    /// The join of our local changes.
+    own: C,
     peers: BTreeMap<NodeId, Peer<C>>,
     tick: Option<TimerId>,
-    push_armed: bool,
+    push_pending: bool,
     last_push: Option<Duration>,
+    budget: Budget,
+    /// The slowest recent ack (push to ack), decaying by 1/8 per ack.
+    slow_ack: Duration,
+    last_change: Option<Duration>,
+    /// When every peer became known to hold our state, after `last_change`.
+    synced_at: Option<Duration>,
     stats: ReplicationStats,
 }
 
-impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
-    /// A replicator that sends its state in messages of type `kind`.
-    pub fn new(kind: &'static str, options: ReplicationOptions) -> Replicator<C> {
+/// Acks are matched by msg_id alone: an ack of a message means the ones
+/// sent before it to that peer are not coming (the peer acks the latest it
+/// merged), so no slack and no timeouts are needed.
+const LINK_TIMING: Timing = Timing {
+    ack_delay: Duration::ZERO,
+    resend_after: Duration::MAX,
+    silence: Duration::MAX,
+    slack: Duration::ZERO,
+};
+
+impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
+    pub fn new(wire: W, options: ReplicationOptions) -> Replicator<C, W> {
         Replicator {
-            kind,
-            timing: Timing::for_interval(options.gossip.interval()),
+            wire,
             options,
             state: C::default(),
+            own: C::default(),
             peers: BTreeMap::new(),
             tick: None,
-            push_armed: false,
+            push_pending: false,
             last_push: None,
+            budget: Budget::default(),
+            slow_ack: Duration::ZERO,
+            last_change: None,
+            synced_at: None,
             stats: ReplicationStats::default(),
         }
     }
@@ -240,13 +334,13 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
         self.stats
     }
 
-    /// What this node knows `peer` holds (delta-push; the bottom under
-    /// full-state, and `None` for an id not from `init`).
+    /// What this node knows `peer` holds (`None` for an id not from
+    /// `init`).
     pub fn known_state_of(&self, peer: &str) -> Option<&C> {
         self.peers.get(peer).map(|p| &p.known)
     }
 
-    /// How many peers are known to hold our whole state.
+    /// Peers known to hold a state covering ours.
     pub fn peers_synced(&self) -> usize {
         self.peers
             .values()
@@ -254,13 +348,147 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
             .count()
     }
 
+    /// Milliseconds from our latest state change until every peer was known
+    /// to hold it; -1 while that is not known; 0 before any change (and with
+    /// no peers).
+    pub fn convergence_ms(&self) -> i64 {
+        match (self.last_change, self.synced_at) {
+            (None, _) => 0,
+            (Some(changed), Some(synced)) => {
+                i64::try_from(synced.saturating_sub(changed).as_millis()).unwrap_or(i64::MAX)
+            }
+            (Some(_), None) => -1,
+        }
+    }
+
     /// After `init`: the peers are every other node; the tick starts.
     pub fn start<H: Handler>(&mut self, ctx: &mut Ctx<H>)
     where
         H::Timer: From<ReplicationTimer>,
     {
-        self.peers = ctx.peers().map(|p| (p.clone(), Peer::default())).collect();
+        self.peers = ctx
+            .peers()
+            .map(|id| (id.clone(), Peer::default()))
+            .collect();
+        self.budget = Budget::full(&self.options.gossip, self.peers.len(), ctx.now());
         self.arm_tick(ctx);
+        self.refresh(ctx.now());
+    }
+
+    /// Changes the settings (a workload's `configure`): every given value
+    /// is valid and all are applied, or none is (error 12). A new interval
+    /// re-arms the tick at once.
+    pub fn configure<H: Handler>(
+        &mut self,
+        ctx: &mut Ctx<H>,
+        fanout: Option<u64>,
+        gossip_interval_ms: Option<u64>,
+        strategy: Option<Strategy>,
+        push_delay_ms: Option<u64>,
+    ) -> Result<(), Error>
+    where
+        H::Timer: From<ReplicationTimer>,
+    {
+        if push_delay_ms.is_some_and(|ms| ms > MAX_INTERVAL_MS) {
+            return Err(Error::malformed(format!(
+                "push_delay_ms must be an integer from 0 to {MAX_INTERVAL_MS}"
+            )));
+        }
+        let old_interval = self.options.gossip.gossip_interval_ms;
+        // Credit earned so far is earned at the old rate.
+        self.refill(ctx.now());
+        self.options.gossip.configure(fanout, gossip_interval_ms)?;
+        if let Some(strategy) = strategy {
+            self.options.strategy = strategy;
+        }
+        if let Some(ms) = push_delay_ms {
+            self.options.push_delay_ms = ms;
+        }
+        if self.options.gossip.gossip_interval_ms != old_interval {
+            self.arm_tick(ctx);
+        }
+        self.schedule_push(ctx);
+        Ok(())
+    }
+
+    /// A local change: `delta` is what it adds to the state (for a counter,
+    /// this node's new entry). Merged into the state and into our own; a
+    /// push follows under delta-push. Returns whether the state changed.
+    pub fn update<H: Handler>(&mut self, ctx: &mut Ctx<H>, delta: C) -> bool
+    where
+        H::Timer: From<ReplicationTimer>,
+    {
+        let changed = self.state.merge(&delta);
+        self.own.merge(&delta);
+        if changed {
+            self.changed(ctx.now());
+            self.refresh(ctx.now());
+            self.schedule_push(ctx);
+        }
+        changed
+    }
+
+    /// A replication message from `req.src`: merges it (from any sender;
+    /// state is state) and keeps the books of a peer from `init`. Returns
+    /// what was new here (the bottom if nothing).
+    pub fn on_message<H: Handler>(&mut self, ctx: &mut Ctx<H>, req: &Request, msg: Incoming<C>) -> C
+    where
+        H::Timer: From<ReplicationTimer>,
+    {
+        let now = ctx.now();
+        let new = msg.state.delta_from(&self.state);
+        if self.state.merge(&new) {
+            self.changed(now);
+        }
+        if let Some(peer) = self.peers.get_mut(&req.src) {
+            // A node holds what it sends.
+            peer.known.merge(&msg.state);
+            let settled = peer.link.acknowledged(&msg.acks, now, &LINK_TIMING);
+            for (content, sent) in &settled.acked {
+                peer.known.merge(content);
+                let took = now.saturating_sub(*sent);
+                self.slow_ack = took.max(self.slow_ack - self.slow_ack / 8);
+            }
+            if let (true, Some(id)) = (msg.wants_ack, req.msg_id) {
+                peer.link.owe_ack(id, now);
+            }
+            if let Some(news) = &msg.everyone_has {
+                for peer in self.peers.values_mut() {
+                    peer.known.merge(news);
+                }
+            }
+        }
+        self.refresh(now);
+        // Our own state may have come back larger than we had it.
+        self.schedule_push(ctx);
+        new
+    }
+
+    /// Runs a [`ReplicationTimer`].
+    pub fn on_timer<H: Handler>(&mut self, ctx: &mut Ctx<H>, timer: ReplicationTimer)
+    where
+        H::Timer: From<ReplicationTimer>,
+    {
+        match timer {
+            ReplicationTimer::Tick => self.on_tick(ctx),
+            ReplicationTimer::Push => self.push(ctx),
+        }
+    }
+
+    fn push_delay(&self) -> Duration {
+        Duration::from_millis(self.options.push_delay_ms)
+    }
+
+    /// How long a peer stays behind before the tick repairs it: long
+    /// enough for acks and `everyone_has` news to arrive first.
+    fn retry_after(&self) -> Duration {
+        // Lone control waits up to CONTROL_EVERY ticks of up to 1.1 × the
+        // interval each; an ack and then news may both have to wait.
+        let interval = self.options.gossip.interval();
+        let control_period = (interval * CONTROL_EVERY).saturating_mul(11) / 10;
+        (control_period + self.push_delay())
+            .saturating_mul(2)
+            .saturating_add(self.slow_ack)
     }
 
     fn arm_tick<H: Handler>(&mut self, ctx: &mut Ctx<H>)
@@ -277,251 +505,233 @@ impl<C: Crdt + Serialize + DeserializeOwned> Replicator<C> {
         }
     }
 
-    /// Changes the options (a workload's `configure`): a new interval
-    /// re-arms the tick at once and rescales the link's timing.
-    pub fn configure<H: Handler>(&mut self, ctx: &mut Ctx<H>, options: ReplicationOptions)
-    where
-        H::Timer: From<ReplicationTimer>,
-    {
-        let old = self.options;
-        self.options = options;
-        if options.gossip.gossip_interval_ms != old.gossip.gossip_interval_ms {
-            self.timing = Timing::for_interval(options.gossip.interval());
-            self.arm_tick(ctx);
-        }
-        self.schedule_push(ctx);
+    /// Records a change of our state at `now`.
+    fn changed(&mut self, now: Duration) {
+        self.last_change = Some(now);
+        self.synced_at = None;
     }
 
-    /// A local change: `change` edits the state and says whether it changed
-    /// it. Returns what `change` returned.
-    pub fn update<H: Handler, R>(&mut self, ctx: &mut Ctx<H>, change: impl FnOnce(&mut C) -> R) -> R
-    where
-        H::Timer: From<ReplicationTimer>,
-    {
-        let result = change(&mut self.state);
-        self.refresh(ctx.now());
-        self.schedule_push(ctx);
-        result
-    }
-
-    /// A replication message from `req.src`: merges it (from any sender;
-    /// state is state) and keeps the books of a peer from `init`. Returns
-    /// what was new here (the bottom if nothing).
-    pub fn on_message<H: Handler>(&mut self, ctx: &mut Ctx<H>, req: &Request, msg: Gossip<C>) -> C
-    where
-        H::Timer: From<ReplicationTimer>,
-    {
-        let now = ctx.now();
-        let new = msg.state.delta_from(&self.state);
-        self.state.merge(&new);
-        if let Some(peer) = self.peers.get_mut(&req.src) {
-            let settled = peer.link.acknowledged(&msg.acks, now, &self.timing);
-            for delta in &settled.acked {
-                peer.known.merge(delta);
-            }
-            peer.lost(settled.lost);
-            let heard = peer.link.heard_from(now, &self.timing);
-            peer.lost(heard.lost);
-            // A node holds what it sends.
-            peer.known.merge(&msg.state);
-            peer.covered.merge(&msg.state);
-            if let (true, Some(id)) = (msg.wants_ack && !msg.state.is_empty(), req.msg_id) {
-                peer.link.owe_ack(id, now);
-                peer.ack_now |= msg.resend;
-            }
-            if peer.ack_now {
-                let src = req.src.clone();
-                self.send_to(ctx, &src, false);
+    /// Brings `behind_since` and `synced_at` up to date after our state or
+    /// our knowledge of peers changed.
+    fn refresh(&mut self, now: Duration) {
+        let mut all_synced = true;
+        for peer in self.peers.values_mut() {
+            if peer.known.covers(&self.state) {
+                peer.behind_since = None;
+            } else {
+                all_synced = false;
+                peer.behind_since.get_or_insert(now);
             }
         }
-        self.refresh(now);
-        new
-    }
-
-    /// Runs a [`ReplicationTimer`].
-    pub fn on_timer<H: Handler>(&mut self, ctx: &mut Ctx<H>, timer: ReplicationTimer)
-    where
-        H::Timer: From<ReplicationTimer>,
-    {
-        match timer {
-            ReplicationTimer::Tick => self.on_tick(ctx),
-            ReplicationTimer::Push => {
-                self.push_armed = false;
-                self.push(ctx);
-            }
+        if all_synced && self.synced_at.is_none() {
+            self.synced_at = Some(now);
         }
     }
 
-    fn on_tick<H: Handler>(&mut self, ctx: &mut Ctx<H>)
-    where
-        H::Timer: From<ReplicationTimer>,
-    {
-        self.stats.ticks = self.stats.ticks.saturating_add(1);
+    fn refill(&mut self, now: Duration) {
+        self.budget
+            .refill(now, &self.options.gossip, self.peers.len());
+    }
+
+    fn on_tick<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
+        self.stats.gossip_rounds = self.stats.gossip_rounds.saturating_add(1);
         match self.options.strategy {
             Strategy::FullState => {
-                let body = Out {
-                    kind: self.kind,
-                    state: &self.state,
-                    wants_ack: false,
-                    acks: Vec::new(),
-                    resend: false,
-                };
                 for dest in ctx.sample_peers(self.options.gossip.fanout(), &[]) {
-                    ctx.send(&dest, &body);
-                    self.stats.states_sent = self.stats.states_sent.saturating_add(1);
+                    let msg = Outgoing {
+                        state: &self.state,
+                        wants_ack: false,
+                        acks: Vec::new(),
+                        everyone_has: None,
+                    };
+                    self.wire.send(ctx, &dest, msg);
+                    self.stats.full_states_sent = self.stats.full_states_sent.saturating_add(1);
                 }
             }
-            Strategy::DeltaPush => {
-                self.repair(ctx);
-                self.send_due_acks(ctx);
-            }
+            Strategy::DeltaPush => self.repair(ctx),
+        }
+        if self.stats.gossip_rounds % u64::from(CONTROL_EVERY) == 0 {
+            self.send_owed_control(ctx);
         }
     }
 
-    /// Whether our state has something `peer`'s covered state lacks.
-    fn is_behind(state: &C, peer: &Peer<C>) -> bool {
-        !peer.covered.covers(state)
-    }
-
-    /// Brings each peer's `behind_since` up to date.
-    fn refresh(&mut self, now: Duration) {
-        for peer in self.peers.values_mut() {
-            if Self::is_behind(&self.state, peer) {
-                peer.behind_since.get_or_insert(now);
-            } else {
-                peer.behind_since = None;
-            }
+    /// What all peers are known to hold of our own state, when there is a
+    /// third party to tell (two peers or more) and we are pushing.
+    fn everyone_has(&self) -> Option<C> {
+        if self.options.strategy != Strategy::DeltaPush || self.peers.len() < 2 {
+            return None;
         }
+        Some(
+            self.peers
+                .values()
+                .fold(self.own.clone(), |all, p| all.meet(&p.known)),
+        )
     }
 
-    /// delta-push: arms the push timer, to fire once the last push is a
-    /// push delay old (at once if it is already).
+    /// Whether a push of our own state is due to `peer`: it is neither
+    /// known to hold it nor has been sent it.
+    fn push_due(&self, peer: &Peer<C>) -> bool {
+        self.options.strategy == Strategy::DeltaPush
+            && !self
+                .own
+                .delta_from(&peer.pushed)
+                .delta_from(&peer.known)
+                .is_empty()
+    }
+
+    /// delta-push: arms the push timer if a push is due, to fire once the
+    /// last push is `push_delay` old and the budget allows a message (at
+    /// once if both hold already: the push then goes out right after the
+    /// current input).
     fn schedule_push<H: Handler>(&mut self, ctx: &mut Ctx<H>)
     where
         H::Timer: From<ReplicationTimer>,
     {
-        if self.options.strategy != Strategy::DeltaPush || self.push_armed {
+        if self.push_pending {
             return;
         }
-        if !self.peers.values().any(|p| Self::is_behind(&self.state, p)) {
+        if !self.peers.values().any(|peer| self.push_due(peer)) {
             return;
         }
         let now = ctx.now();
+        self.refill(now);
         let since_last = self
             .last_push
             .map_or(Duration::MAX, |t| now.saturating_sub(t));
-        let delay = Duration::from_millis(self.options.push_delay_ms).saturating_sub(since_last);
-        self.push_armed = true;
+        let delay = self.push_delay().saturating_sub(since_last).max(
+            self.budget
+                .wait_for_one(&self.options.gossip, self.peers.len()),
+        );
+        self.push_pending = true;
         ctx.set_timer(delay, ReplicationTimer::Push.into());
     }
 
-    /// Every peer whose covered state lacks part of ours gets that delta.
-    fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
-        if self.options.strategy != Strategy::DeltaPush {
-            return;
-        }
-        let behind: Vec<NodeId> = self
+    /// Pushes our new own state to the peers due, as many as the budget
+    /// allows, those served longest ago first; each push carries the acks
+    /// and news its peer is owed. The rest wait for the next push.
+    fn push<H: Handler>(&mut self, ctx: &mut Ctx<H>)
+    where
+        H::Timer: From<ReplicationTimer>,
+    {
+        self.push_pending = false;
+        let now = ctx.now();
+        self.refill(now);
+        let everyone_has = self.everyone_has();
+        let mut due: Vec<(Option<Duration>, NodeId)> = self
             .peers
             .iter()
-            .filter(|(_, p)| Self::is_behind(&self.state, p))
-            .map(|(id, _)| id.clone())
+            .filter(|(_, peer)| self.push_due(peer))
+            .map(|(id, peer)| (peer.last_entries_sent, id.clone()))
             .collect();
-        if !behind.is_empty() {
-            self.last_push = Some(ctx.now());
+        due.sort();
+        let allowed = usize::try_from(self.budget.available()).unwrap_or(usize::MAX);
+        for (_, id) in due.into_iter().take(allowed) {
+            let peer = self.peers.get_mut(&id).expect("id from peers");
+            let content = self.own.delta_from(&peer.known);
+            peer.pushed = self.own.clone();
+            self.budget.spend();
+            self.stats.pushes_sent = self.stats.pushes_sent.saturating_add(1);
+            self.last_push = Some(now);
+            send(&self.wire, ctx, &id, peer, content, everyone_has.as_ref());
         }
-        for id in behind {
-            self.send_to(ctx, &id, false);
-        }
+        self.schedule_push(ctx);
     }
 
-    /// delta-push anti-entropy: expired deltas leave `covered`; then up to
-    /// `fanout` random peers behind for longer than their link's resend
-    /// time get what they lack.
+    /// delta-push anti-entropy: up to `fanout` random peers that have been
+    /// behind, and sent nothing, for `retry_after` get what they may lack.
     fn repair<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
         let now = ctx.now();
-        let timing = self.timing;
-        for peer in self.peers.values_mut() {
-            let lost = peer.link.expired(now, &timing);
-            peer.lost(lost);
-        }
-        self.refresh(now);
+        self.refill(now);
+        let grace = self.retry_after();
+        let waited = |since: Option<Duration>| since.is_none_or(|t| now.saturating_sub(t) >= grace);
         let not_due: Vec<&str> = self
             .peers
             .iter()
             .filter(|(_, p)| {
-                // What we sent and lost goes again at once (backing off
-                // while the peer stays silent); what a third party sent us
-                // waits for its origin's push and ack.
-                if p.resending {
-                    !p.link.retry_due(now)
-                } else {
-                    p.behind_since.is_none_or(|since| {
-                        now.saturating_sub(since) < p.link.resend_after(&timing)
-                    })
-                }
+                p.behind_since.is_none() || !waited(p.behind_since) || !waited(p.last_entries_sent)
             })
             .map(|(id, _)| id.as_str())
             .collect();
         if not_due.len() == self.peers.len() {
             return;
         }
-        for id in ctx.sample_peers(self.options.gossip.fanout(), &not_due) {
-            self.send_to(ctx, &id, false);
+        let allowed = self.budget.spare(self.peers.len());
+        let chosen = ctx.sample_peers(self.options.gossip.fanout().min(allowed), &not_due);
+        let everyone_has = self.everyone_has();
+        for id in chosen {
+            let peer = self.peers.get_mut(&id).expect("sampled from init peers");
+            let content = self.state.delta_from(&peer.known);
+            peer.pushed.merge(&content.meet(&self.own));
+            self.budget.spend();
+            self.stats.repairs_sent = self.stats.repairs_sent.saturating_add(1);
+            send(&self.wire, ctx, &id, peer, content, everyone_has.as_ref());
         }
     }
 
-    /// Acks that found no message to ride on within the ack delay go alone.
-    fn send_due_acks<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
-        let now = ctx.now();
-        let due: Vec<NodeId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.link.ack_due(now, self.timing.ack_delay))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            self.send_to(ctx, &id, true);
+    /// Acks and news that found no push or repair to ride on since the last
+    /// control tick go out on their own, as far as the budget allows.
+    fn send_owed_control<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
+        self.refill(ctx.now());
+        let everyone_has = self.everyone_has();
+        let reserve = self.peers.len();
+        for (id, peer) in &mut self.peers {
+            let news = everyone_has
+                .as_ref()
+                .filter(|e| !peer.told_everyone_has.covers(e));
+            if peer.link.owed_len() == 0 && news.is_none() {
+                continue;
+            }
+            if self.budget.spare(reserve) == 0 {
+                break;
+            }
+            self.budget.spend();
+            self.stats.control_sent = self.stats.control_sent.saturating_add(1);
+            send(
+                &self.wire,
+                ctx,
+                id,
+                peer,
+                C::default(),
+                everyone_has.as_ref(),
+            );
         }
     }
+}
 
-    /// Sends `dest` what its covered state lacks, with the acks owed to it.
-    /// Sends nothing when there is neither, unless `ack_only` asked for
-    /// the acks to go in any case.
-    fn send_to<H: Handler>(&mut self, ctx: &mut Ctx<H>, dest: &str, ack_only: bool) {
-        let Some(peer) = self.peers.get_mut(dest) else {
-            return;
-        };
-        let delta = if ack_only {
-            C::default()
-        } else {
-            self.state.delta_from(&peer.covered)
-        };
-        let acks = peer.link.take_owed_acks();
-        peer.ack_now = false;
-        if delta.is_empty() && acks.is_empty() {
-            return;
-        }
-        let resend = !delta.is_empty() && std::mem::take(&mut peer.resending);
-        if resend {
-            let prompt = peer.link.prompt_resend_after(&self.timing);
-            peer.link.retried(ctx.now(), prompt, MAX_BACKOFF_DOUBLINGS);
-        }
-        let body = Out {
-            kind: self.kind,
-            state: &delta,
-            wants_ack: !delta.is_empty(),
-            acks,
-            resend,
-        };
-        let msg_id = ctx.send(dest, &body);
+/// Sends `peer` a message with `content` (asking for an ack when there is
+/// any), the acks it is owed, and news of what everyone has if it was not
+/// told that yet.
+fn send<C: Crdt, W: Wire<C>, H: Handler>(
+    wire: &W,
+    ctx: &mut Ctx<H>,
+    dest: &str,
+    peer: &mut Peer<C>,
+    content: C,
+    everyone_has: Option<&C>,
+) {
+    let news = everyone_has.filter(|e| !peer.told_everyone_has.covers(e));
+    let mut acks = peer.link.take_owed_acks();
+    acks.sort_unstable();
+    acks.dedup();
+    let msg = Outgoing {
+        state: &content,
+        wants_ack: !content.is_empty(),
+        acks,
+        everyone_has: news.map(|all| News {
+            all,
+            told: &peer.told_everyone_has,
+        }),
+    };
+    let msg_id = wire.send(ctx, dest, msg);
+    if let Some(news) = news {
+        peer.told_everyone_has = news.clone();
+    }
+    if !content.is_empty() {
         let now = ctx.now();
-        if delta.is_empty() {
-            self.stats.acks_sent = self.stats.acks_sent.saturating_add(1);
-        } else {
-            self.stats.deltas_sent = self.stats.deltas_sent.saturating_add(1);
-            peer.covered.merge(&delta);
-            peer.link.sent(msg_id, delta, now, resend);
-            peer.behind_since = None;
+        peer.last_entries_sent = Some(now);
+        peer.link.sent(msg_id, content, now, false);
+        if peer.link.in_flight_len() > MAX_UNACKED {
+            peer.link.give_up_oldest();
         }
     }
 }
@@ -541,7 +751,7 @@ mod tests {
         Replicate(Gossip<GSet<u64>>),
     }
 
-    struct SetNode(Replicator<GSet<u64>>);
+    struct SetNode(Replicator<GSet<u64>, Tagged>);
 
     impl Handler for SetNode {
         type Message = Msg;
@@ -555,11 +765,13 @@ mod tests {
         fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Msg) -> anyhow::Result<()> {
             match msg {
                 Msg::Add { element } => {
-                    self.0.update(ctx, |s| s.insert(element));
+                    let mut delta = GSet::default();
+                    delta.insert(element);
+                    self.0.update(ctx, delta);
                     ctx.reply(req, &json!({"type": "add_ok"}));
                 }
                 Msg::Replicate(gossip) => {
-                    self.0.on_message(ctx, req, gossip);
+                    self.0.on_message(ctx, req, gossip.into());
                 }
             }
             Ok(())
@@ -581,14 +793,14 @@ mod tests {
             strategy,
             ..ReplicationOptions::default()
         };
-        let mut node = Node::new(SetNode(Replicator::new("replicate", options)), 7);
+        let mut node = Node::new(SetNode(Replicator::new(Tagged("replicate"), options)), 7);
         init(&mut node, "n1", &["n1", "n2", "n3"]);
         node
     }
 
-    /// Wakes the node every millisecond up to `until`; returns what it
-    /// wrote, each with the time it was written.
-    fn run_until(node: &mut Node<SetNode>, from: u64, until: u64) -> Vec<(u64, Value)> {
+    /// Wakes the node every millisecond from `from` to `until`; returns
+    /// what it wrote, each with the time it was written.
+    fn run(node: &mut Node<SetNode>, from: u64, until: u64) -> Vec<(u64, Value)> {
         let mut out = Vec::new();
         for t in from..=until {
             node.on_wake(at(ms(t)));
@@ -597,112 +809,132 @@ mod tests {
         out
     }
 
-    fn replica(node: &Node<SetNode>) -> &Replicator<GSet<u64>> {
+    fn replica(node: &Node<SetNode>) -> &Replicator<GSet<u64>, Tagged> {
         &node.handler_ref().0
+    }
+
+    fn add(node: &mut Node<SetNode>, t: u64, element: u64) {
+        let add = json!({"type": "add", "msg_id": 100 + element, "element": element});
+        deliver(node, ms(t), "c1", add);
+    }
+
+    fn ack(node: &mut Node<SetNode>, t: u64, from: &str, of: &Value) {
+        let ack = json!({"type": "replicate", "elements": [], "acks": [of["body"]["msg_id"]]});
+        assert!(deliver(node, ms(t), from, ack).is_empty());
     }
 
     #[test]
     fn full_state_sends_the_whole_state_to_fanout_peers_every_tick() {
         let mut n = node(Strategy::FullState);
-        deliver(
-            &mut n,
-            ms(0),
-            "c1",
-            json!({"type": "add", "msg_id": 1, "element": 4}),
-        );
-        let out = run_until(&mut n, 1, 1000);
+        add(&mut n, 0, 4);
+        let out = run(&mut n, 1, 1000);
         // About ten ticks (100 ms + up to 10 ms jitter), two peers each.
-        let sent: Vec<_> = out
-            .iter()
-            .filter(|(_, m)| m["body"]["type"] == "replicate")
-            .collect();
-        assert!((16..=20).contains(&sent.len()), "{}", sent.len());
-        for (_, m) in sent {
-            assert_eq!(m["body"]["elements"], json!([4]));
-            assert!(m["body"].get("wants_ack").is_none(), "{m}");
+        assert!((16..=20).contains(&out.len()), "{}", out.len());
+        for (_, m) in &out {
+            assert_eq!(
+                m["body"],
+                json!({"type": "replicate", "elements": [4], "msg_id": m["body"]["msg_id"]})
+            );
         }
+        assert_eq!(replica(&n).stats().full_states_sent, out.len() as u64);
     }
 
     #[test]
-    fn delta_push_sends_a_change_at_once_and_nothing_more_once_acked() {
+    fn delta_push_pushes_a_change_tells_everyone_has_and_then_is_silent() {
         let mut n = node(Strategy::DeltaPush);
-        deliver(
-            &mut n,
-            ms(0),
-            "c1",
-            json!({"type": "add", "msg_id": 1, "element": 4}),
-        );
-        let out = run_until(&mut n, 0, 1);
-        let pushes: Vec<&Value> = out.iter().map(|(_, m)| m).collect();
-        assert_eq!(pushes.len(), 2, "{pushes:?}");
-        let ids: Vec<u64> = pushes
-            .iter()
-            .map(|m| m["body"]["msg_id"].as_u64().unwrap())
-            .collect();
-        for (m, peer) in pushes.iter().zip(["n2", "n3"]) {
-            assert_eq!(m["dest"], peer);
+        add(&mut n, 0, 4);
+        let pushes = run(&mut n, 0, 1);
+        let dests: Vec<&Value> = pushes.iter().map(|(_, m)| &m["dest"]).collect();
+        assert_eq!(dests, ["n2", "n3"]);
+        for (_, m) in &pushes {
             assert_eq!(m["body"]["elements"], json!([4]));
             assert_eq!(m["body"]["wants_ack"], true);
         }
-        for (peer, id) in ["n2", "n3"].into_iter().zip(ids) {
-            let ack = json!({"type": "replicate", "elements": [], "acks": [id]});
-            assert!(deliver(&mut n, ms(50), peer, ack).is_empty());
-        }
+        ack(&mut n, 50, "n2", &pushes[0].1);
+        ack(&mut n, 50, "n3", &pushes[1].1);
         assert_eq!(replica(&n).peers_synced(), 2);
-        // Known everywhere: the next ten seconds are silent.
-        assert!(run_until(&mut n, 51, 10_000).is_empty());
+        assert_eq!(replica(&n).convergence_ms(), 50);
+        // The fourth tick (~400–440 ms) tells both that everyone has 4;
+        // then nothing, ever.
+        let news = run(&mut n, 51, 10_000);
+        assert_eq!(news.len(), 2, "{news:?}");
+        for (t, m) in &news {
+            assert!((400..=440).contains(t), "news at {t} ms");
+            assert_eq!(m["body"]["everyone_has"], json!({"elements": [4]}));
+            assert_eq!(m["body"]["elements"], json!([]));
+            assert!(m["body"].get("wants_ack").is_none(), "news is not acked");
+        }
     }
 
     #[test]
-    fn delta_push_resends_an_unacknowledged_delta_asking_for_a_prompt_ack() {
-        let mut n = node(Strategy::DeltaPush);
-        deliver(
-            &mut n,
-            ms(0),
-            "c1",
-            json!({"type": "add", "msg_id": 1, "element": 4}),
-        );
-        let pushes = run_until(&mut n, 0, 1);
-        let to_n2 = pushes.iter().find(|(_, m)| m["dest"] == "n2").unwrap();
-        let id = to_n2.1["body"]["msg_id"].clone();
-        // n2 acks; n3 never answers: its push is given up after the resend
-        // time (2.2 s before any ack: Timing::for_interval(100 ms)) and
-        // goes again at the next tick, marked as a resend.
-        let ack = json!({"type": "replicate", "elements": [], "acks": [id]});
-        deliver(&mut n, ms(20), "n2", ack);
-        let out = run_until(&mut n, 2, 2600);
-        assert_eq!(out.len(), 1, "{out:?}");
-        let (t, m) = &out[0];
-        assert!((2200..=2320).contains(t), "resent at {t} ms");
-        assert_eq!(m["dest"], "n3");
-        assert_eq!(m["body"]["elements"], json!([4]));
-        assert_eq!(m["body"]["resend"], true);
-        assert_eq!(replica(&n).peers_synced(), 1);
-    }
-
-    #[test]
-    fn delta_push_relays_what_a_peer_sent_only_after_a_grace() {
+    fn a_third_partys_delta_is_repaired_only_when_no_news_says_it_arrived() {
+        // n2 sends 9: n1 acks alone at the fourth tick, and after
+        // retry_after (2 × (440 + 10) ms) repairs n3, which it does not know
+        // to hold 9.
         let mut n = node(Strategy::DeltaPush);
         let delta = json!({"type": "replicate", "msg_id": 5, "elements": [9], "wants_ack": true});
         assert!(
             deliver(&mut n, ms(0), "n2", delta).is_empty(),
             "not pushed on"
         );
-        let out = run_until(&mut n, 1, 3000);
-        // The ack goes alone after the ack delay (1 s)…
-        let (t, ack) = &out[0];
-        assert!((1000..=1110).contains(t), "ack at {t} ms");
-        assert_eq!(ack["dest"], "n2");
-        assert_eq!(ack["body"]["acks"], json!([5]));
-        assert_eq!(ack["body"]["elements"], json!([]));
-        // …and n3, not known to hold 9, gets it by anti-entropy once the
-        // resend time (2.2 s) has passed, when its origin's push and ack
-        // would have come.
-        let (t, relay) = &out[1];
-        assert!((2200..=2320).contains(t), "relayed at {t} ms");
-        assert_eq!(relay["dest"], "n3");
-        assert_eq!(relay["body"]["elements"], json!([9]));
+        let out = run(&mut n, 1, 1500);
         assert_eq!(out.len(), 2, "{out:?}");
+        let (t, lone_ack) = &out[0];
+        assert!((400..=440).contains(t), "ack at {t} ms");
+        assert_eq!(lone_ack["dest"], "n2");
+        assert_eq!(lone_ack["body"]["acks"], json!([5]));
+        let (t, repair) = &out[1];
+        assert!((900..=1010).contains(t), "repair at {t} ms");
+        assert_eq!(repair["dest"], "n3");
+        assert_eq!(repair["body"]["elements"], json!([9]));
+        // With news that everyone has 9, nobody is repaired.
+        let mut n = node(Strategy::DeltaPush);
+        let delta = json!({"type": "replicate", "msg_id": 5, "elements": [9],
+                           "wants_ack": true, "everyone_has": {"elements": [9]}});
+        deliver(&mut n, ms(0), "n2", delta);
+        let out = run(&mut n, 1, 5000);
+        assert_eq!(out.len(), 1, "only the ack: {out:?}");
+        assert_eq!(replica(&n).peers_synced(), 2);
+    }
+
+    #[test]
+    fn a_silent_peer_is_repaired_every_retry_after_not_every_tick() {
+        let mut n = node(Strategy::DeltaPush);
+        add(&mut n, 0, 4);
+        let pushes = run(&mut n, 0, 1);
+        ack(&mut n, 20, "n2", &pushes[0].1);
+        // n3 never answers.
+        let out = run(&mut n, 21, 5000);
+        let to_n3: Vec<u64> = out
+            .iter()
+            .filter(|(_, m)| m["dest"] == "n3")
+            .map(|(t, _)| *t)
+            .collect();
+        assert!((4..=6).contains(&to_n3.len()), "{to_n3:?}");
+        assert!(to_n3.windows(2).all(|w| w[1] - w[0] >= 900), "{to_n3:?}");
+        assert!(
+            out.iter().all(|(_, m)| m["dest"] == "n3"),
+            "n2 is known up to date"
+        );
+    }
+
+    #[test]
+    fn the_budget_keeps_delta_push_at_full_states_message_rate() {
+        let mut n = node(Strategy::DeltaPush);
+        // An add every millisecond for a second: full-state would send
+        // two messages per tick, about 20 a second.
+        let mut sent = 0;
+        for t in 0..1000 {
+            add(&mut n, t, t);
+            sent += run(&mut n, t, t).len();
+        }
+        // The full bucket (20 messages) plus a second's refill (~18).
+        assert!((30..=40).contains(&sent), "{sent}");
+        let stats = replica(&n).stats();
+        assert_eq!(
+            stats.pushes_sent as usize + stats.repairs_sent as usize + stats.control_sent as usize,
+            sent
+        );
     }
 
     #[test]
@@ -712,54 +944,7 @@ mod tests {
         deliver(&mut n, ms(0), "n9", delta);
         assert!(replica(&n).state().contains(&3));
         assert!(replica(&n).known_state_of("n9").is_none());
-        let out = run_until(&mut n, 1, 3000);
+        let out = run(&mut n, 1, 3000);
         assert!(out.iter().all(|(_, m)| m["dest"] != "n9"), "{out:?}");
-    }
-
-    #[test]
-    fn re_sends_to_a_silent_peer_back_off_and_stop_once_it_answers() {
-        let mut n = node(Strategy::DeltaPush);
-        deliver(
-            &mut n,
-            ms(0),
-            "c1",
-            json!({"type": "add", "msg_id": 1, "element": 4}),
-        );
-        let pushes = run_until(&mut n, 0, 1);
-        for (_, m) in &pushes {
-            if m["dest"] == "n2" {
-                let ack =
-                    json!({"type": "replicate", "elements": [], "acks": [m["body"]["msg_id"]]});
-                deliver(&mut n, ms(20), "n2", ack);
-            }
-        }
-        // n3 is cut off for 20 s: re-sends at ~2.2 s, then 1, 2, 4, 4, …
-        // seconds apart (the prompt timeout, doubling up to 4×).
-        let out = run_until(&mut n, 2, 20_000);
-        let times: Vec<u64> = out.iter().map(|(t, _)| *t).collect();
-        assert!(
-            out.iter()
-                .all(|(_, m)| m["dest"] == "n3" && m["body"]["resend"] == true)
-        );
-        let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-        assert!(times.len() >= 5 && times.len() <= 8, "{times:?}");
-        assert!(gaps.iter().all(|&g| g >= 1000), "{gaps:?}");
-        assert!(
-            gaps.iter().skip(3).all(|&g| (4000..=4300).contains(&g)),
-            "{gaps:?}"
-        );
-        // n3 comes back, too late to ack the latest (given up after its
-        // prompt timeout): heard after a silence, it gets the delta again
-        // at the next tick, at once; once that is acked nothing more goes.
-        let last = out.last().unwrap().1["body"]["msg_id"].clone();
-        let ack = json!({"type": "replicate", "elements": [], "acks": [last]});
-        deliver(&mut n, ms(20_001), "n3", ack);
-        let again = run_until(&mut n, 20_002, 20_200);
-        assert_eq!(again.len(), 1, "{again:?}");
-        let ack =
-            json!({"type": "replicate", "elements": [], "acks": [again[0].1["body"]["msg_id"]]});
-        deliver(&mut n, ms(20_201), "n3", ack);
-        assert_eq!(replica(&n).peers_synced(), 2);
-        assert!(run_until(&mut n, 20_202, 40_000).is_empty());
     }
 }

@@ -7,14 +7,15 @@
 //!   order ([`OrdJson`]).
 //! - `read` → `read_ok {value: [...]}`: every element held, in
 //!   [`OrdJson`] order (integers ascending first).
-//! - Between nodes: `replicate {elements, wants_ack?, acks?, resend?}`,
-//!   the replicator's message (see [`maelstrom_framework::replication::replicator`]).
+//! - Between nodes: `replicate {elements, wants_ack?, acks?,
+//!   everyone_has?}`, the replicator's [`Tagged`] message (see
+//!   [`maelstrom_framework::replication::replicator`]).
 //!
 //! Flags: `--strategy full-state|delta-push` (default full-state),
 //! `--fanout`, `--gossip-interval-ms`, `--push-delay-ms`.
 
 use maelstrom_framework::replication::{
-    GSet, Gossip, OrdJson, ReplicationOptions, ReplicationTimer, Replicator,
+    GSet, Gossip, OrdJson, ReplicationOptions, ReplicationTimer, Replicator, Tagged,
 };
 use maelstrom_framework::{Ctx, Handler, Registration, Request, View, Workload};
 use serde::{Deserialize, Serialize};
@@ -41,19 +42,19 @@ pub enum Reply<'a> {
 /// (what a simulator watches to time each element's arrival).
 #[derive(Debug)]
 pub struct GSetNode {
-    set: Replicator<GSet<OrdJson>>,
+    set: Replicator<GSet<OrdJson>, Tagged>,
     received: Vec<Value>,
 }
 
 impl GSetNode {
     pub fn new(options: &ReplicationOptions) -> GSetNode {
         GSetNode {
-            set: Replicator::new("replicate", *options),
+            set: Replicator::new(Tagged("replicate"), *options),
             received: Vec::new(),
         }
     }
 
-    pub fn replicator(&self) -> &Replicator<GSet<OrdJson>> {
+    pub fn replicator(&self) -> &Replicator<GSet<OrdJson>, Tagged> {
         &self.set
     }
 }
@@ -74,10 +75,10 @@ impl Handler for GSetNode {
     fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Message) -> anyhow::Result<()> {
         match msg {
             Message::Add { element } => {
-                let element = OrdJson::new(element);
-                let copy = element.value().clone();
-                if self.set.update(ctx, |set| set.insert(element)) {
-                    self.received.push(copy);
+                let mut added = GSet::default();
+                added.insert(OrdJson::new(element.clone()));
+                if self.set.update(ctx, added) {
+                    self.received.push(element);
                 }
                 ctx.reply(req, &Reply::AddOk);
             }
@@ -86,7 +87,7 @@ impl Handler for GSetNode {
                 ctx.reply(req, &Reply::ReadOk { value });
             }
             Message::Replicate(gossip) => {
-                let new = self.set.on_message(ctx, req, gossip);
+                let new = self.set.on_message(ctx, req, gossip.into());
                 self.received.extend(new.iter().map(|e| e.value().clone()));
             }
         }

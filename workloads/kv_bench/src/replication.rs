@@ -128,7 +128,7 @@ impl KvNode {
             .link
             .acknowledged(&acks.unwrap_or_default(), now, &timing);
         let mut lost = peer.forget_all(settled.lost);
-        for batch in settled.acked {
+        for (batch, _) in settled.acked {
             self.acknowledged(ctx, i, batch);
         }
         let peer = &mut self.peers[i];

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use maelstrom_framework::replication::Crdt;
 use maelstrom_framework::{Error, ErrorCode, NodeId};
 use serde::{Deserialize, Serialize};
 
@@ -14,27 +15,6 @@ pub type Counts = BTreeMap<NodeId, u64>;
 pub struct NodeCounts {
     pub p: u64,
     pub n: u64,
-}
-
-impl NodeCounts {
-    pub(crate) fn max(self, other: NodeCounts) -> NodeCounts {
-        NodeCounts {
-            p: self.p.max(other.p),
-            n: self.n.max(other.n),
-        }
-    }
-
-    pub(crate) fn min(self, other: NodeCounts) -> NodeCounts {
-        NodeCounts {
-            p: self.p.min(other.p),
-            n: self.n.min(other.n),
-        }
-    }
-
-    /// Whether either count is above `other`'s.
-    pub(crate) fn exceeds(self, other: NodeCounts) -> bool {
-        self.p > other.p || self.n > other.n
-    }
 }
 
 /// The PN-counter CRDT. Zero counts are never stored, so two counters are
@@ -153,10 +133,66 @@ impl PnCounter {
     }
 
     /// Only `node`'s entries of this counter.
-    pub(crate) fn only(&self, node: &str) -> PnCounter {
+    pub fn only(&self, node: &str) -> PnCounter {
         let mut only = PnCounter::default();
         only.raise(node, self.entries_of(node));
         only
+    }
+
+    /// The change an `add {delta}` at `node` makes: `node`'s entries with
+    /// the delta applied (`None` for a zero delta). Error 22 if the entry
+    /// would pass u64::MAX; the counter is not changed either way.
+    pub fn after_add(&self, node: &str, delta: i64) -> Result<Option<PnCounter>, Error> {
+        if delta == 0 {
+            return Ok(None);
+        }
+        let mut change = self.only(node);
+        change.add(node, delta)?;
+        Ok(Some(change))
+    }
+
+    /// Entry-wise minimum: what both counters hold.
+    pub fn meet(&self, other: &PnCounter) -> PnCounter {
+        let min = |mine: &Counts, theirs: &Counts| -> Counts {
+            mine.iter()
+                .filter_map(|(id, &c)| Some((id.clone(), c.min(*theirs.get(id)?))))
+                .filter(|(_, c)| *c > 0)
+                .collect()
+        };
+        PnCounter {
+            p: min(&self.p, &other.p),
+            n: min(&self.n, &other.n),
+        }
+    }
+}
+
+/// The PN-counter as the framework replicates it: merge is the entry-wise
+/// maximum, meet the minimum, a delta the entries above what is known.
+impl Crdt for PnCounter {
+    type Value = i128;
+
+    fn merge(&mut self, other: &Self) -> bool {
+        PnCounter::merge(self, other)
+    }
+
+    fn delta_from(&self, known: &Self) -> Self {
+        self.missing_from(known)
+    }
+
+    fn meet(&self, other: &Self) -> Self {
+        PnCounter::meet(self, other)
+    }
+
+    fn is_empty(&self) -> bool {
+        PnCounter::is_empty(self)
+    }
+
+    fn covers(&self, other: &Self) -> bool {
+        PnCounter::covers(self, other)
+    }
+
+    fn value(&self) -> i128 {
+        PnCounter::value(self)
     }
 }
 

@@ -44,55 +44,27 @@
 //!
 //! # Strategies (`--strategy`, or `configure {strategy}`)
 //!
+//! The counter is a [`Replicator`] of its [`PnCounter`]: the framework's
+//! two strategies, documented with every parameter in
+//! [`maelstrom_framework::replication::replicator`].
+//!
 //! **`full-state`** (the default; the seed's protocol): every gossip tick
 //! (`--gossip-interval-ms`, default 100, plus up to 10 % jitter) picks
 //! `--fanout` random peers (default 2) and sends each its whole P and N.
-//! Simple and self-healing, but it costs `fanout` messages per node per tick
-//! forever, idle or not, and a change waits for random rounds to spread.
 //!
-//! **`delta-push`**: changes are pushed, and the tick only repairs.
-//! - *Push.* After a local `add`, the node sends every peer that neither is
-//!   known to hold its new own entries nor was already sent them a
-//!   `replicate` with just those entries (`{x: P[x]}` and/or `{x: N[x]}`),
-//!   `wants_ack: true`. Push rounds are at least `--push-delay-ms` apart
-//!   (default 10): the first change after a quiet spell goes out right
-//!   after the current batch of input, later ones gather until the delay
-//!   has passed. A change reaches every node in about one link latency.
-//! - *Ack.* The receiver merges, notes that the sender holds what it sent,
-//!   and owes an ack. The ack rides on the next replicate to that peer, or
-//!   goes alone at the receiver's next fourth gossip tick (see below).
-//! - *Everyone has.* Once every peer is known to hold some values of a
-//!   node's own entries, the node tells them all (riding along, or at its
-//!   next fourth tick), so that third parties know who holds what without relaying
-//!   it. Only with three nodes or more.
-//! - *Anti-entropy.* Each tick, peers that have not been known to hold this
-//!   node's whole state for `retry_after`, and were sent no entries for as
-//!   long, are candidates; up to `fanout` of them, at random, get every
-//!   entry they are not known to hold (`wants_ack: true`). This repairs lost
-//!   messages and partitions, and relays entries between nodes that cannot
-//!   reach each other. `retry_after = 2 × (gossip interval + push delay) +`
-//!   the slowest recent ack (push to ack, a maximum decaying by 1/8 per ack),
-//!   long enough for acks and news to arrive first, so a healthy cluster
-//!   never relays.
-//! - *Budget.* delta-push never spends more messages than full-state would:
-//!   a token bucket refills at `min(fanout, peers)` messages per slowest
-//!   tick (interval + 10 %) and saves up at most ten ticks' worth (at least
-//!   two per peer), and every delta-push message spends one. Pushes come
-//!   first (peers served longest ago first when the budget runs short);
-//!   repairs and lone acks or news only spend what is left above one push
-//!   round. Raise `--fanout` to give delta-push a larger budget.
-//! - An idle cluster whose nodes know each other up to date sends nothing.
+//! **`delta-push`**: an `add` is pushed at once (after at most
+//! `--push-delay-ms`, default 10) to every peer as a `replicate` with just
+//! this node's changed entries (`{x: P[x]}` and/or `{x: N[x]}`),
+//! `wants_ack: true`; acks ride on later replicates (or go alone every
+//! fourth tick); `everyone_has` tells third parties what every node holds
+//! of the sender's own entries; the tick repairs peers that stayed
+//! behind; a message budget keeps it at or below full-state's message
+//! count; an idle cluster whose nodes know each other up to date sends
+//! nothing.
 //!
 //! Why a 10 ms push delay: it lets adds that arrive together share one push
 //! round, and keeps convergence far inside the 50 ms goal at latency 0.
-//! With the budget in place, larger delays change little (see below).
-//!
-//! *Lone acks and news* (those with no push or repair to ride on) go out
-//! only every fourth gossip tick. Sent at every tick they were two thirds
-//! of delta-push's messages at low load and drained the budget the pushes
-//! need; batched, an isolated add costs `N − 1` pushes plus a share of
-//! cumulative acks. The price is slower repair of lost messages:
-//! `retry_after` must cover an ack and then news each waiting four ticks.
+//! With the budget in place, larger delays change little.
 //!
 //! What this costs and buys is measured in the README ("Measured figures",
 //! counter): the commands and the table of both strategies at 10, 25 and
@@ -103,7 +75,7 @@
 //! about as fast as full-state, with fewer messages and none once idle; a
 //! p99 of 50 ms there would need a push round every 50 ms from every busy
 //! node, 80 messages/s each against full-state's 18. On a lossy network
-//! delta-push waits for `retry_after` to repair a lost push: prefer
+//! delta-push waits for its repair to resend a lost push: prefer
 //! full-state there.
 //!
 //! # Metrics (`gossip_status_ok`)
@@ -142,31 +114,21 @@
 //! fewer than 2^63 of them < 2^127), so `read` never wraps; a value beyond
 //! the i64 range is written as a plain JSON integer.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use maelstrom_framework::gossip::MAX_INTERVAL_MS;
-use maelstrom_framework::{
-    Ctx, Error, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View, Workload,
+use maelstrom_framework::replication::{
+    Incoming, Outgoing, ReplicationStats, ReplicationTimer, Replicator, Wire,
 };
+use maelstrom_framework::{Ctx, Handler, Registration, Request, View, Workload};
 use serde::{Deserialize, Serialize};
 
-mod budget;
 mod crdt;
-mod delta_push;
-mod peer;
 
-use budget::Budget;
 pub use crdt::{Counts, NodeCounts, PnCounter};
-use peer::Peer;
+pub use maelstrom_framework::replication::{
+    DEFAULT_PUSH_DELAY_MS, ReplicationOptions as Options, Strategy,
+};
 
-/// The default `--push-delay-ms`; see the crate docs for why.
-pub const DEFAULT_PUSH_DELAY_MS: u64 = 10;
-
-/// Unacknowledged pushes remembered per peer. An ack of an older one is
-/// ignored (and the next ack or a retry makes up for it); the bound keeps a
-/// node that talks to an unreachable peer from growing without limit.
-const MAX_UNACKED: usize = 16;
+/// What the node did: the replicator's counters.
+pub type Stats = ReplicationStats;
 
 // ---------------------------------------------------------------- messages
 
@@ -231,272 +193,88 @@ pub struct Replicate {
     pub everyone_has: Option<NodeCounts>,
 }
 
-/// How a node spreads its state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    /// Full P and N to `fanout` random peers every gossip tick (the seed).
-    #[default]
-    FullState,
-    /// Push changed entries at once, ack them, repair on the tick.
-    DeltaPush,
+impl Replicate {
+    /// What the replicator reads from a replicate sent by `src`.
+    fn incoming(self, src: &str) -> Incoming<PnCounter> {
+        Incoming {
+            state: PnCounter::from_counts(&self.p_counters, &self.n_counters),
+            wants_ack: self.wants_ack,
+            acks: self.ack.into_iter().collect(),
+            everyone_has: self.everyone_has.map(|counts| {
+                let mut news = PnCounter::default();
+                news.raise(src, counts);
+                news
+            }),
+        }
+    }
 }
 
-/// The workload's flags.
-#[derive(clap::Args, Clone, Debug)]
-pub struct Options {
-    #[command(flatten)]
-    pub gossip: GossipSettings,
-    /// How nodes spread their state.
-    #[arg(long, value_enum, default_value_t = Strategy::FullState)]
-    pub strategy: Strategy,
-    /// delta-push: milliseconds to gather changes before pushing them.
-    #[arg(long = "push-delay-ms", default_value_t = DEFAULT_PUSH_DELAY_MS,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_INTERVAL_MS))]
-    pub push_delay_ms: u64,
+/// The seed's `replicate` format on the replicator's messages: one `ack`
+/// (the latest replicate merged, which stands for the earlier ones), and
+/// `everyone_has` as the sender's own pair of entries.
+#[derive(Debug, Clone, Copy)]
+pub struct SeedWire;
+
+impl Wire<PnCounter> for SeedWire {
+    fn send<H: Handler>(&self, ctx: &mut Ctx<H>, dest: &str, msg: Outgoing<'_, PnCounter>) -> u64 {
+        let everyone_has = msg.everyone_has.map(|news| news.all.entries_of(ctx.id()));
+        let body = Replicate {
+            p_counters: msg.state.p().clone(),
+            n_counters: msg.state.n().clone(),
+            wants_ack: msg.wants_ack,
+            ack: msg.acks.last().copied(),
+            everyone_has,
+        };
+        ctx.send(dest, &Gossip::Replicate(&body))
+    }
 }
 
 // ------------------------------------------------------------------- state
 
-/// Counters of what this node did, for `gossip_status` and for a lab.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Gossip ticks performed.
-    pub gossip_rounds: u64,
-    /// full-state: replicates carrying the whole state.
-    pub full_states_sent: u64,
-    /// delta-push: replicates carrying new own entries.
-    pub pushes_sent: u64,
-    /// delta-push: anti-entropy replicates to peers behind.
-    pub repairs_sent: u64,
-    /// Replicates carrying only an ack and/or `everyone_has`.
-    pub control_sent: u64,
-}
-
-/// Lone acks and news go out every this many gossip ticks: in between
-/// they wait for a push or repair to ride on. Sent at every tick they were
-/// two thirds of delta-push's messages, and they drained the budget the
-/// pushes need.
-const CONTROL_EVERY: u32 = 4;
-
-#[derive(Debug, Clone)]
-pub enum Timer {
-    /// The periodic gossip tick.
-    Gossip,
-    /// delta-push: the end of a push delay; push new own entries.
-    Push,
-}
-
 /// One node of the `counter` workload.
 #[derive(Debug)]
 pub struct CounterNode {
-    gossip: GossipSettings,
-    strategy: Strategy,
-    push_delay_ms: u64,
-    counter: PnCounter,
-    peers: BTreeMap<NodeId, Peer>,
-    gossip_timer: Option<TimerId>,
-    push_pending: bool,
-    last_push: Option<Duration>,
-    budget: Budget,
-    /// The slowest recent ack (push to ack), decaying by 1/8 per ack.
-    slow_ack: Duration,
-    last_change: Option<Duration>,
-    /// When every peer became known to hold our state, after `last_change`.
-    synced_at: Option<Duration>,
-    stats: Stats,
+    counter: Replicator<PnCounter, SeedWire>,
 }
 
 impl CounterNode {
     pub fn new(options: &Options) -> CounterNode {
         CounterNode {
-            gossip: options.gossip,
-            strategy: options.strategy,
-            push_delay_ms: options.push_delay_ms,
-            counter: PnCounter::default(),
-            peers: BTreeMap::new(),
-            gossip_timer: None,
-            push_pending: false,
-            last_push: None,
-            budget: Budget::default(),
-            slow_ack: Duration::ZERO,
-            last_change: None,
-            synced_at: None,
-            stats: Stats::default(),
+            counter: Replicator::new(SeedWire, *options),
         }
     }
 
     // Read-only accessors for tests and a simulator's checker.
 
     pub fn value(&self) -> i128 {
-        self.counter.value()
+        self.counter.state().value()
     }
 
     pub fn counter(&self) -> &PnCounter {
-        &self.counter
+        self.counter.state()
     }
 
     pub fn strategy(&self) -> Strategy {
-        self.strategy
+        self.counter.options().strategy
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.counter.stats()
     }
 
     /// What this node knows `peer` holds (`None` for an id not from init).
     pub fn known_state_of(&self, peer: &str) -> Option<&PnCounter> {
-        self.peers.get(peer).map(|p| &p.known)
+        self.counter.known_state_of(peer)
     }
 
     /// Peers known to hold a state covering ours.
     pub fn peers_synced(&self) -> usize {
-        self.peers
-            .values()
-            .filter(|p| p.known.covers(&self.counter))
-            .count()
+        self.counter.peers_synced()
     }
 
     /// See the crate docs: -1 while not known converged.
     pub fn convergence_ms(&self) -> i64 {
-        match (self.last_change, self.synced_at) {
-            (None, _) => 0,
-            (Some(changed), Some(synced)) => {
-                i64::try_from(synced.saturating_sub(changed).as_millis()).unwrap_or(i64::MAX)
-            }
-            (Some(_), None) => -1,
-        }
-    }
-
-    fn push_delay(&self) -> Duration {
-        Duration::from_millis(self.push_delay_ms)
-    }
-
-    /// How long a peer stays behind before the tick repairs it: long
-    /// enough for acks and `everyone_has` news to arrive first.
-    fn retry_after(&self) -> Duration {
-        // Lone control waits up to CONTROL_EVERY ticks of up to 1.1 × the
-        // interval each; an ack and then news may both have to wait.
-        let control_period = (self.gossip.interval() * CONTROL_EVERY).saturating_mul(11) / 10;
-        (control_period + self.push_delay())
-            .saturating_mul(2)
-            .saturating_add(self.slow_ack)
-    }
-
-    fn arm_gossip_timer(&mut self, ctx: &mut Ctx<Self>) {
-        if let Some(id) = self.gossip_timer.take() {
-            ctx.cancel_timer(id);
-        }
-        if !self.peers.is_empty() {
-            let interval = self.gossip.interval();
-            self.gossip_timer = Some(ctx.every(interval, interval / 10, Timer::Gossip));
-        }
-    }
-
-    /// Records a change of our state at `now`.
-    fn changed(&mut self, now: Duration) {
-        self.last_change = Some(now);
-        self.synced_at = None;
-    }
-
-    /// Brings `behind_since` and `synced_at` up to date after our state or
-    /// our knowledge of peers changed.
-    fn refresh(&mut self, now: Duration) {
-        let mut all_synced = true;
-        for peer in self.peers.values_mut() {
-            if peer.known.covers(&self.counter) {
-                peer.behind_since = None;
-            } else {
-                all_synced = false;
-                peer.behind_since.get_or_insert(now);
-            }
-        }
-        if all_synced && self.synced_at.is_none() {
-            self.synced_at = Some(now);
-        }
-    }
-
-    /// The gossip tick.
-    fn tick(&mut self, ctx: &mut Ctx<Self>) {
-        self.stats.gossip_rounds = self.stats.gossip_rounds.saturating_add(1);
-        match self.strategy {
-            Strategy::FullState => {
-                let msg = Replicate {
-                    p_counters: self.counter.p.clone(),
-                    n_counters: self.counter.n.clone(),
-                    ..Replicate::default()
-                };
-                for dest in ctx.sample_peers(self.gossip.fanout(), &[]) {
-                    ctx.send(&dest, &Gossip::Replicate(&msg));
-                    self.stats.full_states_sent = self.stats.full_states_sent.saturating_add(1);
-                }
-            }
-            Strategy::DeltaPush => self.repair(ctx),
-        }
-        if self.stats.gossip_rounds % u64::from(CONTROL_EVERY) == 0 {
-            self.send_owed_control(ctx);
-        }
-    }
-
-    fn on_replicate(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Replicate) {
-        let now = ctx.now();
-        if self.counter.merge_counts(&msg.p_counters, &msg.n_counters) {
-            self.changed(now);
-        }
-        if let Some(peer) = self.peers.get_mut(&req.src) {
-            // A node holds what it sends.
-            peer.known.merge_counts(&msg.p_counters, &msg.n_counters);
-            if let Some(sent) = msg.ack.and_then(|id| peer.acked(id)) {
-                let took = now.saturating_sub(sent);
-                self.slow_ack = took.max(self.slow_ack - self.slow_ack / 8);
-            }
-            if let (true, Some(id)) = (msg.wants_ack, req.msg_id) {
-                peer.ack_owed = Some(peer.ack_owed.map_or(id, |owed| owed.max(id)));
-            }
-            if let Some(counts) = msg.everyone_has {
-                for peer in self.peers.values_mut() {
-                    peer.known.raise(&req.src, counts);
-                }
-            }
-        }
-        self.refresh(now);
-        // Our own entries may have come back higher than we had them.
-        self.schedule_push(ctx);
-    }
-
-    fn on_configure(
-        &mut self,
-        ctx: &mut Ctx<Self>,
-        fanout: Option<u64>,
-        gossip_interval_ms: Option<u64>,
-        strategy: Option<Strategy>,
-        push_delay_ms: Option<u64>,
-    ) -> Result<Reply, Error> {
-        if push_delay_ms.is_some_and(|ms| ms > MAX_INTERVAL_MS) {
-            return Err(Error::malformed(format!(
-                "push_delay_ms must be an integer from 0 to {MAX_INTERVAL_MS}"
-            )));
-        }
-        let old_interval = self.gossip.gossip_interval_ms;
-        // Credit earned so far is earned at the old rate.
-        self.refill(ctx.now());
-        self.gossip.configure(fanout, gossip_interval_ms)?;
-        if let Some(strategy) = strategy {
-            self.strategy = strategy;
-        }
-        if let Some(ms) = push_delay_ms {
-            self.push_delay_ms = ms;
-        }
-        if self.gossip.gossip_interval_ms != old_interval {
-            self.arm_gossip_timer(ctx);
-        }
-        self.schedule_push(ctx);
-        Ok(Reply::ConfigureOk {
-            fanout: self.gossip.fanout,
-            gossip_interval_ms: self.gossip.gossip_interval_ms,
-            strategy: self.strategy,
-            push_delay_ms: self.push_delay_ms,
-        })
+        self.counter.convergence_ms()
     }
 }
 
@@ -504,46 +282,37 @@ impl CounterNode {
 
 impl Handler for CounterNode {
     type Message = Message;
-    type Timer = Timer;
+    type Timer = ReplicationTimer;
 
     fn view(&self) -> Option<View<'_>> {
         Some(View::Counter(self.value()))
     }
 
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
-        self.peers = ctx
-            .peers()
-            .map(|id| (id.clone(), Peer::default()))
-            .collect();
-        self.budget = Budget::full(&self.gossip, self.peers.len(), ctx.now());
-        self.arm_gossip_timer(ctx);
-        self.refresh(ctx.now());
+        self.counter.start(ctx);
         Ok(())
     }
 
     fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Message) -> anyhow::Result<()> {
         match msg {
             Message::Add { delta } => {
-                let me = ctx.id().to_string();
-                self.counter.add(&me, delta)?;
+                let change = self.counter.state().after_add(ctx.id(), delta)?;
                 ctx.reply(req, &Reply::AddOk);
-                if delta != 0 {
-                    self.changed(ctx.now());
-                    self.refresh(ctx.now());
-                    self.schedule_push(ctx);
+                if let Some(change) = change {
+                    self.counter.update(ctx, change);
                 }
             }
             Message::Read => ctx.reply(
                 req,
                 &Reply::ReadOk {
-                    value: self.counter.value(),
+                    value: self.value(),
                 },
             ),
             Message::GossipStatus => ctx.reply(
                 req,
                 &Reply::GossipStatusOk {
-                    local_value: self.counter.value(),
-                    gossip_rounds: self.stats.gossip_rounds,
+                    local_value: self.value(),
+                    gossip_rounds: self.stats().gossip_rounds,
                     peers_synced: self.peers_synced(),
                     convergence_ms: self.convergence_ms(),
                 },
@@ -554,20 +323,27 @@ impl Handler for CounterNode {
                 strategy,
                 push_delay_ms,
             } => {
-                let reply =
-                    self.on_configure(ctx, fanout, gossip_interval_ms, strategy, push_delay_ms)?;
+                self.counter
+                    .configure(ctx, fanout, gossip_interval_ms, strategy, push_delay_ms)?;
+                let options = self.counter.options();
+                let reply = Reply::ConfigureOk {
+                    fanout: options.gossip.fanout,
+                    gossip_interval_ms: options.gossip.gossip_interval_ms,
+                    strategy: options.strategy,
+                    push_delay_ms: options.push_delay_ms,
+                };
                 ctx.reply(req, &reply);
             }
-            Message::Replicate(msg) => self.on_replicate(ctx, req, msg),
+            Message::Replicate(msg) => {
+                let msg = msg.incoming(&req.src);
+                self.counter.on_message(ctx, req, msg);
+            }
         }
         Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) -> anyhow::Result<()> {
-        match timer {
-            Timer::Gossip => self.tick(ctx),
-            Timer::Push => self.push(ctx),
-        }
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: ReplicationTimer) -> anyhow::Result<()> {
+        self.counter.on_timer(ctx, timer);
         Ok(())
     }
 }
