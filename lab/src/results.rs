@@ -11,12 +11,14 @@ impl Report {
     /// node-to-node messages per second by type, and the distribution of
     /// operation latency.
     pub fn run_plots(&self) -> Vec<Plot> {
-        let buckets = ops::Buckets::for_run(self.simulated_s);
+        // The run's end, not the clock after the checker (real processes).
+        let run_s = self.phases.end.as_secs_f64();
+        let buckets = ops::Buckets::for_run(run_s);
         vec![
             ops::latency_raw(&self.history),
             ops::latency_quantiles(&self.history, &buckets),
             ops::rate(&self.history, &buckets),
-            ops::messages_per_second(&self.net, self.simulated_s),
+            ops::messages_per_second(&self.net, run_s),
             ops::latency_histogram(&self.history),
         ]
     }

@@ -297,8 +297,9 @@ pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
         "  {:<46} {:>14} {:>14}",
         "metric", "normal", "partitioned"
     );
+    let left = normal.metrics();
     let right = partitioned.metrics();
-    for m in normal.metrics() {
+    for m in &left {
         let other = right
             .iter()
             .find(|r| r.name == m.name)
@@ -314,7 +315,7 @@ pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
     }
     for r in right
         .iter()
-        .filter(|r| !normal.metrics().iter().any(|m| m.name == r.name))
+        .filter(|r| !left.iter().any(|m| m.name == r.name))
     {
         let _ = writeln!(
             out,
@@ -325,12 +326,6 @@ pub fn side_by_side(normal: &Report, partitioned: &Report) -> String {
             r.unit
         );
     }
-    let parts = partitioned
-        .faults
-        .iter()
-        .filter(|f| f.action == FaultAction::Partition)
-        .count();
-    let _ = writeln!(out, "  {:<46} {:>14} {:>14}", "partitions", 0, parts);
     for (label, r) in [("normal", normal), ("partitioned", partitioned)] {
         let _ = writeln!(out, "\n{label}: {}", r.validity.word());
         for f in r.failures.iter().chain(&r.unknown).take(10) {

@@ -128,11 +128,13 @@ pub fn phase_marks(phases: &Phases) -> Vec<PhaseMark> {
 }
 
 impl TimeFrame {
-    /// The frame of `report`'s run: 0 to the simulated end.
+    /// The frame of `report`'s run: 0 to the run's end (`phases.end`: with
+    /// real processes the clock goes on while the checker runs, and that
+    /// is no part of the run).
     pub fn of(report: &Report) -> TimeFrame {
-        let end = Duration::from_secs_f64(report.simulated_s.max(0.0));
+        let end = report.phases.end;
         TimeFrame {
-            end_s: report.simulated_s.max(0.0),
+            end_s: end.as_secs_f64(),
             faults: fault_bands(&report.faults, end),
             phases: phase_marks(&report.phases),
         }
