@@ -10,6 +10,8 @@
 //!   `lww-kv`, `lin-tso`) through [`Ctx::rpc`].
 //! - [`replication`]: what gossip workloads build on: an acknowledged link
 //!   per peer.
+//! - [`lww`]: the last-writer-wins timestamp kv stores and the kv checker
+//!   share.
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
 //! - [`testing`]: helpers for tests that drive a node by hand.
@@ -22,6 +24,7 @@
 pub mod error;
 pub mod gossip;
 pub mod log;
+pub mod lww;
 pub mod node;
 pub mod protocol;
 pub mod registry;
@@ -34,6 +37,7 @@ mod timers;
 pub use error::{Error, ErrorCode};
 pub use gossip::GossipSettings;
 pub use log::Level;
+pub use lww::Ts;
 pub use node::{Ctx, Handler, KeyVersions, Node, Now, Process, Request, RpcCallback, View};
 pub use protocol::{NodeId, Reply};
 pub use registry::{NoOptions, NodeFactory, Registration, Workload};

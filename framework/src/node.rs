@@ -73,8 +73,8 @@ pub enum View<'a> {
 
 /// The versions a key-value store holds.
 pub trait KeyVersions {
-    /// The version (`ts`) of `key`, if held.
-    fn version(&self, key: &str) -> Option<f64>;
+    /// The version (`ts`, last writer wins) of `key`, if held.
+    fn version(&self, key: &str) -> Option<crate::Ts>;
 }
 
 /// Who sent the message being handled, and its msg_id: what a reply needs.

@@ -38,44 +38,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
-use maelstrom_framework::View;
-
-/// A write's version, ordered as the store orders them (last writer wins:
-/// IEEE total order, -0 taken as +0).
-#[derive(Debug, Clone, Copy)]
-pub struct Ts(f64);
-
-impl Ts {
-    /// A version from seconds; `None` unless finite.
-    pub fn from_secs(secs: f64) -> Option<Ts> {
-        secs.is_finite()
-            .then_some(Ts(if secs == 0.0 { 0.0 } else { secs }))
-    }
-
-    pub fn secs(self) -> f64 {
-        self.0
-    }
-}
-
-impl PartialEq for Ts {
-    fn eq(&self, other: &Ts) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-
-impl Eq for Ts {}
-
-impl PartialOrd for Ts {
-    fn partial_cmp(&self, other: &Ts) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Ts {
-    fn cmp(&self, other: &Ts) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
+use maelstrom_framework::{Ts, View};
 
 /// The lab's flags on `sim` and `cluster`.
 #[derive(Debug, Clone, clap::Args)]
@@ -175,7 +138,7 @@ impl Lab for KvLab {
             return;
         };
         for k in 0..self.keys.len() {
-            if let Some(ts) = store.version(&self.keys[k]).and_then(Ts::from_secs) {
+            if let Some(ts) = store.version(&self.keys[k]) {
                 let key = self.keys[k].clone();
                 self.record(now, node, &key, ts);
             }

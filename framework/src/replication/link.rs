@@ -153,6 +153,50 @@ impl Smoothed {
     }
 }
 
+/// How much one message may carry: at most `max_items` items and, past
+/// the first, at most `max_bytes` bytes of them (one item larger than that
+/// still goes, alone). Fill a message with [`BatchLimit::start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimit {
+    pub max_items: usize,
+    pub max_bytes: usize,
+}
+
+impl BatchLimit {
+    /// An empty message being filled under this limit.
+    pub fn start(self) -> Batch {
+        Batch {
+            limit: self,
+            items: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// A message being filled under a [`BatchLimit`].
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    limit: BatchLimit,
+    items: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Takes one more item of `bytes` bytes if the limit allows it;
+    /// returns whether it did (once it does not, the message is full).
+    pub fn admit(&mut self, bytes: usize) -> bool {
+        // Saturating, so that no size can wrap.
+        let next = self.bytes.saturating_add(bytes);
+        let full =
+            self.items >= self.limit.max_items || (self.items > 0 && next > self.limit.max_bytes);
+        if !full {
+            self.items += 1;
+            self.bytes = next;
+        }
+        !full
+    }
+}
+
 /// The most acknowledgements owed to one peer. Acks are due at once when
 /// this many are owed; beyond it the oldest is forgotten (the peer will
 /// re-send that message, and its re-send is acknowledged).
@@ -677,5 +721,24 @@ mod tests {
         assert_eq!(l.in_flight_len(), 1);
         l.owe_ack(9, ms(0));
         assert!(l.owes(9) && !l.owes(8));
+    }
+
+    #[test]
+    fn a_batch_is_bounded_by_items_and_bytes_but_takes_one_large_item() {
+        let limit = BatchLimit {
+            max_items: 3,
+            max_bytes: 10,
+        };
+        let mut b = limit.start();
+        assert!(b.admit(4) && b.admit(6), "10 bytes fit");
+        assert!(!b.admit(1), "11 do not");
+        let mut b = limit.start();
+        assert!(b.admit(50), "one item larger than the limit goes alone");
+        assert!(!b.admit(0));
+        let mut b = limit.start();
+        assert!(b.admit(0) && b.admit(0) && b.admit(0));
+        assert!(!b.admit(0), "at most three items");
+        let mut b = limit.start();
+        assert!(b.admit(usize::MAX) && !b.admit(usize::MAX), "no overflow");
     }
 }

@@ -24,7 +24,7 @@ pub mod replicator;
 
 pub use budget::Budget;
 pub use crdt::{Crdt, GSet, MaxRegister, OrdJson};
-pub use link::{Link, Smoothed, Timing};
+pub use link::{BatchLimit, Link, Smoothed, Timing};
 pub use replicator::{
     DEFAULT_PUSH_DELAY_MS, Gossip, Incoming, News, Outgoing, ReplicationOptions, ReplicationStats,
     ReplicationTimer, Replicator, Strategy, Tagged, Wire,

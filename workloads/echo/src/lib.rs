@@ -1,8 +1,8 @@
 //! Workload `echo`: Maelstrom's echo, `echo {echo}` → `echo_ok {echo}`.
 //!
 //! The smallest complete workload; copy this crate to start a new one. It
-//! reads top to bottom as: messages, state, handler, registration. Its lab
-//! (clients and checker for the simulator) is in `lab.rs`.
+//! reads top to bottom as: messages, state, handler, registration. The
+//! workload it implements (clients and checker) is `specs/src/echo.rs`.
 
 use maelstrom_framework::{Ctx, Handler, NoOptions, Registration, Request, Workload};
 use serde::{Deserialize, Serialize};

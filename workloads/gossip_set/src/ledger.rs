@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use maelstrom_framework::NodeId;
-use maelstrom_framework::replication::{Link, Timing};
+use maelstrom_framework::replication::{BatchLimit, Link, Timing};
 
 use crate::idx_set::IdxSet;
 use crate::values::ValueIdx;
@@ -123,21 +123,17 @@ impl Ledger {
         let Some(ledger) = self.peers.get(peer) else {
             return Vec::new();
         };
-        let mut batch = Vec::new();
-        let mut bytes = 0usize;
-        for idx in ledger.pending.iter() {
-            if batch.len() >= max_values {
-                break;
-            }
-            // `+ 1` for the comma; saturating so that no size can wrap.
-            let next = bytes.saturating_add(size_of(idx)).saturating_add(1);
-            if !batch.is_empty() && next > max_bytes {
-                break;
-            }
-            bytes = next;
-            batch.push(idx);
+        let mut fill = BatchLimit {
+            max_items: max_values,
+            max_bytes,
         }
-        batch
+        .start();
+        ledger
+            .pending
+            .iter()
+            // `+ 1` for the comma.
+            .take_while(|&idx| fill.admit(size_of(idx).saturating_add(1)))
+            .collect()
     }
 
     /// Like [`Ledger::peek_batch`], but takes the batch out of the pending

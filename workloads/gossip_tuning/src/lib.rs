@@ -1,9 +1,10 @@
 //! Workload `tuning`: broadcast whose dissemination can be tuned at run
 //! time, and which reports what it costs in messages.
 //!
-//! It stands on `broadcast_fanout`'s engine ([`Replica`]): values held once
-//! in order of first receipt, per-peer sets of values a peer is not known
-//! to hold, bounded batches, acknowledgements and resends.
+//! It stands on the `gossip_set` library ([`Replica`]), as `broadcast`
+//! does: values held once in order of first receipt, per-peer sets of
+//! values a peer is not known to hold, bounded batches, and the
+//! framework's acknowledged link for acks and resends.
 //!
 //! # Messages
 //!

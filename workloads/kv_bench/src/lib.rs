@@ -555,8 +555,8 @@ impl KvNode {
 // ----------------------------------------------------------------- handler
 
 impl KeyVersions for KvNode {
-    fn version(&self, key: &str) -> Option<f64> {
-        self.store().get(key).map(|entry| entry.ts.secs())
+    fn version(&self, key: &str) -> Option<Ts> {
+        self.store().get(key).map(|entry| entry.ts)
     }
 }
 

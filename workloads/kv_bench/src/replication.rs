@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::Duration;
 
-use maelstrom_framework::replication::{Link, Timing};
+use maelstrom_framework::replication::{BatchLimit, Link, Timing};
 use maelstrom_framework::{Ctx, Error, Request};
 use serde::Serialize;
 
@@ -15,6 +15,12 @@ use crate::store;
 use crate::{
     Entry, Gossip, KvNode, MAX_BACKOFF_DOUBLINGS, MAX_MERGE_BYTES, MAX_MERGE_ENTRIES,
     MAX_PENDING_SEQS, Outcome, Reply, Timer, Ts, Version,
+};
+
+/// What one `kv_merge` carries at most.
+const MERGE_LIMIT: BatchLimit = BatchLimit {
+    max_items: MAX_MERGE_ENTRIES,
+    max_bytes: MAX_MERGE_BYTES,
 };
 
 /// What this node knows of one peer.
@@ -258,19 +264,15 @@ impl KvNode {
             .range::<str, _>((Bound::Unbounded, Bound::Included(cursor)));
         let mut entries = BTreeMap::new();
         let mut sent = Vec::new();
-        let mut bytes = 0usize;
+        let mut fill = MERGE_LIMIT.start();
         for (key, _) in after.chain(up_to).filter(|(_, seq)| seq.is_none()) {
             // Unsynced keys are always stored: the store never forgets one.
             let Some(stored) = self.store.stored(key) else {
                 continue;
             };
-            let full = entries.len() >= MAX_MERGE_ENTRIES
-                || (!entries.is_empty()
-                    && bytes.saturating_add(stored.wire_bytes) > MAX_MERGE_BYTES);
-            if full {
+            if !fill.admit(stored.wire_bytes) {
                 break;
             }
-            bytes = bytes.saturating_add(stored.wire_bytes);
             entries.insert(key.as_str(), &stored.entry);
             sent.push(Sent {
                 key: key.clone(),

@@ -33,23 +33,12 @@ fn merged(a: &PnCounter, b: &PnCounter) -> PnCounter {
 }
 
 proptest! {
+    /// The laws every framework CRDT keeps (commutative, associative and
+    /// idempotent merge, the bottom, meet, deltas), checked by the
+    /// framework's one check.
     #[test]
-    fn merge_is_commutative(a in counter(), b in counter()) {
-        prop_assert_eq!(merged(&a, &b), merged(&b, &a));
-    }
-
-    #[test]
-    fn merge_is_associative(a in counter(), b in counter(), c in counter()) {
-        prop_assert_eq!(merged(&merged(&a, &b), &c), merged(&a, &merged(&b, &c)));
-    }
-
-    #[test]
-    fn merge_is_idempotent(a in counter(), b in counter()) {
-        let ab = merged(&a, &b);
-        let mut again = ab.clone();
-        prop_assert!(!again.merge(&b), "re-merging changes nothing");
-        prop_assert_eq!(&again, &ab);
-        prop_assert_eq!(merged(&a, &a), a);
+    fn the_pn_counter_keeps_the_crdt_laws(a in counter(), b in counter(), c in counter()) {
+        maelstrom_framework::replication::crdt::laws::check(&a, &b, &c);
     }
 
     #[test]
