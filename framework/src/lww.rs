@@ -80,6 +80,12 @@ mod tests {
         assert!(serde_json::from_str::<Ts>("\"1\"").is_err());
         assert!(serde_json::from_str::<Ts>("1e400").is_err());
         assert_eq!(serde_json::from_str::<Ts>("7").unwrap().secs(), 7.0);
-        assert!(Ts::from_micros(1) < Ts::from_micros(2));
+        // Microsecond timestamps of today stay distinct and ordered.
+        let base = 1_704_067_200_000_000;
+        assert!(Ts::from_micros(base) < Ts::from_micros(base + 1));
+        assert_eq!(
+            serde_json::to_string(&Ts::from_micros(base + 123_000)).unwrap(),
+            "1704067200.123"
+        );
     }
 }
