@@ -52,6 +52,11 @@ fn correct_nodes_that_are_not_ours_pass() {
             "g_set_node.py",
             &["--nodes", "3", "--settle", "1", "--time-limit", "4"],
         ),
+        (
+            "unique-ids",
+            "unique_ids_node.py",
+            &["--nodes", "3", "--rate", "50", "--time-limit", "2"],
+        ),
     ] {
         let (code, report, all) = run(workload, script, "", extra);
         assert_eq!(code, Some(0), "{workload} {script} {extra:?}: {all}");
@@ -372,4 +377,21 @@ fn a_g_set_that_loses_or_invents_elements_fails_and_says_why() {
         "{report}"
     );
     assert!(!report.contains("final read lacks"), "{report}");
+}
+
+/// Jepsen's unique-ids checker fails a node whose ids are a bare count
+/// (every node hands out 1, 2, 3, …), naming an id and who got it twice.
+#[test]
+fn unique_ids_that_are_a_bare_count_fail_and_say_which() {
+    let flags = ["--nodes", "3", "--rate", "50", "--time-limit", "2"];
+    let (code, report, all) = run("unique-ids", "unique_ids_node.py", "counter", &flags);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("INVALID"), "{report}");
+    assert!(report.contains("id 1 was returned "), "{report}");
+    let duplicated: f64 = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ids duplicated"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the metric");
+    assert!(duplicated > 10.0, "{report}");
 }

@@ -365,3 +365,19 @@ fn g_set_delta_push_delivers_in_one_latency_and_goes_quiet_when_idle() {
         "full-state gossips on"
     );
 }
+
+/// Our unique-ids node needs no coordination: under partitions every
+/// acknowledged id is unique and not one message goes between nodes.
+#[test]
+fn unique_ids_stay_unique_under_partitions_without_a_message_between_nodes() {
+    for r in campaign(
+        "unique-ids",
+        &[],
+        partitioned(5, 20.0, 200.0, 10.0),
+        &[1, 2, 3],
+    ) {
+        assert_eq!(r.net.sent, 0, "seed {}", r.config.seed);
+        assert!(metric(&r, "ids acknowledged").unwrap() > 1000.0);
+        assert_eq!(metric(&r, "ids duplicated"), Some(0.0));
+    }
+}

@@ -11,11 +11,13 @@
 //!   The same module is Maelstrom's `g-set` ([`broadcast::GSetLab`]).
 //! - [`counter`]: Maelstrom's `g-counter` and `pn-counter`.
 //! - [`kv`]: our `kv`, the seed's last-writer-wins store.
+//! - [`unique_ids`]: Maelstrom's `unique-ids`.
 
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kv;
+pub mod unique_ids;
 
 use maelstrom_lab::{SpecRegistration, inventory};
 
@@ -38,6 +40,10 @@ inventory::submit!(SpecRegistration::new::<counter::CounterLab<false>>(
 inventory::submit!(SpecRegistration::new::<counter::CounterLab<true>>(
     "g-counter",
     "Maelstrom's g-counter: adds of 0..4; final reads equal the acknowledged sum"
+));
+inventory::submit!(SpecRegistration::new::<unique_ids::UniqueIdsLab>(
+    "unique-ids",
+    "Maelstrom's unique-ids: no acknowledged id returned twice"
 ));
 inventory::submit!(SpecRegistration::new::<kv::KvLab>(
     "kv",
