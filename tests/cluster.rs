@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{cluster, results_dir, text};
+use support::{cluster, python_node, results_dir, text};
 
 #[test]
 fn our_echo_nodes_pass_and_results_are_written() {
@@ -417,4 +417,25 @@ fn an_interrupted_run_reports_it_and_kills_every_node() {
             assert_dead(pid);
         }
     }
+}
+
+/// A node that floods stderr costs a bounded log: the first 16 MiB are
+/// kept, the rest is read and counted, and the log says so; the run is
+/// judged as any other.
+#[test]
+fn a_node_that_floods_stderr_gets_a_bounded_log_that_says_it_was_cut() {
+    let dir = results_dir("stderr-flood");
+    let bin = python_node("broken_node.py", "stderr-flood");
+    let out = cluster("echo", &["--nodes", "1", "--bin", &bin], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log = dir.join("n0.log");
+    let size = std::fs::metadata(&log).unwrap().len();
+    assert!(size > 16 << 20 && size < (16 << 20) + 200, "{size} bytes");
+    let tail = std::fs::read(&log).unwrap();
+    let tail = String::from_utf8_lossy(&tail[tail.len() - 200..]);
+    assert!(
+        tail.contains("this log stops at 16 MiB;")
+            && tail.contains("more bytes of stderr were discarded"),
+        "{tail}"
+    );
 }

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
@@ -83,6 +83,13 @@ const ROUTE_BATCH: usize = 2048;
 
 /// The last lines of a node's log quoted when it fails the run.
 const LOG_TAIL_LINES: usize = 8;
+
+/// How much of a log's end is read for its last lines.
+const LOG_TAIL_BYTES: u64 = 64 << 10;
+
+/// The most of a node's stderr kept in its log (`<node>.log`): a node that
+/// floods stderr costs a bounded file, however long the run.
+pub const MAX_LOG_BYTES: u64 = 16 << 20;
 
 enum FromNode {
     Line {
@@ -387,7 +394,7 @@ impl ProcessCluster {
             }
         }
         let path = dir.join(format!("{}.log", self.node_ids[node]));
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = file_tail(&path, LOG_TAIL_BYTES);
         let lines: Vec<&str> = text.lines().collect();
         let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
         if tail.is_empty() {
@@ -759,16 +766,40 @@ fn read_stdout(
     let _ = tx.send(FromNode::Closed { node });
 }
 
+/// Copies a node's stderr into its log, at most [`MAX_LOG_BYTES`]; the
+/// rest is read (so the node never blocks on a full pipe) and counted, and
+/// the log ends with a line saying how much was left out.
 fn copy_stderr(err: impl Read, log: Option<File>) {
     let mut err = BufReader::new(err);
-    match log {
-        Some(mut file) => {
-            let _ = std::io::copy(&mut err, &mut file);
-        }
-        None => {
-            let _ = std::io::copy(&mut err, &mut std::io::sink());
-        }
+    let Some(mut file) = log else {
+        let _ = std::io::copy(&mut err, &mut std::io::sink());
+        return;
+    };
+    let kept = std::io::copy(&mut (&mut err).take(MAX_LOG_BYTES), &mut file).unwrap_or(0);
+    if kept < MAX_LOG_BYTES {
+        return; // the stream ended (or the log could not be written)
     }
+    let dropped = std::io::copy(&mut err, &mut std::io::sink()).unwrap_or(0);
+    if dropped > 0 {
+        let _ = writeln!(
+            file,
+            "\n[maelstrom-node: this log stops at {} MiB; {dropped} more bytes of stderr were discarded]",
+            MAX_LOG_BYTES >> 20
+        );
+    }
+}
+
+/// The last `max` bytes of the file at `path`, as text (a cut character
+/// shown as U+FFFD): a log's tail without reading the whole log.
+fn file_tail(path: &Path, max: u64) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let _ = file.seek(std::io::SeekFrom::Start(len.saturating_sub(max)));
+    let mut bytes = Vec::new();
+    let _ = file.take(max).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn write_stdin(

@@ -30,6 +30,8 @@ More nodes a user writes by mistake:
 - `kv-forgetful` answers kv writes with `write_ok` without the `ts` the
   task requires (and an extra field), and every read with null;
 - `slow-init` is a correct echo node that takes 1.5 s to answer init;
+- `stderr-flood` is a correct echo node that writes 20 MiB of debug text
+  to stderr as soon as it is initialised;
 - `flood` is a correct echo node that also floods every peer with gossip
   as fast as it can write, and reads gossip slowly (1 ms each), so its
   input queue overflows.
@@ -76,6 +78,11 @@ for line in sys.stdin:
         if mode == "slow-init":
             time.sleep(1.5)
         reply(msg, {"type": "init_ok"})
+        if mode == "stderr-flood":
+            chunk = ("debug " * 1000 + "\n") * 175  # about 1 MiB
+            for _ in range(20):
+                sys.stderr.write(chunk)
+            sys.stderr.flush()
         if mode == "flood":
             lock = threading.Lock()
 
@@ -120,7 +127,7 @@ for line in sys.stdin:
         if value == 3:
             raise RuntimeError("the third echo is one too many")
         reply(msg, {"type": "echo_ok", "echo": body["echo"]})
-    elif mode == "slow-init":
+    elif mode in ("slow-init", "stderr-flood"):
         reply(msg, {"type": "echo_ok", "echo": body["echo"]})
     elif mode == "flood":
         if kind == "gossip":
