@@ -48,6 +48,11 @@ fn correct_nodes_that_are_not_ours_pass() {
             &["--nodes", "3", "--settle", "1"],
         ),
         (
+            "g-counter",
+            "counter_node.py",
+            &["--nodes", "3", "--settle", "1"],
+        ),
+        (
             "g-set",
             "g_set_node.py",
             &["--nodes", "3", "--settle", "1", "--time-limit", "4"],
@@ -104,12 +109,7 @@ fn counters_that_ignore_or_double_count_their_peers_fail_the_check() {
         ("local-counter", "final read at n"),
         ("double-counter", "but acknowledged adds sum to"),
     ] {
-        let (code, report, all) = run(
-            "counter",
-            "broken_node.py",
-            mode,
-            &["--nodes", "3", "--g-counter"],
-        );
+        let (code, report, all) = run("g-counter", "broken_node.py", mode, &["--nodes", "3"]);
         assert_eq!(code, Some(1), "{mode}: {all}");
         assert!(report.contains(expect), "{mode}: {report}");
         assert!(!report.contains("run stopped"), "{mode}: {report}");

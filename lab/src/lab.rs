@@ -176,7 +176,7 @@ pub fn closed_schema(reply: &Value, fields: &[(&str, Field)]) -> Result<(), Stri
     }
 }
 
-/// A lab's type, with its own flags (`--keys`, `--g-counter`…) on the
+/// A lab's type, with its own flags (`--keys`, `--adds`…) on the
 /// `sim` command.
 pub trait LabSpec: Lab + Sized + 'static {
     type Options: clap::Args + clap::FromArgMatches + Clone + 'static;
