@@ -58,12 +58,7 @@ fn main() {
             println!("{name}: not registered");
             continue;
         };
-        let (workload, lab) = (choice.node, choice.spec);
-        let no_args = clap::Command::new("bench");
-        let matches =
-            (lab.augment_args)((workload.augment_args)(no_args)).get_matches_from(["bench"]);
-        let nodes = (workload.build)(&matches).expect("default options");
-        let lab = (lab.build)(&matches).expect("default lab options");
+        let (nodes, lab) = choice.build_from(&[]).expect("default options");
         let rounds = 5;
         let mut best = f64::MAX;
         let mut report = None;

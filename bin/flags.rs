@@ -253,7 +253,9 @@ impl RunFlags {
 
 /// The command line's flags, with those of the workload's spec and node
 /// when one is named.
-pub fn command(workload: Option<(&SpecRegistration, &Registration)>) -> clap::Command {
+pub fn command(
+    workload: Option<(&'static SpecRegistration, &'static Registration)>,
+) -> clap::Command {
     let command = Cli::command().after_help(format!(
         "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\n\
          Use --workload NAME --help to see a workload's own flags.\n\n{}",
@@ -262,7 +264,8 @@ pub fn command(workload: Option<(&SpecRegistration, &Registration)>) -> clap::Co
     let Some((spec, node)) = workload else {
         return command;
     };
-    let both = |sub: clap::Command| (spec.augment_args)((node.augment_args)(sub));
+    let choice = registry::Choice { spec, node };
+    let both = |sub: clap::Command| choice.augment(sub);
     (node.augment_args)(command)
         .mut_subcommand("sim", both)
         .mut_subcommand("cluster", both)

@@ -211,8 +211,11 @@ fn test_of(
     run: &flags::RunFlags,
     m: &clap::ArgMatches,
 ) -> Result<(NodeFactory, LabFactory, SimConfig), ()> {
-    let nodes = (w.node.build)(m).unwrap_or_else(|e| e.exit());
-    let lab = (w.spec.build)(m).unwrap_or_else(|e| e.exit());
+    let choice = lab::registry::Choice {
+        spec: w.spec,
+        node: w.node,
+    };
+    let (nodes, lab) = choice.build(m).unwrap_or_else(|e| e.exit());
     let mut config = run.config();
     config.tested = lab::Tested::ours(
         tool_version(),

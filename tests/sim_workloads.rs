@@ -10,11 +10,7 @@ use maelstrom_catalog as _;
 /// every run valid; returns the reports.
 fn campaign(workload: &str, flags: &[&str], cfg: SimConfig, seeds: &[u64]) -> Vec<sim::Report> {
     let choice = sim::registry::choose(workload, None).expect("a registered workload");
-    let (reg, lab) = (choice.node, choice.spec);
-    let cmd = (lab.augment_args)((reg.augment_args)(clap::Command::new("test")));
-    let matches = cmd.get_matches_from(std::iter::once(&"test").chain(flags));
-    let nodes = (reg.build)(&matches).unwrap();
-    let lab = (lab.build)(&matches).unwrap();
+    let (nodes, lab) = choice.build_from(flags).expect("valid flags");
     let reports = sim::run_seeds(workload, &nodes, &lab, &cfg, seeds, 2, &|_, _| {});
     for r in &reports {
         assert!(

@@ -86,6 +86,35 @@ pub struct Choice {
     pub node: &'static Registration,
 }
 
+impl Choice {
+    /// `command` with the node's flags and the spec's.
+    pub fn augment(&self, command: clap::Command) -> clap::Command {
+        (self.spec.augment_args)((self.node.augment_args)(command))
+    }
+
+    /// The node factory and the lab factory, from flags parsed by a command
+    /// [`Choice::augment`] made.
+    pub fn build(
+        &self,
+        matches: &clap::ArgMatches,
+    ) -> Result<(maelstrom_framework::NodeFactory, LabFactory), clap::Error> {
+        Ok(((self.node.build)(matches)?, (self.spec.build)(matches)?))
+    }
+
+    /// The same from a list of flags (`["--strategy", "hub"]`), for tests
+    /// and benches.
+    pub fn build_from(
+        &self,
+        flags: &[&str],
+    ) -> Result<(maelstrom_framework::NodeFactory, LabFactory), clap::Error> {
+        let name = self.spec.name;
+        let matches = self
+            .augment(clap::Command::new(name))
+            .try_get_matches_from(std::iter::once(&name).chain(flags))?;
+        self.build(&matches)
+    }
+}
+
 /// What `--workload NAME` (and `--node NODE`) mean: NAME is a spec, or one
 /// of our nodes (which then runs under its first spec, as long as it
 /// implements one); NODE picks another of our nodes for the spec.
