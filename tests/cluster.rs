@@ -439,3 +439,19 @@ fn a_node_that_floods_stderr_gets_a_bounded_log_that_says_it_was_cut() {
         "{tail}"
     );
 }
+
+/// Our counter on seq-kv through real processes: the runner serves
+/// Maelstrom's seq-kv, and the counter is exact.
+#[test]
+fn our_counter_on_seq_kv_passes_g_counter_as_processes() {
+    let dir = results_dir("seq-kv-counter");
+    let out = cluster(
+        "g-counter",
+        &["--node", "seq-kv-counter", "--nodes", "3", "--latency", "5"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+    assert!(report.contains("\nVALID"), "{report}");
+    assert!(report.contains("  cas_ok "), "{report}");
+}

@@ -62,6 +62,7 @@ fn correct_nodes_that_are_not_ours_pass() {
             "unique_ids_node.py",
             &["--nodes", "3", "--rate", "50", "--time-limit", "2"],
         ),
+        ("g-counter", "g_counter_seq_kv.py", SEQ_KV_FLAGS),
     ] {
         let (code, report, all) = run(workload, script, "", extra);
         assert_eq!(code, Some(0), "{workload} {script} {extra:?}: {all}");
@@ -394,4 +395,34 @@ fn unique_ids_that_are_a_bare_count_fail_and_say_which() {
         .and_then(|v| v.trim().parse().ok())
         .expect("the metric");
     assert!(duplicated > 10.0, "{report}");
+}
+
+/// The runs of the g-counter on seq-kv: enough concurrent adds to race.
+const SEQ_KV_FLAGS: &[&str] = &[
+    "--nodes",
+    "3",
+    "--rate",
+    "50",
+    "--latency",
+    "5",
+    "--settle",
+    "1",
+];
+
+/// A g-counter on seq-kv that writes the sum back blindly instead of
+/// cas-ing it loses concurrent increments, and the final reads say so.
+#[test]
+fn a_g_counter_that_writes_blindly_to_seq_kv_loses_increments_and_fails() {
+    let (code, report, all) = run(
+        "g-counter",
+        "g_counter_seq_kv.py",
+        "blind-write",
+        SEQ_KV_FLAGS,
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("but acknowledged adds sum to"), "{report}");
+    assert!(
+        report.contains("  write "),
+        "the service traffic is shown: {report}"
+    );
 }

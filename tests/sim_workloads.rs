@@ -9,14 +9,35 @@ use maelstrom_catalog as _;
 /// Runs `workload` with workload/lab flags `flags` for `seeds`, asserting
 /// every run valid; returns the reports.
 fn campaign(workload: &str, flags: &[&str], cfg: SimConfig, seeds: &[u64]) -> Vec<sim::Report> {
-    let choice = sim::registry::choose(workload, None).expect("a registered workload");
+    run_valid(workload, None, flags, cfg, seeds)
+}
+
+/// Like [`campaign`], with our node `node` judged by `workload`.
+fn campaign_node(
+    workload: &str,
+    node: &str,
+    flags: &[&str],
+    cfg: SimConfig,
+    seeds: &[u64],
+) -> Vec<sim::Report> {
+    run_valid(workload, Some(node), flags, cfg, seeds)
+}
+
+fn run_valid(
+    workload: &str,
+    node: Option<&str>,
+    flags: &[&str],
+    cfg: SimConfig,
+    seeds: &[u64],
+) -> Vec<sim::Report> {
+    let choice = sim::registry::choose(workload, node).expect("a registered workload");
     let (nodes, lab) = choice.build_from(flags).expect("valid flags");
     let reports = sim::run_seeds(workload, &nodes, &lab, &cfg, seeds, 2, &|_, _| {});
     for r in &reports {
+        let seed = r.config.seed;
         assert!(
             r.valid,
-            "{workload} {flags:?} seed {}:\n{}",
-            r.config.seed,
+            "{workload} {node:?} {flags:?} seed {seed}:\n{}",
             r.table()
         );
     }
@@ -375,5 +396,29 @@ fn unique_ids_stay_unique_under_partitions_without_a_message_between_nodes() {
         assert_eq!(r.net.sent, 0, "seed {}", r.config.seed);
         assert!(metric(&r, "ids acknowledged").unwrap() > 1000.0);
         assert_eq!(metric(&r, "ids duplicated"), Some(0.0));
+    }
+}
+
+/// Maelstrom's services in the simulator, through our counter on seq-kv
+/// (Gossip Glomers challenge 4): exact under partitions (services are
+/// never partitioned), for g-counter and pn-counter deltas, every seed;
+/// the service traffic is counted as server messages.
+#[test]
+fn a_counter_on_seq_kv_is_exact_under_partitions() {
+    for workload in ["g-counter", "pn-counter"] {
+        let flags = ["--node", "seq-kv-counter"];
+        let cfg = partitioned(5, 10.0, 100.0, 8.0);
+        for r in campaign_node(workload, "seq-kv-counter", &[], cfg, &[1, 2, 3]) {
+            let what = format!("{workload} {flags:?} seed {}", r.config.seed);
+            assert!(r.faults.len() >= 2, "{what}: partitions happened");
+            assert_eq!(
+                r.net.dropped_by_partition, 0,
+                "{what}: services are never cut"
+            );
+            for kind in ["read", "read_ok", "cas", "cas_ok", "write", "write_ok"] {
+                assert!(r.net.by_type.contains_key(kind), "{what}: no {kind}");
+            }
+            assert!(metric(&r, "adds acknowledged").unwrap() > 100.0, "{what}");
+        }
     }
 }

@@ -13,4 +13,5 @@ use gossip_tuning as _;
 use kv_bench as _;
 use maelstrom_specs as _;
 use pn_counter_gossip as _;
+use seq_kv_counter as _;
 use unique_ids as _;

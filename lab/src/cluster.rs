@@ -207,7 +207,7 @@ impl Backend for Cluster {
         let in_flight = self
             .queue
             .items()
-            .filter(|e| matches!(e, Event::Deliver { .. }))
+            .filter(|e| matches!(e, Event::Deliver { .. } | Event::ServiceReply { .. }))
             .count();
         self.network.end_of_run(self.now, in_flight as u64);
         let journal = self.journal.take()?;
@@ -244,6 +244,11 @@ enum Event {
     Deliver {
         id: u64,
         from: usize,
+        to: usize,
+        line: Box<[u8]>,
+    },
+    /// A service's reply on its way to node `to`.
+    ServiceReply {
         to: usize,
         line: Box<[u8]>,
     },
@@ -324,6 +329,7 @@ pub struct Cluster {
     events: u64,
     log: Option<Vec<SentMessage>>,
     journal: Option<SharedJournal>,
+    services: crate::services::Services,
 }
 
 impl Cluster {
@@ -366,6 +372,7 @@ impl Cluster {
             events: 0,
             log: None,
             journal: None,
+            services: crate::services::Services::new(seed),
         }
     }
 
@@ -511,6 +518,12 @@ impl Cluster {
                     self.nodes[to].process.on_line(now, &line);
                     self.after_step(to, observe);
                 }
+                Event::ServiceReply { to, line } => {
+                    self.network.service_reply_delivered(to);
+                    let now = self.now_for_nodes();
+                    self.nodes[to].process.on_line(now, &line);
+                    self.after_step(to, observe);
+                }
                 Event::Wake(node) => {
                     if self.nodes[node].wake_at == Some(at) {
                         self.nodes[node].wake_at = None;
@@ -563,6 +576,30 @@ impl Cluster {
         observe(self.now, node, self.nodes[node].process.view());
     }
 
+    /// Node `from`'s request to `service`: handled by the service as it
+    /// is sent, its reply delivered a link latency there and one back
+    /// later (never partitioned or lost).
+    fn serve(&mut self, from: usize, service: &str, kind: &str, body: &str, bytes: u64) {
+        let at = self.now;
+        let there = self.network.sample_latency();
+        self.network
+            .service_message(at, from, service, true, kind, bytes, at + there);
+        let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let node = self.nodes[from].id.clone();
+        let Some((line, reply_kind)) =
+            crate::services::reply_line(&mut self.services, service, &node, &request)
+        else {
+            return;
+        };
+        let back = self.network.sample_latency();
+        let due = at + there + back;
+        let bytes = line.len() as u64 + 1;
+        self.network
+            .service_message(at, from, service, false, &reply_kind, bytes, due);
+        let line = line.into();
+        self.push(due, Event::ServiceReply { to: from, line });
+    }
+
     fn route(&mut self, from: usize, line: &[u8]) {
         let Some((dest, kind, body)) = parse_output(line) else {
             let why = not_a_message(&self.nodes[from].id, line);
@@ -583,6 +620,9 @@ impl Cluster {
                 body,
             });
             return;
+        }
+        if crate::services::is_service(&dest) {
+            return self.serve(from, &dest, &kind, body.get(), line.len() as u64 + 1);
         }
         let Some(&to) = self.index.get(dest.as_ref()) else {
             let ids: Vec<NodeId> = self.nodes.iter().map(|n| n.id.clone()).collect();

@@ -11,6 +11,8 @@
 //!
 //! - [`cluster`]: the engine — nodes, event queue, routing, `partition` / `heal`.
 //! - [`network`]: latency distributions, loss, duplication, partition patterns.
+//! - [`services`]: Maelstrom's `lin-kv`, `seq-kv`, `lww-kv` and `lin-tso`,
+//!   which both runners serve.
 //! - [`lab`]: what a workload brings: its clients' operations and its checker.
 //! - [`run`]: one Maelstrom-style test (clients, nemesis, heal, settle,
 //!   final reads, check) — the `sim` command.
@@ -39,6 +41,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod services;
 pub mod set_full;
 pub mod sweep;
 pub mod table;

@@ -343,6 +343,14 @@ impl NetStats {
 
     /// Counts one node-to-node message of `kind` and `bytes` from `from`.
     pub fn count_sent(&mut self, at: Duration, from: usize, kind: &str, bytes: u64) {
+        self.count_server_message(at, kind, bytes);
+        self.per_node[from].sent += 1;
+        self.per_node[from].bytes_sent += bytes;
+    }
+
+    /// Counts one server message (Maelstrom's `:servers`: node to node,
+    /// or between a node and a service) by type and by second.
+    fn count_server_message(&mut self, at: Duration, kind: &str, bytes: u64) {
         self.sent += 1;
         self.bytes += bytes;
         let per_type = match self.by_type.get_mut(kind) {
@@ -351,8 +359,6 @@ impl NetStats {
         };
         per_type.messages += 1;
         per_type.bytes += bytes;
-        self.per_node[from].sent += 1;
-        self.per_node[from].bytes_sent += bytes;
         let second = at.as_secs() as usize;
         let series = match self.per_second.get_mut(kind) {
             Some(s) => s,
@@ -649,6 +655,63 @@ impl Network {
         }
         self.stats.dropped_by_overload += 1;
         self.journal_settle(id, at, Some(DropReason::Overload));
+    }
+
+    /// A message between node `node` and a service (`to_service`: the
+    /// node's request, else the service's reply), sent at `at` and due at
+    /// `due`: server traffic, never partitioned, lost or duplicated. A
+    /// request is delivered at once (the service handles it as it is
+    /// sent); a reply is delivered when the runner hands it over
+    /// ([`Network::service_reply_delivered`]). Journaled as delivered at
+    /// `due`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn service_message(
+        &mut self,
+        at: Duration,
+        node: usize,
+        service: &str,
+        to_service: bool,
+        kind: &str,
+        bytes: u64,
+        due: Duration,
+    ) {
+        let id = self.new_id();
+        self.stats.count_server_message(at, kind, bytes);
+        if to_service {
+            self.stats.per_node[node].sent += 1;
+            self.stats.per_node[node].bytes_sent += bytes;
+            self.stats.delivered += 1;
+        }
+        if let Some(journal) = &mut self.journal {
+            let (src, dest) = if to_service {
+                (self.names[node].clone(), service.to_string())
+            } else {
+                (service.to_string(), self.names[node].clone())
+            };
+            let record = MessageRecord {
+                id,
+                src,
+                dest,
+                kind: kind.to_string(),
+                bytes,
+                client: false,
+                sent: at,
+                delivered: vec![due],
+                dropped: Vec::new(),
+            };
+            (journal.sink)(&record);
+        }
+    }
+
+    /// A service's reply reached node `to`.
+    pub fn service_reply_delivered(&mut self, to: usize) {
+        self.stats.delivered += 1;
+        self.stats.per_node[to].received += 1;
+    }
+
+    /// One link latency, drawn as a node-to-node message's is.
+    pub fn sample_latency(&mut self) -> Duration {
+        self.config.sample_latency(&mut self.rng)
     }
 
     /// Journals a message between a client and a node (never delayed or

@@ -112,6 +112,8 @@ struct Delivery {
     from: usize,
     to: usize,
     line: Vec<u8>,
+    /// A service's reply (no network message id: never partitioned).
+    service: bool,
 }
 
 /// One node's input: the queue its writer thread drains, and what the
@@ -143,6 +145,7 @@ pub struct ProcessCluster {
     closed: Arc<AtomicBool>,
     queue: TimedQueue<Delivery>,
     in_flight_bytes: usize,
+    services: crate::services::Services,
     network: Network,
     journal: Option<SharedJournal>,
     inbox: Vec<ClientDelivery>,
@@ -273,6 +276,7 @@ impl ProcessCluster {
             closed,
             queue: TimedQueue::default(),
             in_flight_bytes: 0,
+            services: crate::services::Services::new(seed),
             network,
             journal,
             inbox: Vec::new(),
@@ -451,11 +455,17 @@ impl ProcessCluster {
             self.in_flight_bytes -= d.line.len() + IN_FLIGHT_OVERHEAD;
             let at = now;
             if !self.has_room(d.to) {
-                self.network.overloaded(d.id, d.from, d.to, at);
+                if d.service {
+                    self.network.stats_mut().dropped_by_overload += 1;
+                } else {
+                    self.network.overloaded(d.id, d.from, d.to, at);
+                }
                 self.note_full(d.to);
                 continue;
             }
-            if !self.network.arrives(d.id, d.from, d.to, at) {
+            if d.service {
+                self.network.service_reply_delivered(d.to);
+            } else if !self.network.arrives(d.id, d.from, d.to, at) {
                 continue;
             }
             self.lag.record((now - due).as_secs_f64() * 1000.0);
@@ -472,6 +482,56 @@ impl ProcessCluster {
                 self.network.stats_mut().dropped_by_overload += 1;
             }
         }
+    }
+
+    /// Node `from`'s request to `service`: handled as it is sent, its
+    /// reply due a link latency there and one back later (never
+    /// partitioned or lost).
+    fn serve(
+        &mut self,
+        from: usize,
+        service: &str,
+        kind: &str,
+        body: &str,
+        bytes: u64,
+        at: Duration,
+    ) {
+        let there = self.network.sample_latency();
+        self.network
+            .service_message(at, from, service, true, kind, bytes, at + there);
+        let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let node = self.node_ids[from].clone();
+        let reply = crate::services::reply_line(&mut self.services, service, &node, &request);
+        let Some((mut line, reply_kind)) = reply else {
+            return;
+        };
+        let due = at + there + self.network.sample_latency();
+        let bytes = line.len() as u64 + 1;
+        self.network
+            .service_message(at, from, service, false, &reply_kind, bytes, due);
+        line.push(b'\n');
+        let reply = Delivery {
+            id: 0,
+            from,
+            to: from,
+            line,
+            service: true,
+        };
+        if !self.hold(due, reply) {
+            self.network.stats_mut().dropped_by_overload += 1;
+        }
+    }
+
+    /// Holds `delivery` until `due`, unless what is in flight would pass
+    /// [`IN_FLIGHT_BYTES`]; returns whether it is held.
+    fn hold(&mut self, due: Duration, delivery: Delivery) -> bool {
+        let cost = delivery.line.len() + IN_FLIGHT_OVERHEAD;
+        if self.in_flight_bytes + cost > IN_FLIGHT_BYTES {
+            return false;
+        }
+        self.in_flight_bytes += cost;
+        self.queue.push(due, delivery);
+        true
     }
 
     fn route(&mut self, from: usize, line: Vec<u8>, at: Duration) {
@@ -495,6 +555,9 @@ impl ProcessCluster {
             });
             return;
         }
+        if crate::services::is_service(&dest) {
+            return self.serve(from, &dest, &kind, &body, bytes, at);
+        }
         let Some(&to) = self.index.get(&dest) else {
             let why = crate::cluster::unknown_destination(
                 &self.node_ids[from],
@@ -510,14 +573,17 @@ impl ProcessCluster {
             let mut line = line;
             line.push(b'\n');
             for due in times {
-                let cost = line.len() + IN_FLIGHT_OVERHEAD;
-                if self.in_flight_bytes + cost > IN_FLIGHT_BYTES {
-                    self.network.overloaded(id, from, to, at);
-                    continue;
-                }
-                self.in_flight_bytes += cost;
                 let line = line.clone();
-                self.queue.push(due, Delivery { id, from, to, line });
+                let copy = Delivery {
+                    id,
+                    from,
+                    to,
+                    line,
+                    service: false,
+                };
+                if !self.hold(due, copy) {
+                    self.network.overloaded(id, from, to, at);
+                }
             }
         }
     }
