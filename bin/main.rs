@@ -8,11 +8,14 @@
 //!   valid, 1 invalid, 2 unknown, as Maelstrom's).
 //! - `maelstrom-node golden [--bin CMD] FIXTURES...` checks a node (this
 //!   binary, or any program) against fixture cases.
+//! - `maelstrom-node test -w W --bin BIN [opts] [-- args]` is Maelstrom's
+//!   command line, mapped onto `cluster` (`maelstrom_cli.rs`).
 //!
 //! This file maps flags onto the lab and dispatches; `flags.rs` holds the
 //! flags. Everything that runs lives in the library crates.
 
 mod flags;
+mod maelstrom_cli;
 
 use std::process::ExitCode;
 
@@ -37,12 +40,31 @@ struct Selected {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    let workload = match flags::flag_value(&argv, "--workload", Some("-w")) {
+    let mut argv: Vec<String> = std::env::args().collect();
+    // Maelstrom's `test` is `cluster` under Maelstrom's flags and store.
+    let mut store = None;
+    if argv.get(1).map(String::as_str) == Some("test") {
+        match maelstrom_cli::translate(&argv[0], &argv[2..]) {
+            Ok(t) => {
+                argv = t.argv;
+                store = Some(t.results);
+            }
+            Err(why) => return usage(&why),
+        }
+    }
+    let code = dispatch(&argv);
+    if let Some(results) = store {
+        maelstrom_cli::link_latest(&results);
+    }
+    code
+}
+
+/// Runs what the command line `argv` asks for.
+fn dispatch(argv: &[String]) -> ExitCode {
+    let workload = match flags::flag_value(argv, "--workload", Some("-w")) {
         None => None,
         Some(name) => {
-            match lab::registry::choose(&name, flags::flag_value(&argv, "--node", None).as_deref())
-            {
+            match lab::registry::choose(&name, flags::flag_value(argv, "--node", None).as_deref()) {
                 Ok(Choice { spec, node }) => Some(Selected { name, spec, node }),
                 Err(why) => {
                     return usage(&format!("{why}; known ones:\n{}", lab::registry::listing()));
@@ -51,7 +73,7 @@ fn main() -> ExitCode {
         }
     };
     let command = flags::command(workload.as_ref().map(|w| (w.spec, w.node)));
-    let matches = command.clone().get_matches_from(&argv);
+    let matches = command.clone().get_matches_from(argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if cli.list {
         print!("{}", lab::registry::listing());
@@ -65,7 +87,7 @@ fn main() -> ExitCode {
             lab::registry::listing()
         )),
         (Some(Command::Sim(args)), _, Some(w)) if !args.sweep.is_empty() => {
-            sim_sweep(w, args, &command, &argv)
+            sim_sweep(w, args, &command, argv)
         }
         (Some(Command::Sim(args)), Some((_, m)), Some(w)) => sim(w, args, m),
         (Some(Command::Cluster(args)), Some((_, m)), Some(w)) => cluster(w, args, m),

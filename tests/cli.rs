@@ -374,3 +374,70 @@ fn sim_results_write_the_page_and_change_nothing() {
         .count();
     assert_eq!(server as u64, report["net"]["sent"].as_u64().unwrap());
 }
+
+/// Maelstrom's command line: `maelstrom-node test` takes Maelstrom's flags
+/// (`-w`, `--bin FILE`, `--node-count`, args for the node after `--`),
+/// exits as Maelstrom does, and keeps the run in `store/` with
+/// `store/latest` pointing at it.
+#[test]
+fn maelstroms_test_command_runs_a_node_into_store_latest() {
+    let dir = std::env::temp_dir().join(format!("maelstrom-node-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let nodes = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nodes");
+    let run = |script: &str, mode: &str| {
+        Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .current_dir(&dir)
+            .args([
+                "test",
+                "-w",
+                "echo",
+                "--bin",
+                "python3",
+                "--node-count",
+                "2",
+            ])
+            .args(["--time-limit", "2", "--rate", "10", "--"])
+            .arg(format!("{nodes}/{script}"))
+            .args((!mode.is_empty()).then_some(mode))
+            .output()
+            .unwrap()
+    };
+    // The exit status, and the report store/latest points at.
+    let latest = |out: std::process::Output, code: i32| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        let link = std::fs::read_link(dir.join("store/latest")).unwrap();
+        (
+            link,
+            std::fs::read_to_string(dir.join("store/latest/report.txt")).unwrap(),
+        )
+    };
+    let (first, report) = latest(run("echo_node.py", ""), 0);
+    assert!(
+        report.contains("nodes 2") && report.contains("\nVALID"),
+        "{report}"
+    );
+    // A broken node: Maelstrom's exit status 1, and latest moves to it.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (second, report) = latest(run("broken_node.py", "echo-off-by-one"), 1);
+    assert_ne!(first, second);
+    assert!(report.contains("INVALID"), "{report}");
+    // A flag Maelstrom has and this lab not yet: refused by name.
+    let out = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+        .current_dir(&dir)
+        .args([
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            "x",
+            "--availability",
+            "total",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--availability`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
