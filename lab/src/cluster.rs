@@ -576,28 +576,18 @@ impl Cluster {
         observe(self.now, node, self.nodes[node].process.view());
     }
 
-    /// Node `from`'s request to `service`: handled by the service as it
-    /// is sent, its reply delivered a link latency there and one back
-    /// later (never partitioned or lost).
+    /// Node `from`'s request to `service`: answered a link latency there
+    /// and one back later ([`crate::services::exchange`]).
     fn serve(&mut self, from: usize, service: &str, kind: &str, body: &str, bytes: u64) {
-        let at = self.now;
-        let there = self.network.sample_latency();
-        self.network
-            .service_message(at, from, service, true, kind, bytes, at + there);
-        let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         let node = self.nodes[from].id.clone();
-        let Some((line, reply_kind)) =
-            crate::services::reply_line(&mut self.services, service, &node, &request)
-        else {
-            return;
-        };
-        let back = self.network.sample_latency();
-        let due = at + there + back;
-        let bytes = line.len() as u64 + 1;
-        self.network
-            .service_message(at, from, service, false, &reply_kind, bytes, due);
-        let line = line.into();
-        self.push(due, Event::ServiceReply { to: from, line });
+        let (services, network) = (&mut self.services, &mut self.network);
+        let reply = crate::services::exchange(
+            services, network, self.now, from, &node, service, kind, body, bytes,
+        );
+        if let Some((line, due)) = reply {
+            let line = line.into();
+            self.push(due, Event::ServiceReply { to: from, line });
+        }
     }
 
     fn route(&mut self, from: usize, line: &[u8]) {

@@ -484,9 +484,8 @@ impl ProcessCluster {
         }
     }
 
-    /// Node `from`'s request to `service`: handled as it is sent, its
-    /// reply due a link latency there and one back later (never
-    /// partitioned or lost).
+    /// Node `from`'s request to `service`: answered a link latency there
+    /// and one back later ([`crate::services::exchange`]).
     fn serve(
         &mut self,
         from: usize,
@@ -496,19 +495,14 @@ impl ProcessCluster {
         bytes: u64,
         at: Duration,
     ) {
-        let there = self.network.sample_latency();
-        self.network
-            .service_message(at, from, service, true, kind, bytes, at + there);
-        let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         let node = self.node_ids[from].clone();
-        let reply = crate::services::reply_line(&mut self.services, service, &node, &request);
-        let Some((mut line, reply_kind)) = reply else {
+        let (services, network) = (&mut self.services, &mut self.network);
+        let reply = crate::services::exchange(
+            services, network, at, from, &node, service, kind, body, bytes,
+        );
+        let Some((mut line, due)) = reply else {
             return;
         };
-        let due = at + there + self.network.sample_latency();
-        let bytes = line.len() as u64 + 1;
-        self.network
-            .service_message(at, from, service, false, &reply_kind, bytes, due);
         line.push(b'\n');
         let reply = Delivery {
             id: 0,

@@ -306,18 +306,35 @@ impl Services {
     }
 }
 
-/// The line a runner delivers for `service`'s answer to `node`'s
-/// `request`, and the reply's type; `None` when there is nothing to answer.
-pub fn reply_line(
+/// Node `from` (named `node`) sent `service` a request (`kind`, `body`,
+/// `bytes` on the wire) at `at`: the service handles it as it is sent, and
+/// both messages are counted and journaled on `network`, each delayed by
+/// one latency sample. Returns the reply line for the runner to deliver
+/// to `from`, and when it is due; `None` when there is nothing to answer.
+#[allow(clippy::too_many_arguments)]
+pub fn exchange(
     services: &mut Services,
-    service: &str,
+    network: &mut crate::network::Network,
+    at: std::time::Duration,
+    from: usize,
     node: &str,
-    request: &Value,
-) -> Option<(Vec<u8>, String)> {
-    let reply = services.handle(service, node, request)?;
-    let kind = reply["type"].as_str().unwrap_or("").to_string();
-    let line = json!({"src": service, "dest": node, "body": reply}).to_string();
-    Some((line.into_bytes(), kind))
+    service: &str,
+    kind: &str,
+    body: &str,
+    bytes: u64,
+) -> Option<(Vec<u8>, std::time::Duration)> {
+    let there = network.sample_latency();
+    network.service_message(at, from, service, true, kind, bytes, at + there);
+    let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let reply = services.handle(service, node, &request)?;
+    let due = at + there + network.sample_latency();
+    let reply_kind = reply["type"].as_str().unwrap_or("").to_string();
+    let line = json!({"src": service, "dest": node, "body": reply})
+        .to_string()
+        .into_bytes();
+    let reply_bytes = line.len() as u64 + 1;
+    network.service_message(at, from, service, false, &reply_kind, reply_bytes, due);
+    Some((line, due))
 }
 
 #[cfg(test)]
