@@ -54,20 +54,7 @@ fn a_workload_is_named_by_its_spec_or_by_one_of_our_nodes() {
         &["--workload", "counter"],
         &["--workload", "broadcast", "--node", "tuning"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"{\"src\":\"c0\",\"dest\":\"n1\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n1\",\"node_ids\":[\"n1\"]}}\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = init_only(args, "n1");
         assert!(out.status.success(), "{args:?}");
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("init_ok"),
@@ -122,20 +109,7 @@ fn maelstrom_style_arguments_work() {
         &["--workload=echo"],
         &["-w", "echo"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"{\"src\":\"c0\",\"dest\":\"n3\",\"body\":{\"type\":\"init\",\"msg_id\":1,\"node_id\":\"n3\",\"node_ids\":[\"n3\"]}}\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = init_only(args, "n3");
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.contains("\"init_ok\""), "{args:?}: {text}");
@@ -440,4 +414,23 @@ fn maelstroms_test_command_runs_a_node_into_store_latest() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`--availability`"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `maelstrom-node ARGS` on stdin/stdout with one `init` (as node
+/// `id`, alone) for input; what it did once its input ended.
+fn init_only(args: &[&str], id: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let init = format!(
+        r#"{{"src":"c0","dest":"{id}","body":{{"type":"init","msg_id":1,"node_id":"{id}","node_ids":["{id}"]}}}}"#
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{init}\n").as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }

@@ -324,12 +324,14 @@ pub fn latency_histogram(history: &History) -> Plot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
     use std::time::Duration;
 
-    fn op(kind: &str, invoke_ms: u64, latency_ms: u64, outcome: Outcome) -> Op {
+    /// An operation of `kind` invoked at `invoke_ms`, taking `latency_ms`
+    /// (also the plots' page tests' operations).
+    pub(crate) fn op(kind: &str, invoke_ms: u64, latency_ms: u64, outcome: Outcome) -> Op {
         Op {
             client: "c1".into(),
             node: 0,

@@ -95,32 +95,18 @@ fn message_diagram(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::plots::ops::tests::op;
     use std::time::Duration;
 
     use serde_json::json;
 
     use super::*;
-    use crate::lab::{History, Op, Outcome};
+    use crate::lab::{History, Outcome};
     use crate::network::NetStats;
     use crate::network::{JournalSummary, MessageRecord, Partition, PartitionPattern};
     use crate::plots::Series;
     use crate::report::{FaultEvent, OpCounts, Phases};
     use crate::run::SimConfig;
-
-    fn op(kind: &str, invoke_ms: u64, latency_ms: u64) -> Op {
-        Op {
-            client: "c1".into(),
-            node: 0,
-            kind: kind.into(),
-            request: json!({"type": kind}),
-            invoke: Duration::from_millis(invoke_ms),
-            complete: Duration::from_millis(invoke_ms + latency_ms),
-            outcome: Outcome::Ok { body: json!({}) },
-            final_read: false,
-            invoke_index: invoke_ms,
-            complete_index: invoke_ms + latency_ms,
-        }
-    }
 
     fn report(journal: Option<JournalSummary>) -> Report {
         let mut net = NetStats::default();
@@ -166,7 +152,10 @@ mod tests {
             journal,
             history: History {
                 ops: (0..30)
-                    .map(|i| op(if i % 3 == 0 { "read" } else { "add" }, i * 100, 1 + i))
+                    .map(|i| {
+                        let kind = if i % 3 == 0 { "read" } else { "add" };
+                        op(kind, i * 100, 1 + i, Outcome::Ok { body: json!({}) })
+                    })
                     .collect(),
                 node_ids: vec!["n0".into(), "n1".into(), "n2".into()],
                 healed_at: None,
