@@ -46,6 +46,14 @@ pub trait Crdt: Clone + Default + PartialEq + std::fmt::Debug {
         other.delta_from(self).is_empty()
     }
 
+    /// Whether `self` holds something that neither `a` nor `b` holds (is
+    /// not covered by `a ⊔ b`, for join-decomposable states such as maps
+    /// of maxima and sets). A type can answer without building the deltas:
+    /// the replicator asks it for every peer after every message.
+    fn exceeds_both(&self, a: &Self, b: &Self) -> bool {
+        !self.delta_from(a).delta_from(b).is_empty()
+    }
+
     /// The state's value, as a read returns it.
     fn value(&self) -> Self::Value;
 }
@@ -265,6 +273,11 @@ pub mod laws {
             a.meet(&join(a, b)),
             *a,
             "a state is the meet of itself and a join"
+        );
+        assert_eq!(
+            a.exceeds_both(b, c),
+            !a.delta_from(b).delta_from(c).is_empty(),
+            "exceeds_both must agree with delta_from"
         );
         assert!(a.delta_from(a).is_empty(), "a state covers itself");
         assert!(

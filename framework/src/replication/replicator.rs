@@ -572,11 +572,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
     /// known to hold it nor has been sent it.
     fn push_due(&self, peer: &Peer<C>) -> bool {
         self.options.strategy == Strategy::DeltaPush
-            && !self
-                .own
-                .delta_from(&peer.pushed)
-                .delta_from(&peer.known)
-                .is_empty()
+            && self.own.exceeds_both(&peer.pushed, &peer.known)
     }
 
     /// delta-push: arms the push timer if a push is due, to fire once the

@@ -191,6 +191,16 @@ impl Crdt for PnCounter {
         PnCounter::covers(self, other)
     }
 
+    fn exceeds_both(&self, a: &Self, b: &Self) -> bool {
+        let above = |mine: &Counts, x: &Counts, y: &Counts| {
+            mine.iter().any(|(id, &c)| {
+                let held = |m: &Counts| m.get(id).copied().unwrap_or(0);
+                c > held(x) && c > held(y)
+            })
+        };
+        above(&self.p, &a.p, &b.p) || above(&self.n, &a.n, &b.n)
+    }
+
     fn value(&self) -> i128 {
         PnCounter::value(self)
     }
