@@ -7,7 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use maelstrom_framework::{Registration, stdio};
 use maelstrom_lab::campaign::{self, Plan};
 use maelstrom_lab::network::{LatencyDist, PartitionPattern};
-use maelstrom_lab::{Nemesis, ProbeSetting, SimConfig, SpecRegistration, registry};
+use maelstrom_lab::{Availability, Nemesis, ProbeSetting, SimConfig, SpecRegistration, registry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -225,6 +225,11 @@ pub struct RunFlags {
     /// The seed that decides everything random in the run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Maelstrom's availability check: `total` (every client operation
+    /// must succeed) or the least fraction of them that must (0..1).
+    /// Default: no bound.
+    #[arg(long, value_name = "total|FRACTION")]
+    pub availability: Option<Availability>,
 }
 
 impl RunFlags {
@@ -246,6 +251,7 @@ impl RunFlags {
             settle: self.settle,
             probe_ms: self.probe_ms,
             seed: self.seed,
+            availability: self.availability,
             tested: Default::default(),
         }
     }

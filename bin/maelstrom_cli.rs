@@ -16,8 +16,9 @@ pub struct Translated {
     pub results: PathBuf,
 }
 
-/// Maps `test`'s arguments (after `test`) onto `cluster`'s, with `program`
-/// as argv[0]; `Err` names what cannot be mapped.
+/// Maps `test`'s arguments (after `test`) onto `cluster`'s (or, with
+/// `--sim`, `sim`'s), with `program` as argv[0]; `Err` names what cannot
+/// be mapped.
 pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
     let (ours, bin_args) = match args.iter().position(|a| a == "--") {
         Some(i) => (&args[..i], &args[i + 1..]),
@@ -25,6 +26,9 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
     };
     let mut workload = "lin-kv".to_string();
     let mut bin: Option<String> = None;
+    let mut simulate = false;
+    // Flags of ours passed on as they are: `--node`, `--seed`, `--topology`.
+    let mut passed: Vec<String> = Vec::new();
     let mut nodes = "5".to_string();
     let mut time_limit = "60".to_string();
     let mut rate = "5".to_string();
@@ -33,6 +37,7 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
     let mut nemesis: Option<String> = None;
     let mut interval = "10".to_string();
     let mut concurrency = "1n".to_string();
+    let mut topology: Option<String> = None;
     let mut it = ours.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -56,27 +61,24 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
             "--nemesis" => nemesis = Some(value()?),
             "--nemesis-interval" => interval = value()?,
             "--concurrency" => concurrency = value()?,
-            "--topology" => {
-                let topology = value()?;
-                if topology != "grid" {
-                    return Err(format!(
-                        "--topology {topology}: only Maelstrom's default, grid, is here yet"
-                    ));
-                }
-            }
+            "--topology" => topology = Some(value()?),
+            "--availability" => passed.extend([flag.to_string(), value()?]),
+            // Ours: the simulator, our node for it, the seed.
+            "--sim" => simulate = true,
+            "--node" | "--seed" => passed.extend([flag.to_string(), value()?]),
             // Every node's stderr is kept in store/…/n0.log, … already.
             "--log-stderr" => {}
             other => {
                 return Err(format!(
                     "`{other}` is a flag of Maelstrom's test this lab does not have yet \
                      (it has -w, --bin, --node-count, --time-limit, --rate, --latency, \
-                     --latency-dist, --nemesis partition, --nemesis-interval, --topology grid, \
-                     --concurrency, --log-stderr)"
+                     --latency-dist, --nemesis partition, --nemesis-interval, --topology, \
+                     --concurrency, --availability, --log-stderr, and its own --sim, \
+                     --node, --seed)"
                 ));
             }
         }
     }
-    let bin = bin.ok_or("--bin FILE is required, as in Maelstrom")?;
     let node_count: usize = nodes
         .parse()
         .map_err(|_| format!("--node-count {nodes}: not a number of nodes"))?;
@@ -91,6 +93,18 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
             .parse()
             .map_err(|_| format!("--concurrency {concurrency}: not N or Nn"))?,
     };
+    if let Some(topology) = topology {
+        if !TOPOLOGIES.contains(&topology.as_str()) {
+            return Err(format!(
+                "--topology {topology}: Maelstrom's are {}",
+                TOPOLOGIES.join(", ")
+            ));
+        }
+        // Only broadcast sends one; Maelstrom accepts the flag for all.
+        if workload == "broadcast" {
+            passed.extend(["--topology".into(), topology]);
+        }
+    }
     // Maelstrom heals, sleeps 10 s and runs final reads only for the
     // workloads with a final generator.
     let final_phase = ["broadcast", "g-set", "g-counter", "pn-counter", "kafka"];
@@ -99,34 +113,45 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
     } else {
         "0"
     };
-    let mut command = vec![bin];
-    command.extend(bin_args.iter().cloned());
     let results = PathBuf::from("store").join(&workload).join(timestamp());
+    let node = if simulate {
+        our_node_flags(bin.as_deref(), bin_args)?
+    } else {
+        let bin = bin.ok_or("--bin FILE is required, as in Maelstrom (or --sim for our nodes)")?;
+        let mut command = vec![bin];
+        command.extend(bin_args.iter().cloned());
+        vec!["--bin".to_string(), shell_words::join(&command)]
+    };
     let mut argv: Vec<String> = [
         program,
-        "cluster",
+        if simulate { "sim" } else { "cluster" },
         "--workload",
         &workload,
-        "--bin",
-        &shell_words::join(&command),
-        "--nodes",
-        &nodes,
-        "--time-limit",
-        &time_limit,
-        "--rate",
-        &rate,
-        "--latency",
-        &latency,
-        "--concurrency",
-        &concurrency.to_string(),
-        "--settle",
-        settle,
-        "--results",
-        &results.to_string_lossy(),
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    argv.extend(node);
+    argv.extend(
+        [
+            "--nodes",
+            &nodes,
+            "--time-limit",
+            &time_limit,
+            "--rate",
+            &rate,
+            "--latency",
+            &latency,
+            "--concurrency",
+            &concurrency.to_string(),
+            "--settle",
+            settle,
+            "--results",
+            &results.to_string_lossy(),
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
     if let Some(dist) = latency_dist {
         argv.extend(["--latency-dist".into(), dist]);
     }
@@ -143,7 +168,46 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
             interval,
         ]);
     }
+    argv.extend(passed);
     Ok(Translated { argv, results })
+}
+
+/// Maelstrom's broadcast topologies (`--topology`).
+const TOPOLOGIES: [&str; 7] = ["grid", "line", "tree", "tree2", "tree3", "tree4", "total"];
+
+/// With `--sim`, the node is ours: `--bin` may name this binary with our
+/// node's flags after `--` (a Gossip Glomers command run on our node), its
+/// `--workload NAME` choosing the node; any other program cannot run in
+/// the simulator.
+fn our_node_flags(bin: Option<&str>, bin_args: &[String]) -> Result<Vec<String>, String> {
+    let Some(bin) = bin else {
+        return Ok(bin_args.to_vec());
+    };
+    let name = std::path::Path::new(bin)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    if name.as_deref() != Some("maelstrom-node") {
+        return Err(format!(
+            "--sim runs our own nodes in the simulator, and {bin} is not maelstrom-node: \
+             drop --sim to run it as real processes, or drop --bin (and choose our node \
+             with --node)"
+        ));
+    }
+    let mut flags = Vec::new();
+    let mut it = bin_args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--workload" | "-w" => {
+                flags.push("--node".into());
+                flags.extend(it.next().cloned());
+            }
+            _ => match arg.strip_prefix("--workload=") {
+                Some(node) => flags.extend(["--node".into(), node.to_string()]),
+                None => flags.push(arg.clone()),
+            },
+        }
+    }
+    Ok(flags)
 }
 
 /// Points `store/latest` at `results` (a relative link, as Maelstrom's).
@@ -232,20 +296,69 @@ mod tests {
         );
         assert!(!a.contains("--nemesis"), "{a}");
         assert!(a.contains("--settle 0"), "echo has no final phase: {a}");
-        let e = translate("mn", &args("-w echo --bin ./echo --availability total"))
+        let e = translate("mn", &args("-w echo --bin ./echo --test-count 3"))
             .err()
             .unwrap();
-        assert!(e.contains("`--availability`"), "{e}");
+        assert!(e.contains("`--test-count`"), "{e}");
         let e = translate("mn", &args("-w echo")).err().unwrap();
         assert!(e.contains("--bin"), "{e}");
         let e = translate("mn", &args("-w echo --bin x --nemesis kill"))
             .err()
             .unwrap();
         assert!(e.contains("partition"), "{e}");
-        let e = translate("mn", &args("-w echo --bin x --topology line"))
+        let e = translate("mn", &args("-w echo --bin x --topology ring"))
             .err()
             .unwrap();
-        assert!(e.contains("grid"), "{e}");
+        assert!(e.contains("grid, line, tree"), "{e}");
+    }
+
+    #[test]
+    fn topology_reaches_broadcast_alone_and_availability_every_workload() {
+        let t = translate(
+            "mn",
+            &args("-w broadcast --bin ./b --topology tree3 --availability total"),
+        )
+        .unwrap();
+        let a = t.argv.join(" ");
+        assert!(a.ends_with("--availability total --topology tree3"), "{a}");
+        // Maelstrom accepts --topology for every workload; only broadcast
+        // sends one.
+        let t = translate("mn", &args("-w g-set --bin ./g --topology line")).unwrap();
+        assert!(!t.argv.contains(&"--topology".to_string()), "{:?}", t.argv);
+    }
+
+    #[test]
+    fn sim_runs_our_node_in_the_simulator_and_refuses_a_foreign_one() {
+        let t = translate(
+            "mn",
+            &args("-w g-counter --sim --node seq-kv-counter --seed 4"),
+        )
+        .unwrap();
+        let a = t.argv.join(" ");
+        assert!(
+            a.starts_with("mn sim --workload g-counter --nodes 5"),
+            "{a}"
+        );
+        assert!(a.ends_with("--node seq-kv-counter --seed 4"), "{a}");
+        assert!(!a.contains("--bin"), "{a}");
+        // A Gossip Glomers command on our binary: its --workload names the
+        // node, the other flags are the node's.
+        let t = translate(
+            "mn",
+            &args("-w pn-counter --sim --bin target/release/maelstrom-node -- --workload counter --strategy delta-push"),
+        )
+        .unwrap();
+        let a = t.argv.join(" ");
+        assert!(
+            a.starts_with(
+                "mn sim --workload pn-counter --node counter --strategy delta-push --nodes"
+            ),
+            "{a}"
+        );
+        let e = translate("mn", &args("-w g-set --sim --bin ./my-node"))
+            .err()
+            .unwrap();
+        assert!(e.contains("not maelstrom-node"), "{e}");
     }
 
     #[test]

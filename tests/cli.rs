@@ -143,6 +143,57 @@ fn absurd_sim_settings_are_refused_not_a_panic() {
 }
 
 #[test]
+fn availability_bounds_the_share_of_operations_that_succeed() {
+    // kv refuses some operations during partitions (about 1.4 % here).
+    let run = |bound: &str| {
+        let out = node(&[
+            "sim",
+            "--workload",
+            "kv",
+            "--keys",
+            "20",
+            "--rate",
+            "400",
+            "--latency",
+            "20",
+            "--time-limit",
+            "5",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "4",
+            "--availability",
+            bound,
+        ]);
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, report) = run("0.9");
+    assert_eq!(code, Some(0), "{report}");
+    assert!(!report.contains("availability:"), "{report}");
+    for bound in ["0.999", "total"] {
+        let (code, report) = run(bound);
+        assert_eq!(code, Some(1), "--availability {bound}: {report}");
+        let line = report
+            .lines()
+            .find(|l| l.contains("availability:"))
+            .unwrap_or_else(|| panic!("no availability failure: {report}"));
+        assert!(
+            line.contains(" of 2112 client operations succeeded"),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("{bound} (--availability")) || bound == "total",
+            "{line}"
+        );
+    }
+    let out = node(&["sim", "--workload", "echo", "--availability", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`total` or a fraction"));
+}
+
+#[test]
 fn a_sweep_runs_every_setting_and_prints_one_row_each() {
     let html = std::env::temp_dir().join(format!("sweep-{}.html", std::process::id()));
     let out = node(&[
@@ -400,19 +451,83 @@ fn maelstroms_test_command_runs_a_node_into_store_latest() {
     // A flag Maelstrom has and this lab not yet: refused by name.
     let out = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
         .current_dir(&dir)
-        .args([
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            "x",
-            "--availability",
-            "total",
-        ])
+        .args(["test", "-w", "echo", "--bin", "x", "--test-count", "3"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`--availability`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--test-count`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `test --sim`: Maelstrom's command line on our node in the simulator,
+/// deterministic from `--seed`, into the same store.
+#[test]
+fn maelstroms_test_command_with_sim_replays_our_node_exactly() {
+    let dir = std::env::temp_dir().join(format!("maelstrom-node-sim-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .current_dir(&dir)
+            .args([
+                "test",
+                "-w",
+                "g-counter",
+                "--sim",
+                "--node",
+                "seq-kv-counter",
+            ])
+            .args([
+                "--time-limit",
+                "20",
+                "--rate",
+                "20",
+                "--nemesis",
+                "partition",
+            ])
+            .args([
+                "--nemesis-interval",
+                "3",
+                "--concurrency",
+                "2n",
+                "--seed",
+                "5",
+            ])
+            .args(["--availability", "total"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("store/latest/report.json")).unwrap(),
+        )
+        .unwrap();
+        report
+    };
+    let first = run();
+    assert_eq!(first["workload"], "g-counter");
+    assert_eq!(first["config"]["availability"], "total");
+    assert!(
+        first["faults"].as_array().is_some_and(|f| !f.is_empty()),
+        "partitions ran: {}",
+        first["faults"]
+    );
+    // Maelstrom's final reads: one per client thread, 2n = 10 of them.
+    let history = std::fs::read_to_string(dir.join("store/latest/history.jsonl")).unwrap();
+    let finals = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|op| op["final_read"] == true)
+        .map(|op| op["node"].as_u64().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(finals, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let second = run();
+    assert_eq!(first, second, "one seed replays the run");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -57,9 +57,75 @@ pub struct SimConfig {
     pub probe_ms: ProbeSetting,
     /// The seed that decides everything random in the run.
     pub seed: u64,
+    /// Maelstrom's `--availability`: the share of client operations that
+    /// must succeed (`None`: no bound, Maelstrom's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Availability>,
     /// What runs as the nodes: reports name it.
     #[serde(skip)]
     pub tested: Tested,
+}
+
+/// Maelstrom's `--availability EXPECTED`: `total` (every client
+/// operation succeeds) or a lower bound in 0..=1 on the fraction that do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Availability {
+    Total,
+    AtLeast(f64),
+}
+
+impl Availability {
+    /// Whether `ok` successes out of `invoked` client operations meet the
+    /// bound; no operation at all is a fraction of 1, as Maelstrom's.
+    pub fn met_by(self, ok: u64, invoked: u64) -> bool {
+        let fraction = Self::fraction(ok, invoked);
+        match self {
+            Availability::Total => ok == invoked,
+            Availability::AtLeast(bound) => fraction >= bound,
+        }
+    }
+
+    pub fn fraction(ok: u64, invoked: u64) -> f64 {
+        if invoked == 0 {
+            1.0
+        } else {
+            ok as f64 / invoked as f64
+        }
+    }
+}
+
+impl FromStr for Availability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "total" => Ok(Availability::Total),
+            n => match n.parse::<f64>() {
+                Ok(bound) if (0.0..=1.0).contains(&bound) => Ok(Availability::AtLeast(bound)),
+                _ => Err(format!(
+                    "`{n}`: give `total` or a fraction of operations in 0..1"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Availability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Availability::Total => f.write_str("total"),
+            Availability::AtLeast(bound) => write!(f, "{bound}"),
+        }
+    }
+}
+
+impl Serialize for Availability {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Availability::Total => s.serialize_str("total"),
+            Availability::AtLeast(bound) => s.serialize_f64(*bound),
+        }
+    }
 }
 
 /// The share of the client rate that `--probe-ms auto` spends on probe
@@ -274,6 +340,7 @@ impl Default for SimConfig {
             settle: 10.0,
             probe_ms: ProbeSetting::Auto,
             seed: 1,
+            availability: None,
             tested: Tested::default(),
         }
     }
@@ -355,4 +422,26 @@ pub fn sub_seed(seed: u64, stream: u64) -> u64 {
 /// same ones.
 pub fn node_seed(seed: u64, index: usize) -> u64 {
     sub_seed(seed, 1000 + index as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Availability;
+
+    #[test]
+    fn availability_is_total_or_a_fraction_and_bounds_as_maelstroms() {
+        assert_eq!("total".parse(), Ok(Availability::Total));
+        assert_eq!("0.9".parse(), Ok(Availability::AtLeast(0.9)));
+        for bad in ["1.01", "-0.1", "most", "NaN", ""] {
+            assert!(bad.parse::<Availability>().is_err(), "{bad}");
+        }
+        assert!(Availability::Total.met_by(10, 10));
+        assert!(!Availability::Total.met_by(9, 10));
+        assert!(Availability::AtLeast(0.9).met_by(9, 10));
+        assert!(!Availability::AtLeast(0.91).met_by(9, 10));
+        // No operation at all: a fraction of 1, as Maelstrom's.
+        assert!(Availability::Total.met_by(0, 0));
+        assert_eq!(Availability::Total.to_string(), "total");
+        assert_eq!(Availability::AtLeast(0.5).to_string(), "0.5");
+    }
 }

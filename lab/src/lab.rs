@@ -359,6 +359,30 @@ pub fn stats_failures(history: &History) -> Vec<String> {
         .collect()
 }
 
+/// Maelstrom's `:availability` checker: with `--availability`, the
+/// fraction of client operations (final reads included) that succeeded
+/// must meet the bound. Maelstrom counts every invocation of the history;
+/// here only clients' (the nemesis is no client).
+pub fn availability_failure(
+    history: &History,
+    bound: Option<crate::config::Availability>,
+) -> Option<String> {
+    let bound = bound?;
+    let invoked = history.ops.len() as u64;
+    let ok = history.ops.iter().filter(|op| op.is_ok()).count() as u64;
+    (!bound.met_by(ok, invoked)).then(|| {
+        let fraction = crate::config::Availability::fraction(ok, invoked);
+        let wanted = match bound {
+            crate::config::Availability::Total => "all of them (--availability total)".into(),
+            crate::config::Availability::AtLeast(b) => format!("at least {b} (--availability)"),
+        };
+        format!(
+            "availability: {ok} of {invoked} client operations succeeded, a fraction of \
+             {fraction:.4}; the run asks for {wanted}"
+        )
+    })
+}
+
 /// One measured quantity of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metric {

@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use cluster::{Backend, Cluster, SentMessage};
-pub use config::{Nemesis, ProbeSetting, SimConfig, Tested};
+pub use config::{Availability, Nemesis, ProbeSetting, SimConfig, Tested};
 pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, NetStats, Partition, PartitionPattern};
 pub use report::{Report, Summary, Validity};

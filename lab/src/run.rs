@@ -748,8 +748,8 @@ impl<B: Backend> Driver<'_, '_, B> {
         healed_at
     }
 
-    /// The lab's final reads, one round after the other, every node in a
-    /// round. The whole phase is bounded by one operation timeout: a node
+    /// The lab's final reads, one round after the other, every client
+    /// thread in a round ([`Self::final_read_nodes`]). The whole phase is bounded by one operation timeout: a node
     /// that hangs or floods cannot keep the run from ending.
     fn final_reads(&mut self) {
         // No probes among the final reads.
@@ -773,8 +773,8 @@ impl<B: Backend> Driver<'_, '_, B> {
                 return;
             }
             let deadline = (self.cluster.now() + timeout).min(phase_end);
-            for node in 0..self.cfg.nodes {
-                // The client bound to the node reads, or a new one if busy.
+            for node in self.final_read_nodes() {
+                // A free client bound to the node reads, or a new one.
                 let free = self
                     .clients
                     .iter()
@@ -799,6 +799,19 @@ impl<B: Backend> Driver<'_, '_, B> {
                 self.expire_timeouts();
             }
         }
+    }
+
+    /// The node of every final read in a round: one per client thread, as
+    /// Maelstrom's `each-thread` (thread i on node i mod n, so `--concurrency
+    /// 2n` reads every node twice), then one for each node no thread is
+    /// bound to (fewer threads than nodes): the lab checks every node's
+    /// final state, where Maelstrom would leave it unread.
+    fn final_read_nodes(&self) -> Vec<usize> {
+        let threads = self.cfg.concurrency.unwrap_or(self.cfg.nodes);
+        let nodes = self.cfg.nodes;
+        let mut order: Vec<usize> = (0..threads).map(|t| t % nodes.max(1)).collect();
+        order.extend(threads..nodes);
+        order
     }
 
     fn finish(mut self, workload: &str, healed_at: Option<Duration>) -> Report {
@@ -834,6 +847,10 @@ impl<B: Backend> Driver<'_, '_, B> {
         // Maelstrom's stats checker, with every workload's checker.
         if setup_ok && fatal.is_none() {
             failures.extend(crate::lab::stats_failures(&history));
+            failures.extend(crate::lab::availability_failure(
+                &history,
+                self.cfg.availability,
+            ));
         }
         if panics > 0 {
             failures.push(format!("{panics} handler panic(s); see stderr"));
