@@ -68,6 +68,21 @@ fn correct_nodes_that_are_not_ours_pass() {
         assert_eq!(code, Some(0), "{workload} {script} {extra:?}: {all}");
         assert!(report.contains("\nVALID"), "{report}");
     }
+    // Ids from Maelstrom's lin-tso service, through the runner.
+    let flags = [
+        "--nodes",
+        "3",
+        "--rate",
+        "50",
+        "--time-limit",
+        "2",
+        "--latency",
+        "2",
+    ];
+    let (code, report, all) = run("unique-ids", "unique_ids_node.py", "lin-tso", &flags);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(report.contains("\nVALID"), "{report}");
+    assert!(report.contains("ts_ok"), "the service answered: {report}");
 }
 
 #[test]
