@@ -441,3 +441,29 @@ fn a_g_counter_that_writes_blindly_to_seq_kv_loses_increments_and_fails() {
         "the service traffic is shown: {report}"
     );
 }
+
+/// A g-counter whose cas misspells `to` is refused by seq-kv with error 12
+/// on every try: the run fails naming the node, the service, the request
+/// and the error, not as a mere string of timeouts.
+#[test]
+fn a_g_counter_that_sends_seq_kv_a_malformed_cas_fails_and_says_which() {
+    let (code, report, all) = run(
+        "g-counter",
+        "g_counter_seq_kv.py",
+        "malformed",
+        SEQ_KV_FLAGS,
+    );
+    assert_eq!(code, Some(1), "{all}");
+    // The first failure names the node that sent it: the checker's
+    // symptoms (no add acknowledged) come after.
+    let (_, failures) = report.split_once("\nINVALID\n").expect(&report);
+    let line = failures.lines().next().unwrap_or_default();
+    let line = line.strip_prefix("  - ").unwrap_or(line);
+    let node = line.split(' ').next().unwrap_or_default();
+    assert!(["n0", "n1", "n2"].contains(&node), "{report}");
+    assert!(
+        line.starts_with(&format!("{node} sent seq-kv a malformed `cas` "))
+            && line.contains(" times: cas needs `to` (answered with error 12, malformed-request"),
+        "{report}"
+    );
+}

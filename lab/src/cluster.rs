@@ -56,6 +56,8 @@ pub trait Backend {
     /// Protocol problems seen (unknown destinations, lines that are not
     /// messages, nodes that exited).
     fn problems(&self) -> &[String];
+    /// Requests nodes sent the services that they could not serve.
+    fn service_misuses(&self) -> &crate::services::Misuses;
     fn panics(&self) -> u64;
     fn events(&self) -> u64;
     /// Set when the run cannot go on (a node process died): the driver
@@ -133,6 +135,9 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn problems(&self) -> &[String] {
         (**self).problems()
     }
+    fn service_misuses(&self) -> &crate::services::Misuses {
+        (**self).service_misuses()
+    }
     fn panics(&self) -> u64 {
         (**self).panics()
     }
@@ -196,6 +201,9 @@ impl Backend for Cluster {
     }
     fn problems(&self) -> &[String] {
         Cluster::problems(self)
+    }
+    fn service_misuses(&self) -> &crate::services::Misuses {
+        self.services.misuses()
     }
     fn panics(&self) -> u64 {
         Cluster::panics(self)

@@ -683,6 +683,10 @@ impl Backend for ProcessCluster {
         &self.problems
     }
 
+    fn service_misuses(&self) -> &crate::services::Misuses {
+        self.services.misuses()
+    }
+
     fn panics(&self) -> u64 {
         0
     }

@@ -842,6 +842,9 @@ impl<B: Backend> Driver<'_, '_, B> {
         if let Some(fatal) = &fatal {
             failures.push(format!("run stopped: {fatal}"));
         }
+        // A node that misuses a service has a bug that the checkers only
+        // see as its symptoms (timeouts, missing values): name it first.
+        failures.extend(self.cluster.service_misuses().failures());
         failures.append(&mut self.run_failures);
         failures.append(&mut verdict.failures);
         // Maelstrom's stats checker, with every workload's checker.

@@ -32,7 +32,9 @@
 //! (not-supported) or 12 (malformed) naming the problem: a node that calls
 //! a service wrongly should be told so, not left waiting for a timeout that
 //! looks like a slow network. A request without a `msg_id` gets no answer
-//! (there is nothing to answer to).
+//! (there is nothing to answer to). Each such misuse is a bug in the node,
+//! so the services also remember them ([`Misuses`]) and the run's report
+//! lists them as failures.
 //!
 //! Deterministic: every random choice comes from the seed.
 
@@ -76,13 +78,55 @@ fn error(code: u32, text: impl Into<String>) -> Value {
     json!({"type": "error", "code": code, "text": text.into()})
 }
 
+/// The error a service answers a request it cannot serve with: the node's
+/// fault, unlike errors 20 and 22, which are ordinary answers.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// Error 10: the service has no such request type.
+    NotSupported,
+    /// Error 12: the request lacks a field.
+    Malformed,
+}
+
+impl Refused {
+    fn code(self) -> u32 {
+        match self {
+            Refused::NotSupported => 10,
+            Refused::Malformed => 12,
+        }
+    }
+
+    /// Maelstrom's name for the code (`doc/protocol.md`).
+    fn name(self) -> &'static str {
+        match self {
+            Refused::NotSupported => "not-supported",
+            Refused::Malformed => "malformed-request",
+        }
+    }
+}
+
+/// A request refused, and why.
+struct Refusal {
+    refused: Refused,
+    text: String,
+}
+
+impl Refusal {
+    fn new(refused: Refused, text: impl Into<String>) -> Refusal {
+        Refusal {
+            refused,
+            text: text.into(),
+        }
+    }
+}
+
 impl KvOp {
-    fn parse(body: &Value) -> Result<KvOp, Value> {
+    fn parse(body: &Value) -> Result<KvOp, Refusal> {
         let kind = body["type"].as_str().unwrap_or("");
         let field = |name: &str| {
             body.get(name)
                 .cloned()
-                .ok_or_else(|| error(12, format!("{kind} needs `{name}`")))
+                .ok_or_else(|| Refusal::new(Refused::Malformed, format!("{kind} needs `{name}`")))
         };
         let key = || field("key").map(|k| k.to_string());
         match kind {
@@ -94,8 +138,8 @@ impl KvOp {
                 to: field("to")?,
                 create: body["create_if_not_exists"].as_bool().unwrap_or(false),
             }),
-            other => Err(error(
-                10,
+            other => Err(Refusal::new(
+                Refused::NotSupported,
                 format!("a key-value service does not support `{other}` (read, write, cas)"),
             )),
         }
@@ -246,6 +290,110 @@ impl LwwKv {
     }
 }
 
+/// One way a node misused a service, and how often: a bug in the node.
+#[derive(Debug)]
+struct Misuse {
+    node: String,
+    service: String,
+    /// The request's `type`.
+    kind: String,
+    /// The error it was answered with; `None`: it had no `msg_id`, so it
+    /// could not be answered.
+    answered: Option<Refused>,
+    /// What was wrong with it.
+    text: String,
+    times: u64,
+}
+
+impl std::fmt::Display for Misuse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Misuse {
+            node,
+            service,
+            kind,
+            text,
+            ..
+        } = self;
+        let times = match self.times {
+            1 => String::new(),
+            n => format!(" {n} times"),
+        };
+        match self.answered {
+            None => write!(
+                f,
+                "{node} sent {service} a `{kind}` {text}{times}: no reply is possible"
+            ),
+            Some(refused) => {
+                let what = match refused {
+                    Refused::NotSupported => "an unsupported",
+                    Refused::Malformed => "a malformed",
+                };
+                write!(
+                    f,
+                    "{node} sent {service} {what} `{kind}`{times}: {text} (answered with \
+                     error {}, {}; Maelstrom's own service would not answer)",
+                    refused.code(),
+                    refused.name()
+                )
+            }
+        }
+    }
+}
+
+/// The misuses of a run's services: the first [`Misuses::KEPT`] distinct
+/// ones (node, service, type, text) with their repeats counted, and how
+/// many requests misused them otherwise. A broken node repeats one mistake
+/// thousands of times, and one that keeps making new ones must not grow
+/// this without bound; a linear search over so few stays cheap.
+#[derive(Debug, Default)]
+pub struct Misuses {
+    first: Vec<Misuse>,
+    others: u64,
+}
+
+impl Misuses {
+    pub const KEPT: usize = 20;
+
+    fn record(
+        &mut self,
+        node: &str,
+        service: &str,
+        kind: &str,
+        answered: Option<Refused>,
+        text: String,
+    ) {
+        let same = |m: &&mut Misuse| {
+            m.node == node && m.service == service && m.kind == kind && m.text == text
+        };
+        if let Some(m) = self.first.iter_mut().find(same) {
+            m.times += 1;
+        } else if self.first.len() < Misuses::KEPT {
+            self.first.push(Misuse {
+                node: node.to_string(),
+                service: service.to_string(),
+                kind: kind.to_string(),
+                answered,
+                text,
+                times: 1,
+            });
+        } else {
+            self.others += 1;
+        }
+    }
+
+    /// The failure lines they give a run.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.first.iter().map(Misuse::to_string).collect();
+        if self.others > 0 {
+            out.push(format!(
+                "and {} more misused service request(s) unlike those above",
+                self.others
+            ));
+        }
+        out
+    }
+}
+
 /// Every service of a run.
 pub struct Services {
     lin: Map,
@@ -254,6 +402,7 @@ pub struct Services {
     next_ts: u64,
     next_msg_id: u64,
     rng: StdRng,
+    misuses: Misuses,
 }
 
 impl Services {
@@ -269,40 +418,70 @@ impl Services {
             next_msg_id: 0,
             // Apart from the network's and the nodes' randomness.
             rng: StdRng::seed_from_u64(seed ^ 0x5e41_ce5e_41ce_5e41),
+            misuses: Misuses::default(),
         }
+    }
+
+    /// The requests the services could not serve so far.
+    pub fn misuses(&self) -> &Misuses {
+        &self.misuses
     }
 
     /// Service `service`'s answer to node `src`'s request `body`: the reply
     /// body with its `msg_id` and `in_reply_to`, or `None` when the request
-    /// has no `msg_id` to answer.
+    /// has no `msg_id` to answer. A request refused, or one without a
+    /// `msg_id`, is recorded in [`Services::misuses`].
     pub fn handle(&mut self, service: &str, src: &str, body: &Value) -> Option<Value> {
-        let msg_id = body.get("msg_id")?.as_u64()?;
-        let mut reply = match service {
-            "lin-tso" => match body["type"].as_str() {
-                Some("ts") => {
-                    let ts = self.next_ts;
-                    self.next_ts += 1;
-                    json!({"type": "ts_ok", "ts": ts})
-                }
-                other => error(
-                    10,
-                    format!("lin-tso does not support `{}` (ts)", other.unwrap_or("")),
-                ),
-            },
-            kv => match KvOp::parse(body) {
-                Err(refused) => refused,
-                Ok(op) => match kv {
-                    "lin-kv" => op.apply(&mut self.lin),
-                    "seq-kv" => self.seq.handle(src, op, &mut self.rng),
-                    "lww-kv" => self.lww.handle(op, &mut self.rng),
-                    other => error(10, format!("no service `{other}`")),
-                },
-            },
+        let kind = body["type"].as_str().unwrap_or("");
+        let Some(msg_id) = body.get("msg_id").and_then(Value::as_u64) else {
+            let text = match body.get("msg_id") {
+                None => "without msg_id".to_string(),
+                Some(id) => format!("with msg_id {id}, not an unsigned integer"),
+            };
+            self.misuses.record(src, service, kind, None, text);
+            return None;
+        };
+        let mut reply = match self.serve(service, src, body) {
+            Ok(reply) => reply,
+            Err(Refusal { refused, text }) => {
+                let reply = error(refused.code(), &text);
+                self.misuses.record(src, service, kind, Some(refused), text);
+                reply
+            }
         };
         reply["msg_id"] = json!(self.next_msg_id);
         reply["in_reply_to"] = json!(msg_id);
         self.next_msg_id += 1;
         Some(reply)
+    }
+
+    /// The reply body to a request with a `msg_id`, or why it is refused.
+    fn serve(&mut self, service: &str, src: &str, body: &Value) -> Result<Value, Refusal> {
+        if service == "lin-tso" {
+            return match body["type"].as_str() {
+                Some("ts") => {
+                    let ts = self.next_ts;
+                    self.next_ts += 1;
+                    Ok(json!({"type": "ts_ok", "ts": ts}))
+                }
+                other => Err(Refusal::new(
+                    Refused::NotSupported,
+                    format!("lin-tso does not support `{}` (ts)", other.unwrap_or("")),
+                )),
+            };
+        }
+        let op = KvOp::parse(body)?;
+        Ok(match service {
+            "lin-kv" => op.apply(&mut self.lin),
+            "seq-kv" => self.seq.handle(src, op, &mut self.rng),
+            "lww-kv" => self.lww.handle(op, &mut self.rng),
+            other => {
+                return Err(Refusal::new(
+                    Refused::NotSupported,
+                    format!("no service `{other}`"),
+                ));
+            }
+        })
     }
 }
 
@@ -404,6 +583,48 @@ mod tests {
         assert!(
             s.handle("lin-kv", "n0", &json!({"type": "read", "key": 1}))
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn misuses_are_kept_once_each_with_repeats_counted_and_ordinary_errors_are_not() {
+        let mut s = Services::new(1);
+        let typo = json!({"type": "cas", "key": "counter", "from": 0, "value": 1});
+        for _ in 0..3 {
+            ask(&mut s, "seq-kv", "n1", typo.clone());
+        }
+        ask(&mut s, "lin-kv", "n0", json!({"type": "delete", "key": 1}));
+        s.handle("seq-kv", "n0", &json!({"type": "read", "key": 1}));
+        // Errors 20 and 22 are answers, not misuse.
+        ask(&mut s, "lin-kv", "n0", json!({"type": "read", "key": 1}));
+        ask(
+            &mut s,
+            "lin-kv",
+            "n0",
+            json!({"type": "write", "key": 1, "value": 2}),
+        );
+        let cas = json!({"type": "cas", "key": 1, "from": 0, "to": 5});
+        assert_eq!(ask(&mut s, "lin-kv", "n0", cas)["code"], 22);
+        assert_eq!(
+            s.misuses().failures(),
+            [
+                "n1 sent seq-kv a malformed `cas` 3 times: cas needs `to` (answered with \
+                 error 12, malformed-request; Maelstrom's own service would not answer)",
+                "n0 sent lin-kv an unsupported `delete`: a key-value service does not \
+                 support `delete` (read, write, cas) (answered with error 10, \
+                 not-supported; Maelstrom's own service would not answer)",
+                "n0 sent seq-kv a `read` without msg_id: no reply is possible",
+            ]
+        );
+        // Past the distinct ones kept, the rest are counted.
+        for n in 0..Misuses::KEPT + 2 {
+            ask(&mut s, "lin-tso", &format!("n{n}"), json!({"type": "read"}));
+        }
+        let failures = s.misuses().failures();
+        assert_eq!(failures.len(), Misuses::KEPT + 1, "{failures:#?}");
+        assert_eq!(
+            failures.last().unwrap(),
+            "and 5 more misused service request(s) unlike those above"
         );
     }
 

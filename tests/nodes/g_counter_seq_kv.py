@@ -5,9 +5,12 @@ that plus the delta, retrying on error 22 (another add got there first); a
 read first writes a key of its own, which moves seq-kv's view of this node
 to the latest state, then reads "counter". The lab must pass it.
 
-With MODE `blind-write` (argv[1]) it is broken as users break it: an add
-reads and then writes the sum back without cas, so concurrent adds
-overwrite each other and increments are lost."""
+With MODE (argv[1]) it is broken as users break it:
+- `blind-write`: an add reads and then writes the sum back without cas, so
+  concurrent adds overwrite each other and increments are lost.
+- `malformed`: an add's cas names its new value `value` (as a write does)
+  instead of `to`; seq-kv refuses it with error 12 and the add retries
+  forever, so no add is ever acknowledged."""
 import json
 import sys
 
@@ -39,7 +42,10 @@ def add(req, delta):
             send("seq-kv", {"type": "write", "key": "counter", "value": current + delta},
                  lambda w: reply(req, {"type": "add_ok"}))
             return
-        cas = {"type": "cas", "key": "counter", "from": current, "to": current + delta}
+        if mode == "malformed":  # `value`, as in a write
+            cas = {"type": "cas", "key": "counter", "from": current, "value": current + delta}
+        else:
+            cas = {"type": "cas", "key": "counter", "from": current, "to": current + delta}
         if r["type"] != "read_ok":
             cas["create_if_not_exists"] = True
         send("seq-kv", cas, on_cas)
