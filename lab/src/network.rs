@@ -281,11 +281,20 @@ mod tests {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Counts of node-to-node traffic.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NetStats {
-    /// Messages nodes sent to other nodes (Maelstrom's server messages).
+    /// Messages nodes sent to other nodes, and between nodes and services
+    /// (Maelstrom's server messages).
     pub sent: u64,
+    /// Of `sent`, the messages to and from services (requests and
+    /// replies).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub service_messages: u64,
     pub bytes: u64,
     pub delivered: u64,
     pub dropped_by_partition: u64,
@@ -677,6 +686,7 @@ impl Network {
     ) {
         let id = self.new_id();
         self.stats.count_server_message(at, kind, bytes);
+        self.stats.service_messages += 1;
         if to_service {
             self.stats.per_node[node].sent += 1;
             self.stats.per_node[node].bytes_sent += bytes;

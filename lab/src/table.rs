@@ -81,8 +81,14 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "messages      {} between nodes, {:.2} msgs-per-op, {:.0} bytes-per-op",
-            self.net.sent, self.msgs_per_op, self.bytes_per_op
+            "messages      {} between nodes{}, {:.2} msgs-per-op, {:.0} bytes-per-op",
+            self.net.sent,
+            match self.net.service_messages {
+                0 => String::new(),
+                n => format!(" and services ({n} to or from services)"),
+            },
+            self.msgs_per_op,
+            self.bytes_per_op
         );
         let _ = writeln!(
             out,
