@@ -3,8 +3,9 @@
 //! a node that shows its values ([`View::Values`]). It judges any node, ours
 //! (`broadcast`, `tuning`) or not.
 //!
-//! - Setup: Maelstrom's `topology` message (its default grid) to every
-//!   node.
+//! - Setup (`broadcast` only): Maelstrom's `topology` message to every
+//!   node, in the shape `--topology` names ([`Topology`], Maelstrom's
+//!   default grid). `g-set` sends none, as Maelstrom's does not.
 //! - Clients: `broadcast` of unique integers and `read`, half each
 //!   (`--read-fraction`).
 //! - Checker, as Maelstrom's: Jepsen's set-full over every read
@@ -39,9 +40,25 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
+use crate::topology::Topology;
+
 /// The lab's flags on `sim` and `cluster`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BroadcastLabOptions {
+    /// Fraction of operations that are reads.
+    #[arg(long, default_value_t = 0.5)]
+    pub read_fraction: f64,
+    /// The neighbours each node is told it has, in Maelstrom's `topology`
+    /// message before the first operation (Maelstrom's shapes, neighbour
+    /// order included; tree is tree2).
+    #[arg(long, value_enum, default_value_t = Topology::Grid)]
+    pub topology: Topology,
+}
+
+// `g-set`'s own: no `--topology`, as its nodes get no `topology` message.
+/// The lab's flags on `sim` and `cluster`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GSetLabOptions {
     /// Fraction of operations that are reads.
     #[arg(long, default_value_t = 0.5)]
     pub read_fraction: f64,
@@ -56,8 +73,6 @@ struct Shape {
     read: &'static str,
     /// Past participle of `add`, for the report's sentences.
     added: &'static str,
-    /// Whether nodes get Maelstrom's `topology` message first.
-    topology: bool,
 }
 
 const BROADCAST: Shape = Shape {
@@ -65,7 +80,6 @@ const BROADCAST: Shape = Shape {
     field: "message",
     read: "messages",
     added: "broadcast",
-    topology: true,
 };
 
 const G_SET: Shape = Shape {
@@ -73,13 +87,14 @@ const G_SET: Shape = Shape {
     field: "element",
     read: "value",
     added: "added",
-    topology: false,
 };
 
 /// Maelstrom's `broadcast` (`G = false`) or `g-set` (`G = true`): the same
 /// set-full checking and measurements over different messages.
 pub struct SetLab<const G: bool> {
-    options: BroadcastLabOptions,
+    read_fraction: f64,
+    /// What the nodes are told first (`broadcast` only).
+    topology: Option<Topology>,
     nodes: usize,
     next_value: u64,
     /// How many values each node held when last looked at.
@@ -129,31 +144,6 @@ impl<const G: bool> SetLab<G> {
     }
 }
 
-/// Maelstrom's default `grid` topology: nodes in rows of ⌈√n⌉, each linked
-/// to its neighbours above, below, left and right.
-pub fn grid_topology(node_ids: &[NodeId]) -> BTreeMap<NodeId, Vec<NodeId>> {
-    let n = node_ids.len();
-    let width = (n as f64).sqrt().ceil().max(1.0) as usize;
-    let mut topology = BTreeMap::new();
-    for (i, id) in node_ids.iter().enumerate() {
-        let mut neighbours = Vec::new();
-        if i >= width {
-            neighbours.push(node_ids[i - width].clone());
-        }
-        if i + width < n {
-            neighbours.push(node_ids[i + width].clone());
-        }
-        if i % width > 0 {
-            neighbours.push(node_ids[i - 1].clone());
-        }
-        if i % width + 1 < width && i + 1 < n {
-            neighbours.push(node_ids[i + 1].clone());
-        }
-        topology.insert(id.clone(), neighbours);
-    }
-    topology
-}
-
 /// The values a read returned, sorted, each once (a node that repeats a
 /// value must not count as two hits). A sorted `Vec` rather than a
 /// `HashSet`: a run keeps every read, and most hold every value.
@@ -167,13 +157,12 @@ fn read_values(op: &Op, field: &str) -> Option<Vec<u64>> {
 
 impl<const G: bool> Lab for SetLab<G> {
     fn setup_message(&mut self, _node: &str, node_ids: &[NodeId]) -> Option<Value> {
-        Self::SHAPE
-            .topology
-            .then(|| json!({"type": "topology", "topology": grid_topology(node_ids)}))
+        let topology = self.topology?.neighbours(node_ids);
+        Some(json!({"type": "topology", "topology": topology}))
     }
 
     fn next_op(&mut self, rng: &mut StdRng) -> Option<Value> {
-        if rng.random_bool(self.options.read_fraction.clamp(0.0, 1.0)) {
+        if rng.random_bool(self.read_fraction.clamp(0.0, 1.0)) {
             Some(json!({"type": "read"}))
         } else {
             self.next_value += 1;
@@ -442,13 +431,12 @@ impl<const G: bool> Lab for SetLab<G> {
     }
 }
 
-impl<const G: bool> LabSpec for SetLab<G> {
-    type Options = BroadcastLabOptions;
-
-    fn new(options: &BroadcastLabOptions, setup: &LabSetup) -> Self {
+impl<const G: bool> SetLab<G> {
+    fn with(read_fraction: f64, topology: Option<Topology>, setup: &LabSetup) -> Self {
         let nodes = setup.node_ids.len();
         SetLab {
-            options: options.clone(),
+            read_fraction,
+            topology,
             nodes,
             next_value: 0,
             seen_len: vec![0; nodes],
@@ -458,21 +446,65 @@ impl<const G: bool> LabSpec for SetLab<G> {
     }
 }
 
+impl LabSpec for BroadcastLab {
+    type Options = BroadcastLabOptions;
+
+    fn new(options: &BroadcastLabOptions, setup: &LabSetup) -> Self {
+        SetLab::with(options.read_fraction, Some(options.topology), setup)
+    }
+}
+
+impl LabSpec for GSetLab {
+    type Options = GSetLabOptions;
+
+    fn new(options: &GSetLabOptions, setup: &LabSetup) -> Self {
+        SetLab::with(options.read_fraction, None, setup)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use clap::{Args, FromArgMatches};
+
     use super::*;
 
-    #[test]
-    fn grid_links_neighbours_both_ways() {
-        let ids: Vec<NodeId> = (0..5).map(|i| format!("n{i}")).collect();
-        let t = grid_topology(&ids);
-        // 5 nodes in rows of 3: n0 n1 n2 / n3 n4.
-        assert_eq!(t["n0"], ["n3", "n1"]);
-        assert_eq!(t["n4"], ["n1", "n3"]);
-        for (a, ns) in &t {
-            for b in ns {
-                assert!(t[b].contains(a), "{a} -> {b} but not back");
-            }
+    fn parse<O: Args + FromArgMatches>(args: &[&str]) -> Result<O, clap::Error> {
+        let matches = O::augment_args(clap::Command::new("lab"))
+            .try_get_matches_from(std::iter::once("lab").chain(args.iter().copied()))?;
+        O::from_arg_matches(&matches)
+    }
+
+    fn setup() -> LabSetup {
+        LabSetup {
+            node_ids: (0..6).map(|i| format!("n{i}")).collect(),
         }
+    }
+
+    #[test]
+    fn broadcast_sends_the_topology_named_by_the_flag() {
+        for (args, topology) in [
+            (&[][..], Topology::Grid),
+            (&["--topology", "tree3"][..], Topology::Tree3),
+            (&["--topology", "line"][..], Topology::Line),
+        ] {
+            let options: BroadcastLabOptions = parse(args).unwrap();
+            let setup = setup();
+            let mut lab = BroadcastLab::new(&options, &setup);
+            let expected =
+                json!({"type": "topology", "topology": topology.neighbours(&setup.node_ids)});
+            assert_eq!(
+                lab.setup_message("n0", &setup.node_ids),
+                Some(expected),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn g_set_sends_no_topology_and_has_no_flag_for_one() {
+        assert!(parse::<GSetLabOptions>(&["--topology", "line"]).is_err());
+        let setup = setup();
+        let mut lab = GSetLab::new(&parse(&[]).unwrap(), &setup);
+        assert_eq!(lab.setup_message("n0", &setup.node_ids), None);
     }
 }

@@ -11,12 +11,14 @@
 //!   The same module is Maelstrom's `g-set` ([`broadcast::GSetLab`]).
 //! - [`counter`]: Maelstrom's `g-counter` and `pn-counter`.
 //! - [`kv`]: our `kv`, the seed's last-writer-wins store.
+//! - [`topology`]: Maelstrom's `--topology` shapes, for `broadcast`.
 //! - [`unique_ids`]: Maelstrom's `unique-ids`.
 
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kv;
+pub mod topology;
 pub mod unique_ids;
 
 use maelstrom_lab::{SpecRegistration, inventory};

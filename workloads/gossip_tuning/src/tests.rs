@@ -9,6 +9,7 @@ use maelstrom_lab::lab::LabSetup;
 use maelstrom_lab::run::run_on;
 use maelstrom_lab::{Cluster, LabSpec, Nemesis, NetConfig, Partition, SimConfig};
 use maelstrom_specs::broadcast::{BroadcastLab, BroadcastLabOptions};
+use maelstrom_specs::topology::Topology;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -324,7 +325,10 @@ fn lab_run(c: &mut Cluster, nodes: usize, nemesis: bool, seed: u64) -> maelstrom
         ..SimConfig::default()
     };
     let lab = BroadcastLab::new(
-        &BroadcastLabOptions { read_fraction: 0.5 },
+        &BroadcastLabOptions {
+            read_fraction: 0.5,
+            topology: Topology::Grid,
+        },
         &LabSetup {
             node_ids: cfg.node_ids(),
         },
@@ -438,6 +442,26 @@ proptest! {
         run_to(&mut c, ms(20_000));
         for node in 0..nodes {
             prop_assert_eq!(handler(&c, node).values().len(), broadcasts.len(), "n{}", node);
+        }
+    }
+}
+
+/// The node ignores the topology, but must take every shape Maelstrom
+/// sends: a line's empty map for a lone node, trees' uneven lists, total.
+#[test]
+fn every_maelstrom_topology_gets_topology_ok() {
+    use clap::ValueEnum;
+    for n in [1, 2, 7] {
+        let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for &topology in Topology::value_variants() {
+            let mut n1 = node(&names, Strategy::Random);
+            let body =
+                json!({"type": "topology", "msg_id": 2, "topology": topology.neighbours(&ids)});
+            let out = send(&mut n1, "c1", body);
+            assert_eq!(out.len(), 1, "{topology:?} of {n}: {out:?}");
+            assert_eq!(out[0]["body"]["type"], "topology_ok", "{topology:?} of {n}");
+            assert_eq!(out[0]["body"]["in_reply_to"], 2);
         }
     }
 }
