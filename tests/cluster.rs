@@ -66,12 +66,55 @@ fn our_gossip_workloads_pass_through_real_processes() {
         ("broadcast", &["--nodes", "5", "--latency", "10"]),
         ("tuning", &["--nodes", "5", "--strategy", "hub"]),
         ("kv", &["--nodes", "3", "--keys", "4"]),
+        // Maelstrom's workloads on our nodes for them, with a partition.
+        (
+            "g-set",
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "2",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "0.5",
+            ],
+        ),
+        (
+            "unique-ids",
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "2",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "0.5",
+            ],
+        ),
+        (
+            "pn-counter",
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "2",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "0.5",
+            ],
+        ),
     ] {
         let dir = results_dir(workload);
         let out = cluster(workload, extra, &dir);
         assert!(out.status.success(), "{workload}: {}", text(&out));
         let report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
-        assert!(report.contains("VALID"), "{report}");
+        assert!(report.contains("\nVALID"), "{report}");
+        if extra.contains(&"--nemesis") {
+            assert!(report.contains("partition("), "no partition ran: {report}");
+        }
     }
 }
 
