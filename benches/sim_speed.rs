@@ -29,7 +29,7 @@ fn main() {
                 latency: 100.0,
                 rate: 100.0,
                 time_limit: 20.0,
-                nemesis: Some(Nemesis::Partition),
+                nemesis: Nemesis::Partition.into(),
                 ..SimConfig::default()
             },
         ),
@@ -75,7 +75,7 @@ fn main() {
             cfg.latency,
             cfg.rate,
             cfg.time_limit,
-            if cfg.nemesis.is_some() {
+            if !cfg.nemesis.is_empty() {
                 " partitions"
             } else {
                 ""

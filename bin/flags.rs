@@ -7,7 +7,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 use maelstrom_framework::{Registration, stdio};
 use maelstrom_lab::campaign::{self, Plan};
 use maelstrom_lab::network::{LatencyDist, PartitionPattern};
-use maelstrom_lab::{Availability, Nemesis, ProbeSetting, SimConfig, SpecRegistration, registry};
+use maelstrom_lab::{
+    Availability, Faults, Nemesis, ProbeSetting, SimConfig, SpecRegistration, registry,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -203,8 +205,11 @@ pub struct RunFlags {
     /// Seconds before an operation without a reply counts as indeterminate.
     #[arg(long, default_value_t = 5.0)]
     pub op_timeout: f64,
-    #[arg(long, value_enum)]
-    pub nemesis: Option<Nemesis>,
+    /// Faults to inject, comma-separated: `partition`, `kill`, `pause`
+    /// (`--nemesis partition,kill,pause`); each starts and stops on its
+    /// own schedule.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub nemesis: Vec<Nemesis>,
     /// Mean seconds between the nemesis starting and stopping a fault.
     #[arg(long, default_value_t = 10.0)]
     pub nemesis_interval: f64,
@@ -245,7 +250,7 @@ impl RunFlags {
             ops: self.ops,
             concurrency: self.concurrency,
             op_timeout: self.op_timeout,
-            nemesis: self.nemesis,
+            nemesis: Faults::of(&self.nemesis),
             nemesis_interval: self.nemesis_interval,
             partition_pattern: self.partition_pattern,
             settle: self.settle,

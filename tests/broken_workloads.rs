@@ -31,7 +31,7 @@ fn lab_of(workload: &str, flags: &[&str]) -> LabFactory {
 fn nodes_of<H: Handler + Send + 'static>(
     new: impl Fn() -> H + Send + Sync + 'static,
 ) -> NodeFactory {
-    Box::new(move |seed| Box::new(Node::new(new(), seed)) as Box<dyn Process>)
+    std::sync::Arc::new(move |seed| Box::new(Node::new(new(), seed)) as Box<dyn Process>)
 }
 
 fn cfg(nodes: usize, rate: f64, seed: u64) -> SimConfig {

@@ -28,7 +28,8 @@ pub trait Workload: Handler {
 pub struct NoOptions {}
 
 /// Builds one node of a workload from its seed.
-pub type NodeFactory = Box<dyn Fn(u64) -> Box<dyn Process> + Send + Sync>;
+/// Shared (an `Arc`): a simulated cluster keeps it to rebuild killed nodes.
+pub type NodeFactory = std::sync::Arc<dyn Fn(u64) -> Box<dyn Process> + Send + Sync>;
 
 /// One registered workload.
 pub struct Registration {
@@ -62,7 +63,7 @@ impl Registration {
 
 fn build<W: Workload>(matches: &clap::ArgMatches) -> Result<NodeFactory, clap::Error> {
     let options = <W::Options as clap::FromArgMatches>::from_arg_matches(matches)?;
-    Ok(Box::new(move |seed| {
+    Ok(std::sync::Arc::new(move |seed| {
         Box::new(Node::new(W::new(&options), seed)) as Box<dyn Process>
     }))
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use maelstrom_framework::NodeFactory;
 
-use crate::config::{MAX_SECONDS, Nemesis, SimConfig};
+use crate::config::{Faults, MAX_SECONDS, Nemesis, SimConfig};
 use crate::processes::INTERRUPTED;
 use crate::report::{Report, Summary, Validity};
 use crate::sweep::{self, Axis, SweepPoint};
@@ -181,7 +181,10 @@ impl Campaign<'_> {
             ),
         };
         let mut both = Vec::new();
-        for (label, nemesis) in [("normal", None), ("partitioned", Some(Nemesis::Partition))] {
+        for (label, nemesis) in [
+            ("normal", Faults::none()),
+            ("partitioned", Nemesis::Partition.into()),
+        ] {
             let run = Campaign {
                 config: SimConfig {
                     nemesis,
@@ -488,7 +491,7 @@ mod tests {
     }
 
     fn poked() -> NodeFactory {
-        Box::new(|seed| Box::new(Node::new(Poked, seed)) as Box<dyn Process>)
+        std::sync::Arc::new(|seed| Box::new(Node::new(Poked, seed)) as Box<dyn Process>)
     }
 
     fn told(verdict: &str) -> LabFactory {

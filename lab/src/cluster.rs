@@ -52,6 +52,17 @@ pub trait Backend {
     fn partition(&mut self, partition: Partition);
     fn heal(&mut self);
     fn is_partitioned(&self) -> bool;
+    /// Kills `node`: its process and its memory are gone, and messages to
+    /// it are lost until [`Backend::restart`].
+    fn kill(&mut self, node: usize);
+    /// Starts killed `node` again as a fresh process of the same node,
+    /// memory wiped; the driver then sends it `init` again. Messages sent
+    /// to it before the restart are lost.
+    fn restart(&mut self, node: usize);
+    /// Stops `node` (SIGSTOP): it handles nothing, and what is sent to it
+    /// waits, until [`Backend::resume`].
+    fn pause(&mut self, node: usize);
+    fn resume(&mut self, node: usize);
     fn stats(&self) -> &NetStats;
     /// Protocol problems seen (unknown destinations, lines that are not
     /// messages, nodes that exited).
@@ -129,6 +140,18 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn is_partitioned(&self) -> bool {
         (**self).is_partitioned()
     }
+    fn kill(&mut self, node: usize) {
+        (**self).kill(node)
+    }
+    fn restart(&mut self, node: usize) {
+        (**self).restart(node)
+    }
+    fn pause(&mut self, node: usize) {
+        (**self).pause(node)
+    }
+    fn resume(&mut self, node: usize) {
+        (**self).resume(node)
+    }
     fn stats(&self) -> &NetStats {
         (**self).stats()
     }
@@ -196,6 +219,18 @@ impl Backend for Cluster {
     fn is_partitioned(&self) -> bool {
         Cluster::is_partitioned(self)
     }
+    fn kill(&mut self, node: usize) {
+        Cluster::kill(self, node)
+    }
+    fn restart(&mut self, node: usize) {
+        Cluster::restart(self, node)
+    }
+    fn pause(&mut self, node: usize) {
+        Cluster::pause(self, node)
+    }
+    fn resume(&mut self, node: usize) {
+        Cluster::resume(self, node)
+    }
     fn stats(&self) -> &NetStats {
         Cluster::stats(self)
     }
@@ -249,24 +284,60 @@ pub struct SentMessage {
 }
 
 enum Event {
+    /// A message due at `to`, sent to its incarnation `incarnation` (a
+    /// message to an earlier one is lost: that process was killed).
     Deliver {
         id: u64,
         from: usize,
         to: usize,
+        incarnation: u32,
         line: Box<[u8]>,
     },
     /// A service's reply on its way to node `to`.
     ServiceReply {
         to: usize,
+        incarnation: u32,
+        line: Box<[u8]>,
+    },
+    /// A line that waited at a paused node, handed over after the resume.
+    Held {
+        to: usize,
+        incarnation: u32,
         line: Box<[u8]>,
     },
     Wake(usize),
+}
+
+/// Whether a node runs, as the nemesis left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Up,
+    /// Handles nothing; what arrives waits in `held`.
+    Paused,
+    /// Killed: what arrives is lost.
+    Down,
 }
 
 struct SimNode {
     id: NodeId,
     process: Box<dyn Process>,
     wake_at: Option<Duration>,
+    status: Status,
+    /// Bumped at a kill and at the restart, so that messages sent to the
+    /// killed process, or while it was down, never reach the new one.
+    incarnation: u32,
+    /// Lines that reached the node while it was paused, in order.
+    held: Vec<Box<[u8]>>,
+    /// Handler panics of its killed incarnations.
+    carried_panics: u64,
+}
+
+/// How a simulated cluster rebuilds a killed node: the factory, and each
+/// node's first seed (a restart's seed is derived from it and the
+/// incarnation).
+struct Rebuild {
+    factory: maelstrom_framework::NodeFactory,
+    seeds: Vec<u64>,
 }
 
 #[derive(Deserialize)]
@@ -338,6 +409,7 @@ pub struct Cluster {
     log: Option<Vec<SentMessage>>,
     journal: Option<SharedJournal>,
     services: crate::services::Services,
+    rebuild: Option<Rebuild>,
 }
 
 impl Cluster {
@@ -366,6 +438,10 @@ impl Cluster {
                 id,
                 process,
                 wake_at: None,
+                status: Status::Up,
+                incarnation: 0,
+                held: Vec::new(),
+                carried_panics: 0,
             })
             .collect();
         Cluster {
@@ -381,7 +457,81 @@ impl Cluster {
             log: None,
             journal: None,
             services: crate::services::Services::new(seed),
+            rebuild: None,
         }
+    }
+
+    /// Lets the cluster restart killed nodes: a restarted node `i` is
+    /// `factory`'s node for a seed derived from `seeds[i]` and how often
+    /// it was restarted.
+    pub fn restart_with(&mut self, factory: maelstrom_framework::NodeFactory, seeds: Vec<u64>) {
+        assert_eq!(seeds.len(), self.nodes.len());
+        self.rebuild = Some(Rebuild { factory, seeds });
+    }
+
+    /// Kills `node`: its state is dropped (the process is rebuilt from the
+    /// factory, not initialised, and handles nothing), messages in flight
+    /// to it and sent to it until the restart are lost.
+    pub fn kill(&mut self, node: usize) {
+        let Some(rebuild) = &self.rebuild else {
+            self.problems.push(
+                "this simulated cluster cannot kill nodes (no factory to rebuild them)".into(),
+            );
+            return;
+        };
+        let n = &mut self.nodes[node];
+        if n.status == Status::Down {
+            return;
+        }
+        n.incarnation += 1;
+        let seed = crate::config::sub_seed(rebuild.seeds[node], u64::from(n.incarnation));
+        let panics = n.process.panics();
+        n.process = (rebuild.factory)(seed);
+        n.carried_panics += panics;
+        n.status = Status::Down;
+        n.wake_at = None;
+        n.held.clear();
+    }
+
+    /// Starts killed `node` again: the fresh process handles what comes
+    /// from now on, `init` first (the driver sends it).
+    pub fn restart(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        if n.status == Status::Down {
+            n.incarnation += 1;
+            n.status = Status::Up;
+        }
+    }
+
+    /// Pauses `node`: it handles nothing, and what reaches it waits.
+    pub fn pause(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        if n.status == Status::Up {
+            n.status = Status::Paused;
+        }
+    }
+
+    /// Resumes paused `node`: it handles what waited, in order, from now
+    /// on, then its timers (overdue ones at once).
+    pub fn resume(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        if n.status != Status::Paused {
+            return;
+        }
+        n.status = Status::Up;
+        let incarnation = n.incarnation;
+        for line in std::mem::take(&mut n.held) {
+            self.push(
+                self.now,
+                Event::Held {
+                    to: node,
+                    incarnation,
+                    line,
+                },
+            );
+        }
+        self.nodes[node].wake_at = None;
+        self.schedule_wake(node);
     }
 
     pub fn now(&self) -> Duration {
@@ -443,7 +593,10 @@ impl Cluster {
 
     /// Handler panics across all nodes.
     pub fn panics(&self) -> u64 {
-        self.nodes.iter().map(|n| n.process.panics()).sum()
+        self.nodes
+            .iter()
+            .map(|n| n.process.panics() + n.carried_panics)
+            .sum()
     }
 
     /// The handler of `node`, for inspection.
@@ -495,11 +648,14 @@ impl Cluster {
         let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
         let bytes = line.len() as u64;
         let (at, dest) = (self.now, &self.nodes[node].id);
+        // A killed node's requests are lost: its client times out.
+        let up = self.nodes[node].status != Status::Down;
+        let dropped = (!up).then_some(crate::network::DropReason::Crash);
         self.network
-            .client_message(at, client, dest, kind, bytes, true);
-        let now = self.now_for_nodes();
-        self.nodes[node].process.on_line(now, &line);
-        self.after_step(node, observe);
+            .client_message(at, client, dest, kind, bytes, dropped);
+        if up {
+            self.hand_over(node, line.into(), observe);
+        }
     }
 
     /// Messages nodes sent to clients since the last call.
@@ -518,23 +674,50 @@ impl Cluster {
             self.now = at;
             self.events += 1;
             match event {
-                Event::Deliver { id, from, to, line } => {
+                Event::Deliver {
+                    id,
+                    from,
+                    to,
+                    incarnation,
+                    line,
+                } => {
+                    if !self.reachable(to, incarnation) {
+                        self.network.lost_to_crash(id, at);
+                        continue;
+                    }
                     if !self.network.arrives(id, from, to, at) {
                         continue;
                     }
-                    let now = self.now_for_nodes();
-                    self.nodes[to].process.on_line(now, &line);
-                    self.after_step(to, observe);
+                    self.hand_over(to, line, observe);
                 }
-                Event::ServiceReply { to, line } => {
+                Event::ServiceReply {
+                    to,
+                    incarnation,
+                    line,
+                } => {
+                    if !self.reachable(to, incarnation) {
+                        self.network.service_reply_lost_to_crash();
+                        continue;
+                    }
                     self.network.service_reply_delivered(to);
-                    let now = self.now_for_nodes();
-                    self.nodes[to].process.on_line(now, &line);
-                    self.after_step(to, observe);
+                    self.hand_over(to, line, observe);
+                }
+                Event::Held {
+                    to,
+                    incarnation,
+                    line,
+                } => {
+                    if self.reachable(to, incarnation) {
+                        self.hand_over(to, line, observe);
+                    }
                 }
                 Event::Wake(node) => {
                     if self.nodes[node].wake_at == Some(at) {
                         self.nodes[node].wake_at = None;
+                    }
+                    if self.nodes[node].status != Status::Up {
+                        // Its timers wait for the resume (or die with it).
+                        continue;
                     }
                     let due = self.nodes[node]
                         .process
@@ -555,6 +738,25 @@ impl Cluster {
 
     fn push(&mut self, at: Duration, event: Event) {
         self.queue.push(at, event);
+    }
+
+    /// Whether a message for `node`'s incarnation `incarnation` can still
+    /// reach it: not killed since it was sent, and not down.
+    fn reachable(&self, node: usize, incarnation: u32) -> bool {
+        let n = &self.nodes[node];
+        n.incarnation == incarnation && n.status != Status::Down
+    }
+
+    /// Gives `line` to `node` now, or keeps it until the resume if the
+    /// node is paused.
+    fn hand_over(&mut self, node: usize, line: Box<[u8]>, observe: &mut Observer<'_>) {
+        if self.nodes[node].status == Status::Paused {
+            self.nodes[node].held.push(line);
+            return;
+        }
+        let now = self.now_for_nodes();
+        self.nodes[node].process.on_line(now, &line);
+        self.after_step(node, observe);
     }
 
     fn schedule_wake(&mut self, node: usize) {
@@ -594,7 +796,15 @@ impl Cluster {
         );
         if let Some((line, due)) = reply {
             let line = line.into();
-            self.push(due, Event::ServiceReply { to: from, line });
+            let incarnation = self.nodes[from].incarnation;
+            self.push(
+                due,
+                Event::ServiceReply {
+                    to: from,
+                    incarnation,
+                    line,
+                },
+            );
         }
     }
 
@@ -609,7 +819,7 @@ impl Cluster {
             let bytes = line.len() as u64 + 1;
             let src = &self.nodes[from].id;
             self.network
-                .client_message(self.now, src, &dest, &kind, bytes, true);
+                .client_message(self.now, src, &dest, &kind, bytes, None);
             let body = serde_json::from_str(body.get()).unwrap_or(Value::Null);
             self.inbox.push(ClientDelivery {
                 at: self.now,
@@ -640,9 +850,19 @@ impl Cluster {
             });
         }
         if let Fate::Arrives(times) = fate {
+            let incarnation = self.nodes[to].incarnation;
             for at in times {
                 let line = line.into();
-                self.push(at, Event::Deliver { id, from, to, line });
+                self.push(
+                    at,
+                    Event::Deliver {
+                        id,
+                        from,
+                        to,
+                        incarnation,
+                        line,
+                    },
+                );
             }
         }
     }

@@ -13,11 +13,83 @@ use crate::network::{LatencyDist, NetConfig, PartitionPattern};
 pub const MAX_SECONDS: f64 = 86_400.0;
 
 /// Faults the nemesis can inject (a `clap::ValueEnum`, for command lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// Each kind starts and stops on its own schedule, every ~interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Nemesis {
-    /// Maelstrom's partitions: start or stop one every ~interval.
+    /// Maelstrom's partitions: start or stop one.
     Partition,
+    /// Kill nodes (one, a minority, a majority or all), later restart
+    /// them with their memory wiped and `init` sent again (Maelstrom's
+    /// `kill`); messages in flight to a killed node are lost.
+    Kill,
+    /// Pause nodes (SIGSTOP), later resume them (SIGCONT): a paused node
+    /// handles nothing while messages queue for it (Maelstrom's `pause`).
+    Pause,
+}
+
+impl Nemesis {
+    pub fn name(self) -> &'static str {
+        match self {
+            Nemesis::Partition => "partition",
+            Nemesis::Kill => "kill",
+            Nemesis::Pause => "pause",
+        }
+    }
+}
+
+/// The faults of a run (`--nemesis partition,kill,pause`), each once, in
+/// [`Nemesis`] order. Serialized as the flag's text (`"partition,kill"`),
+/// or null for none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(Vec<Nemesis>);
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults(Vec::new())
+    }
+
+    pub fn of(kinds: &[Nemesis]) -> Faults {
+        let mut kinds = kinds.to_vec();
+        kinds.sort();
+        kinds.dedup();
+        Faults(kinds)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn has(&self, kind: Nemesis) -> bool {
+        self.0.contains(&kind)
+    }
+
+    pub fn kinds(&self) -> &[Nemesis] {
+        &self.0
+    }
+}
+
+impl From<Nemesis> for Faults {
+    fn from(kind: Nemesis) -> Faults {
+        Faults(vec![kind])
+    }
+}
+
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|k| k.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl Serialize for Faults {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() {
+            s.serialize_none()
+        } else {
+            s.serialize_str(&self.to_string())
+        }
+    }
 }
 
 /// The settings of a run (the `sim` and `cluster` commands' flags map
@@ -46,7 +118,7 @@ pub struct SimConfig {
     /// Seconds before an operation without a reply counts as
     /// indeterminate.
     pub op_timeout: f64,
-    pub nemesis: Option<Nemesis>,
+    pub nemesis: Faults,
     /// Mean seconds between the nemesis starting and stopping a fault.
     pub nemesis_interval: f64,
     /// Only this partition pattern (`None`: a random one each time).
@@ -334,7 +406,7 @@ impl Default for SimConfig {
             ops: None,
             concurrency: None,
             op_timeout: 5.0,
-            nemesis: None,
+            nemesis: Faults::none(),
             nemesis_interval: 10.0,
             partition_pattern: None,
             settle: 10.0,

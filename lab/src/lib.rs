@@ -33,6 +33,7 @@ pub mod config;
 pub mod figure;
 pub mod golden;
 pub mod lab;
+pub mod nemesis;
 pub mod network;
 pub mod plots;
 pub mod process_group;
@@ -52,7 +53,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use cluster::{Backend, Cluster, SentMessage};
-pub use config::{Availability, Nemesis, ProbeSetting, SimConfig, Tested};
+pub use config::{Availability, Faults, Nemesis, ProbeSetting, SimConfig, Tested};
 pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, NetStats, Partition, PartitionPattern};
 pub use report::{Report, Summary, Validity};

@@ -300,6 +300,10 @@ pub struct NetStats {
     pub dropped_by_partition: u64,
     pub dropped_by_loss: u64,
     pub duplicated: u64,
+    /// Messages lost because their receiver was killed (down, or
+    /// restarted since they were sent), service replies included.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_by_crash: u64,
     /// Messages the real-process runner could not hand to a node whose
     /// input queue was full (always 0 in the simulator).
     pub dropped_by_overload: u64,
@@ -417,6 +421,9 @@ pub enum DropReason {
     Overload,
     /// Still on its way when the run ended.
     InFlightAtEnd,
+    /// The receiver was killed (`--nemesis kill`): down, or restarted
+    /// since the message was sent.
+    Crash,
 }
 
 impl fmt::Display for DropReason {
@@ -427,6 +434,7 @@ impl fmt::Display for DropReason {
             DropReason::Loss => "lost (random loss)",
             DropReason::Overload => "dropped: the receiver's queue was full",
             DropReason::InFlightAtEnd => "still in flight when the run ended",
+            DropReason::Crash => "lost: the receiver was killed",
         })
     }
 }
@@ -653,6 +661,18 @@ impl Network {
         true
     }
 
+    /// A copy of message `id` due at `at` at a node that was killed (down,
+    /// or restarted since it was sent): lost.
+    pub fn lost_to_crash(&mut self, id: u64, at: Duration) {
+        self.stats.dropped_by_crash += 1;
+        self.journal_settle(id, at, Some(DropReason::Crash));
+    }
+
+    /// A service's reply due at a node that was killed since the request.
+    pub fn service_reply_lost_to_crash(&mut self) {
+        self.stats.dropped_by_crash += 1;
+    }
+
     /// A copy of message `id` that is due at `to` at `at` but that the
     /// runner cannot hand over (its queue towards `to` is full): dropped by
     /// overload, unless a partition would have cut it anyway.
@@ -725,8 +745,8 @@ impl Network {
     }
 
     /// Journals a message between a client and a node (never delayed or
-    /// partitioned): `delivered` false when the runner had to drop it
-    /// (overload). Returns its id.
+    /// partitioned): `dropped` says why, when the runner had to drop it
+    /// (overload, a killed node). Returns its id.
     pub fn client_message(
         &mut self,
         at: Duration,
@@ -734,7 +754,7 @@ impl Network {
         dest: &str,
         kind: &str,
         bytes: u64,
-        delivered: bool,
+        dropped: Option<DropReason>,
     ) -> u64 {
         let id = self.new_id();
         if let Some(journal) = &mut self.journal {
@@ -747,15 +767,14 @@ impl Network {
                 client: true,
                 sent: at,
                 // Client traffic is never delayed.
-                delivered: if delivered { vec![at] } else { Vec::new() },
-                dropped: if delivered {
-                    Vec::new()
+                delivered: if dropped.is_none() {
+                    vec![at]
                 } else {
-                    vec![Dropped {
-                        at,
-                        reason: DropReason::Overload,
-                    }]
+                    Vec::new()
                 },
+                dropped: dropped
+                    .map(|reason| vec![Dropped { at, reason }])
+                    .unwrap_or_default(),
             };
             (journal.sink)(&record);
         }

@@ -540,7 +540,7 @@ impl ProcessCluster {
             self.network.stats_mut().count_client_reply(&dest);
             let src = self.node_ids[from].clone();
             self.network
-                .client_message(at, &src, &dest, &kind, bytes, true);
+                .client_message(at, &src, &dest, &kind, bytes, None);
             self.inbox.push(ClientDelivery {
                 at,
                 client: dest,
@@ -584,6 +584,18 @@ impl ProcessCluster {
 }
 
 impl Backend for ProcessCluster {
+    fn kill(&mut self, node: usize) {
+        self.fail(format!(
+            "--nemesis kill is not in the real-process runner yet (n{node})"
+        ));
+    }
+    fn restart(&mut self, _node: usize) {}
+    fn pause(&mut self, node: usize) {
+        self.fail(format!(
+            "--nemesis pause is not in the real-process runner yet (n{node})"
+        ));
+    }
+    fn resume(&mut self, _node: usize) {}
     fn now(&self) -> Duration {
         self.start.elapsed()
     }
@@ -613,9 +625,10 @@ impl Backend for ProcessCluster {
         let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
         let queued = self.queue_for_node(node, line, true);
         let delivered = matches!(queued, Queued::Yes);
+        let dropped = (!delivered).then_some(crate::network::DropReason::Overload);
         let dest = self.node_ids[node].clone();
         self.network
-            .client_message(at, client, &dest, kind, bytes, delivered);
+            .client_message(at, client, &dest, kind, bytes, dropped);
         let stats = self.network.stats_mut();
         stats.count_client_request(client);
         if !delivered {

@@ -23,6 +23,20 @@ fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub enum FaultAction {
     Partition,
     Heal,
+    Kill,
+    Restart,
+    Pause,
+    Resume,
+}
+
+impl FaultAction {
+    /// Whether it ends a fault.
+    pub fn is_recovery(self) -> bool {
+        matches!(
+            self,
+            FaultAction::Heal | FaultAction::Restart | FaultAction::Resume
+        )
+    }
 }
 
 impl std::fmt::Display for FaultAction {
@@ -30,6 +44,10 @@ impl std::fmt::Display for FaultAction {
         f.write_str(match self {
             FaultAction::Partition => "partition",
             FaultAction::Heal => "heal",
+            FaultAction::Kill => "kill",
+            FaultAction::Restart => "restart",
+            FaultAction::Pause => "pause",
+            FaultAction::Resume => "resume",
         })
     }
 }
@@ -56,6 +74,38 @@ impl FaultEvent {
         }
     }
 
+    /// A kill or pause of `nodes` (indices into `names`), chosen by the
+    /// target named `target` (`minority`).
+    pub fn on_nodes(
+        at: Duration,
+        action: FaultAction,
+        target: &str,
+        nodes: &[usize],
+        names: &[String],
+    ) -> FaultEvent {
+        FaultEvent {
+            at,
+            action,
+            pattern: Some(target.to_string()),
+            groups: Some(node_list(nodes, names)),
+        }
+    }
+
+    /// The restart or resume of `nodes`.
+    pub fn ended(
+        at: Duration,
+        action: FaultAction,
+        nodes: &[usize],
+        names: &[String],
+    ) -> FaultEvent {
+        FaultEvent {
+            at,
+            action,
+            pattern: None,
+            groups: Some(node_list(nodes, names)),
+        }
+    }
+
     pub fn heal(at: Duration) -> FaultEvent {
         FaultEvent {
             at,
@@ -64,6 +114,12 @@ impl FaultEvent {
             groups: None,
         }
     }
+}
+
+/// `[n1 n3]`.
+fn node_list(nodes: &[usize], names: &[String]) -> String {
+    let names: Vec<&str> = nodes.iter().map(|&n| names[n].as_str()).collect();
+    format!("[{}]", names.join(" "))
 }
 
 /// When the phases of a run began, in run time (seconds in JSON).
@@ -320,6 +376,20 @@ impl Report {
             ),
             Metric::new("messages duplicated", self.net.duplicated as f64, ""),
         ];
+        // Kills and pauses only where the run asked for them, so tables of
+        // partition-only campaigns stay as they were.
+        let count = |action| self.faults.iter().filter(|f| f.action == action).count() as f64;
+        if self.config.nemesis.has(crate::config::Nemesis::Kill) {
+            m.push(Metric::new("kills", count(FaultAction::Kill), ""));
+            m.push(Metric::new(
+                "messages lost to kills",
+                self.net.dropped_by_crash as f64,
+                "",
+            ));
+        }
+        if self.config.nemesis.has(crate::config::Nemesis::Pause) {
+            m.push(Metric::new("pauses", count(FaultAction::Pause), ""));
+        }
         m.extend(self.checker.iter().cloned());
         m.extend(self.runner.iter().cloned());
         m

@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Backend, Cluster};
 use crate::lab::{History, Indeterminate, Lab, Op, Outcome};
+use crate::nemesis::FaultSchedule;
 use crate::network::PROBE_CLIENT;
-use crate::network::{Partition, PartitionPattern};
-use crate::report::{FaultAction, FaultEvent, OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
+use crate::report::{OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
 use maelstrom_framework::NodeFactory;
 use maelstrom_framework::error::Error;
 
@@ -87,7 +87,10 @@ struct Driver<'a, 'p, B: Backend> {
     /// busy routing a flood may look at it only after).
     timed_out: HashMap<usize, Duration>,
     rng: StdRng,
-    faults: Vec<FaultEvent>,
+    nemesis: FaultSchedule,
+    /// `init` sent to restarted nodes and not answered yet: msg_id →
+    /// (node, when sent).
+    reinits: BTreeMap<u64, (usize, Duration)>,
     replies: ReplyProblems,
     /// Setup messages not answered yet: msg_id → (node, the request's type).
     /// A reply counts only if it answers one of them, from the node asked,
@@ -117,10 +120,11 @@ pub fn run(workload: &str, factory: &NodeFactory, lab: Box<dyn Lab>, cfg: &SimCo
 /// The simulated cluster of a run: `cfg.nodes` nodes from `factory`, each
 /// seeded with its node seed, on `cfg`'s network seeded from the run's.
 pub fn sim_cluster(factory: &NodeFactory, cfg: &SimConfig) -> Cluster {
-    let processes = (0..cfg.nodes)
-        .map(|i| factory(node_seed(cfg.seed, i)))
-        .collect();
-    Cluster::new(cfg.node_ids(), processes, cfg.net(), sub_seed(cfg.seed, 1))
+    let seeds: Vec<u64> = (0..cfg.nodes).map(|i| node_seed(cfg.seed, i)).collect();
+    let processes = seeds.iter().map(|&seed| factory(seed)).collect();
+    let mut cluster = Cluster::new(cfg.node_ids(), processes, cfg.net(), sub_seed(cfg.seed, 1));
+    cluster.restart_with(factory.clone(), seeds);
+    cluster
 }
 
 /// Runs one test on any [`Backend`]: init, clients and nemesis, heal,
@@ -160,7 +164,8 @@ pub fn run_with_progress<B: Backend>(
         next_index: 0,
         timed_out: HashMap::new(),
         rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 2)),
-        faults: Vec::new(),
+        nemesis: FaultSchedule::new(cfg),
+        reinits: BTreeMap::new(),
         replies: ReplyProblems::default(),
         setup_pending: BTreeMap::new(),
         setup_next_id: 1,
@@ -315,20 +320,26 @@ impl<B: Backend> Driver<'_, '_, B> {
             .unwrap_or("setup")
             .to_string();
         for (node, body) in messages {
-            let msg_id = self.setup_next_id;
-            self.setup_next_id += 1;
             let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
-            self.setup_pending.insert(msg_id, (node, kind.to_string()));
-            let lab = &mut self.lab;
-            self.cluster.client_request(
-                SETUP_CLIENT,
-                node,
-                msg_id,
-                &body,
-                &mut |now, node, view| lab.observe(now, node, view),
-            );
+            let kind = kind.to_string();
+            // The reply is read later, with the others
+            // (`await_setup_replies`).
+            let msg_id = self.setup_request(node, &body);
+            self.setup_pending.insert(msg_id, (node, kind));
         }
         self.await_setup_replies(count, &kind);
+    }
+
+    /// Sends `body` to `node` from the setup client; returns its msg_id.
+    fn setup_request(&mut self, node: usize, body: &Value) -> u64 {
+        let msg_id = self.setup_next_id;
+        self.setup_next_id += 1;
+        let lab = &mut self.lab;
+        self.cluster
+            .client_request(SETUP_CLIENT, node, msg_id, body, &mut |now, node, view| {
+                lab.observe(now, node, view)
+            });
+        msg_id
     }
 
     /// Waits (up to 10 s) until every setup message has its reply.
@@ -369,6 +380,21 @@ impl<B: Backend> Driver<'_, '_, B> {
         let Some(msg_id) = body.get("in_reply_to").and_then(Value::as_u64) else {
             return;
         };
+        if let Some(&(asked, sent)) = self.reinits.get(&msg_id) {
+            if asked == node {
+                self.reinits.remove(&msg_id);
+                let got = body.get("type").and_then(Value::as_str).unwrap_or("");
+                if got != "init_ok" {
+                    let id = &self.cfg.node_ids()[node];
+                    self.run_failures.push(format!(
+                        "{id} answered `init` after its restart at {:.3} s with {body}; \
+                         expected `init_ok`",
+                        sent.as_secs_f64()
+                    ));
+                }
+            }
+            return;
+        }
         let Some((asked, kind)) = self.setup_pending.get(&msg_id) else {
             return;
         };
@@ -621,24 +647,21 @@ impl<B: Backend> Driver<'_, '_, B> {
         Duration::from_secs_f64(self.rng.random_range(0.0..2.0 / self.cfg.rate))
     }
 
-    fn nemesis_gap(&mut self) -> Duration {
-        let mean = self.cfg.nemesis_interval;
-        Duration::from_secs_f64(self.rng.random_range(0.5 * mean..1.5 * mean))
+    /// Starts or stops the faults due now; restarted nodes get `init`.
+    fn flip_faults(&mut self) {
+        let restarted = self.nemesis.flip_due(&mut self.cluster, &mut self.rng);
+        self.reinit(&restarted);
     }
 
-    fn toggle_fault(&mut self) {
-        let now = self.cluster.now();
-        if self.cluster.is_partitioned() {
-            self.cluster.heal();
-            self.faults.push(FaultEvent::heal(now));
-        } else {
-            let pattern = self.cfg.partition_pattern.unwrap_or_else(|| {
-                PartitionPattern::ALL[self.rng.random_range(0..PartitionPattern::ALL.len())]
-            });
-            let partition = Partition::random(pattern, self.cfg.nodes, &mut self.rng);
-            self.faults
-                .push(FaultEvent::partition(now, pattern, &partition));
-            self.cluster.partition(partition);
+    /// Sends `init` again to restarted `nodes`, without waiting: the reply
+    /// comes with the clients' ([`Driver::match_setup_reply`]).
+    fn reinit(&mut self, nodes: &[usize]) {
+        let node_ids = self.cluster.node_ids();
+        for &node in nodes {
+            self.lab.restarted(node);
+            let body = json!({"type": "init", "node_id": node_ids[node], "node_ids": node_ids});
+            let msg_id = self.setup_request(node, &body);
+            self.reinits.insert(msg_id, (node, self.cluster.now()));
         }
     }
 
@@ -647,10 +670,7 @@ impl<B: Backend> Driver<'_, '_, B> {
         let end = start + Duration::from_secs_f64(self.cfg.time_limit);
         let timeout = Duration::from_secs_f64(self.cfg.op_timeout);
         let mut next_op = start + self.stagger();
-        let mut next_fault = self
-            .cfg
-            .nemesis
-            .map(|Nemesis::Partition| start + self.nemesis_gap());
+        self.nemesis.start(start, &mut self.rng);
         let mut issued = 0u64;
         let limit = self.cfg.ops.unwrap_or(u64::MAX);
         // The phase ends at the time limit, or once the clients have no
@@ -664,7 +684,7 @@ impl<B: Backend> Driver<'_, '_, B> {
                 break;
             }
             let mut t = end.min(next_op);
-            if let Some(f) = next_fault {
+            if let Some(f) = self.nemesis.next_due() {
                 t = t.min(f);
             }
             if let Some(d) = self.next_deadline() {
@@ -676,9 +696,8 @@ impl<B: Backend> Driver<'_, '_, B> {
             if t >= end || self.cluster.fatal().is_some() {
                 break;
             }
-            if next_fault.is_some_and(|f| f <= t) {
-                self.toggle_fault();
-                next_fault = Some(self.cluster.now() + self.nemesis_gap());
+            if self.nemesis.next_due().is_some_and(|f| f <= t) {
+                self.flip_faults();
             }
             if next_op <= t {
                 if issued < limit {
@@ -722,20 +741,14 @@ impl<B: Backend> Driver<'_, '_, B> {
         }
     }
 
-    /// Heals any partition, lets the cluster settle, and returns when the
-    /// last heal happened (if there ever was a fault).
+    /// Ends every fault (heals, restarts, resumes), lets the cluster
+    /// settle, and returns when the last fault ended (if there ever was
+    /// one).
     fn heal_and_settle(&mut self) -> Option<Duration> {
         let now = self.cluster.now();
-        if self.cluster.is_partitioned() {
-            self.cluster.heal();
-            self.faults.push(FaultEvent::heal(now));
-        }
-        let healed_at = self
-            .faults
-            .iter()
-            .rev()
-            .find(|f| f.action == FaultAction::Heal)
-            .map(|f| f.at);
+        let restarted = self.nemesis.end_all(&mut self.cluster);
+        self.reinit(&restarted);
+        let healed_at = self.nemesis.last_recovery();
         let end = now + Duration::from_secs_f64(self.cfg.settle);
         loop {
             let t = self.next_deadline().map_or(end, |d| d.min(end));
@@ -749,8 +762,10 @@ impl<B: Backend> Driver<'_, '_, B> {
     }
 
     /// The lab's final reads, one round after the other, every client
-    /// thread in a round ([`Self::final_read_nodes`]). The whole phase is bounded by one operation timeout: a node
-    /// that hangs or floods cannot keep the run from ending.
+    /// thread in a round ([`Self::final_read_nodes`]). No round begins
+    /// later than one operation timeout into the phase, and each lasts at
+    /// most one: a node that hangs or floods cannot keep the run from
+    /// ending.
     fn final_reads(&mut self) {
         // No probes among the final reads.
         if let Some(p) = &mut self.probes {
@@ -772,7 +787,9 @@ impl<B: Backend> Driver<'_, '_, B> {
                 ));
                 return;
             }
-            let deadline = (self.cluster.now() + timeout).min(phase_end);
+            // A round started in time runs its whole timeout (with real
+            // processes the clock moves between here and each read).
+            let deadline = self.cluster.now() + timeout;
             for node in self.final_read_nodes() {
                 // A free client bound to the node reads, or a new one.
                 let free = self
@@ -845,6 +862,14 @@ impl<B: Backend> Driver<'_, '_, B> {
         // A node that misuses a service has a bug that the checkers only
         // see as its symptoms (timeouts, missing values): name it first.
         failures.extend(self.cluster.service_misuses().failures());
+        let ids = self.cfg.node_ids();
+        for (node, sent) in std::mem::take(&mut self.reinits).into_values() {
+            self.run_failures.push(format!(
+                "{} never answered `init` after its restart at {:.3} s",
+                ids[node],
+                sent.as_secs_f64()
+            ));
+        }
         failures.append(&mut self.run_failures);
         failures.append(&mut verdict.failures);
         // Maelstrom's stats checker, with every workload's checker.
@@ -884,7 +909,7 @@ impl<B: Backend> Driver<'_, '_, B> {
             bytes_per_op: per_op(stats.bytes),
             ops: counts,
             net: stats,
-            faults: self.faults,
+            faults: self.nemesis.take_events(),
             checker: verdict.metrics,
             runner: self.cluster.runner_metrics(),
             probes,

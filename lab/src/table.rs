@@ -21,9 +21,11 @@ impl Report {
             format!("{:?}", c.latency_dist).to_lowercase(),
             c.rate,
             c.time_limit,
-            c.nemesis
-                .map(|_| format!("  nemesis partition every ~{} s", c.nemesis_interval))
-                .unwrap_or_default(),
+            if c.nemesis.is_empty() {
+                String::new()
+            } else {
+                format!("  nemesis {} every ~{} s", c.nemesis, c.nemesis_interval)
+            },
             if c.loss > 0.0 {
                 format!("  loss {}", c.loss)
             } else {
@@ -92,11 +94,15 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated{}{}",
+            "network       {} delivered, {} dropped by partitions, {} lost, {} duplicated{}{}{}",
             self.net.delivered,
             self.net.dropped_by_partition,
             self.net.dropped_by_loss,
             self.net.duplicated,
+            match self.net.dropped_by_crash {
+                0 => String::new(),
+                n => format!(", {n} lost to kills (their receiver was down or restarted)"),
+            },
             match self.net.in_flight_at_end {
                 0 => String::new(),
                 n => format!(", {n} in flight at the end"),
@@ -127,23 +133,24 @@ impl Report {
             );
         }
         if !self.faults.is_empty() {
-            let parts = self
-                .faults
-                .iter()
-                .filter(|f| f.action == FaultAction::Partition)
-                .count();
-            let _ = writeln!(out, "faults        {parts} partition(s):");
-            for f in &self.faults {
+            let count = |action| self.faults.iter().filter(|f| f.action == action).count();
+            let parts = count(FaultAction::Partition);
+            let (kills, pauses) = (count(FaultAction::Kill), count(FaultAction::Pause));
+            if kills + pauses == 0 {
+                let _ = writeln!(out, "faults        {parts} partition(s):");
+            } else {
                 let _ = writeln!(
                     out,
-                    "  {:>8.3} s  {} {}",
-                    f.at.as_secs_f64(),
-                    f.action,
-                    f.pattern
-                        .as_deref()
-                        .map(|p| format!("{p} {}", f.groups.as_deref().unwrap_or("")))
-                        .unwrap_or_default()
+                    "faults        {parts} partition(s), {kills} kill(s), {pauses} pause(s):"
                 );
+            }
+            for f in &self.faults {
+                let what = match (f.pattern.as_deref(), f.groups.as_deref()) {
+                    (Some(p), groups) => format!("{p} {}", groups.unwrap_or("")),
+                    (None, Some(nodes)) => nodes.to_string(),
+                    (None, None) => String::new(),
+                };
+                let _ = writeln!(out, "  {:>8.3} s  {} {what}", f.at.as_secs_f64(), f.action);
             }
         }
         let _ = writeln!(out);

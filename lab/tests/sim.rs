@@ -192,7 +192,7 @@ impl LabSpec for FloodLab {
 }
 
 fn factories(anti_entropy: bool) -> (NodeFactory, LabFactory) {
-    let nodes: NodeFactory = Box::new(move |seed| {
+    let nodes: NodeFactory = std::sync::Arc::new(move |seed| {
         Box::new(Node::new(
             Flood {
                 values: BTreeSet::new(),
@@ -214,7 +214,7 @@ fn partitioned(seed: u64) -> SimConfig {
         latency_dist: sim::LatencyDist::Exponential,
         rate: 50.0,
         time_limit: 10.0,
-        nemesis: Some(sim::Nemesis::Partition),
+        nemesis: sim::Nemesis::Partition.into(),
         nemesis_interval: 2.0,
         settle: 5.0,
         seed,
@@ -501,4 +501,168 @@ fn setup_replies_are_matched_not_counted() {
         "{:?}",
         report.failures
     );
+}
+
+/// Three Flood nodes with 100 ms links that can be killed and restarted,
+/// each initialised.
+fn restartable_cluster() -> (Cluster, Vec<String>) {
+    let (nodes, _) = factories(false);
+    let ids: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+    let seeds: Vec<u64> = (0..3).collect();
+    let processes = seeds.iter().map(|&s| nodes(s)).collect();
+    let net = NetConfig {
+        latency: Duration::from_millis(100),
+        ..NetConfig::default()
+    };
+    let mut cluster = Cluster::new(ids.clone(), processes, net, 1);
+    cluster.restart_with(nodes, seeds);
+    let mut nothing = |_: Duration, _: usize, _: Option<View<'_>>| {};
+    for i in 0..3 {
+        let init = json!({"type": "init", "node_id": ids[i], "node_ids": ids});
+        cluster.client_request("c0", i, 1, &init, &mut nothing);
+    }
+    cluster.take_client_messages();
+    (cluster, ids)
+}
+
+fn values(c: &Cluster, n: usize) -> &BTreeSet<u64> {
+    &c.handler(n).downcast_ref::<Flood>().unwrap().values
+}
+
+#[test]
+fn a_killed_node_loses_its_state_and_its_messages_and_needs_init_again() {
+    let (mut cluster, ids) = restartable_cluster();
+    let mut nothing = |_: Duration, _: usize, _: Option<View<'_>>| {};
+    let add = |v: u64| json!({"type": "add", "value": v});
+    // n0 gossips 7 to both peers; n1 is killed while it is in flight.
+    cluster.client_request("c1", 0, 1, &add(7), &mut nothing);
+    cluster.kill(1);
+    cluster.run_until(Duration::from_secs(1), &mut nothing);
+    assert!(values(&cluster, 2).contains(&7));
+    assert!(values(&cluster, 1).is_empty(), "the message died with n1");
+    assert!(cluster.stats().dropped_by_crash >= 1);
+    // A request to a killed node is lost: no reply, ever.
+    cluster.take_client_messages();
+    cluster.client_request("c2", 1, 1, &json!({"type": "read"}), &mut nothing);
+    cluster.run_until(Duration::from_secs(2), &mut nothing);
+    assert!(cluster.take_client_messages().is_empty());
+    // n2 held 7: killed, its memory is gone at once.
+    cluster.kill(2);
+    assert!(values(&cluster, 2).is_empty());
+    cluster.restart(2);
+    // Restarted, the node is a fresh process: it wants init before
+    // anything else, and answers it.
+    cluster.client_request("c2", 2, 2, &json!({"type": "read"}), &mut nothing);
+    let before_init = cluster.take_client_messages();
+    assert_eq!(before_init.len(), 1);
+    assert_eq!(
+        before_init[0].body["type"], "error",
+        "{:?}",
+        before_init[0].body
+    );
+    let init = json!({"type": "init", "node_id": ids[2], "node_ids": ids});
+    cluster.client_request("c0", 2, 9, &init, &mut nothing);
+    let replies = cluster.take_client_messages();
+    assert_eq!(replies[0].body["type"], "init_ok");
+    // Restarted and initialised, it hears new gossip again; n1, still
+    // down, does not.
+    cluster.client_request("c1", 0, 2, &add(8), &mut nothing);
+    cluster.run_until(Duration::from_secs(3), &mut nothing);
+    assert!(values(&cluster, 2).contains(&8));
+    assert!(values(&cluster, 1).is_empty());
+}
+
+#[test]
+fn a_message_sent_before_a_restart_never_reaches_the_new_process() {
+    let (mut cluster, ids) = restartable_cluster();
+    let mut nothing = |_: Duration, _: usize, _: Option<View<'_>>| {};
+    cluster.client_request(
+        "c1",
+        0,
+        1,
+        &json!({"type": "add", "value": 7}),
+        &mut nothing,
+    );
+    // Killed and back (with init) within the 100 ms the gossip takes.
+    cluster.kill(1);
+    cluster.restart(1);
+    let init = json!({"type": "init", "node_id": ids[1], "node_ids": ids});
+    cluster.client_request("c0", 1, 9, &init, &mut nothing);
+    // n0's gossip arrives at 0.1 s (n2 relays it to n1 then, due at 0.2 s).
+    cluster.run_until(Duration::from_millis(150), &mut nothing);
+    assert!(
+        values(&cluster, 1).is_empty(),
+        "in flight to the old process"
+    );
+    assert!(values(&cluster, 2).contains(&7));
+    assert_eq!(cluster.stats().dropped_by_crash, 1);
+    // The relay, sent to the new process, arrives.
+    cluster.run_until(Duration::from_secs(1), &mut nothing);
+    assert!(values(&cluster, 1).contains(&7));
+}
+
+#[test]
+fn a_paused_node_answers_nothing_until_resumed_then_everything_in_order() {
+    let (mut cluster, _) = restartable_cluster();
+    let mut nothing = |_: Duration, _: usize, _: Option<View<'_>>| {};
+    cluster.pause(1);
+    cluster.client_request("c1", 1, 1, &json!({"type": "read"}), &mut nothing);
+    cluster.client_request(
+        "c1",
+        0,
+        2,
+        &json!({"type": "add", "value": 5}),
+        &mut nothing,
+    );
+    // n0's gossip of 5 reaches paused n1 at 0.1 s, and waits there.
+    cluster.run_until(Duration::from_secs(1), &mut nothing);
+    cluster.client_request("c1", 1, 3, &json!({"type": "read"}), &mut nothing);
+    cluster.run_until(Duration::from_secs(5), &mut nothing);
+    let from_n1 = |c: &mut Cluster| -> Vec<Value> {
+        c.take_client_messages()
+            .into_iter()
+            .filter(|d| d.node == 1)
+            .map(|d| d.body)
+            .collect()
+    };
+    assert!(from_n1(&mut cluster).is_empty(), "paused: no answer");
+    assert!(values(&cluster, 1).is_empty(), "the gossip waits too");
+    assert_eq!(cluster.stats().dropped_by_crash, 0, "nothing is lost");
+    cluster.resume(1);
+    let now = cluster.now();
+    cluster.run_until(now, &mut nothing);
+    let replies = from_n1(&mut cluster);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert_eq!(replies[0]["in_reply_to"], 1);
+    assert_eq!(replies[1]["in_reply_to"], 3);
+    // In the order they arrived: the first read before the gossip of 5,
+    // the second after it.
+    assert_eq!(replies[0]["values"], json!([]));
+    assert_eq!(replies[1]["values"], json!([5]));
+}
+
+#[test]
+fn kills_and_pauses_replay_from_the_seed_and_show_in_the_report() {
+    let cfg = SimConfig {
+        nemesis: sim::Faults::of(&[
+            sim::Nemesis::Partition,
+            sim::Nemesis::Kill,
+            sim::Nemesis::Pause,
+        ]),
+        ..partitioned(5)
+    };
+    let (a_valid, a) = report_json(true, &cfg);
+    let (_, b) = report_json(true, &cfg);
+    assert_eq!(a, b, "one seed, one run");
+    for action in ["kill", "restart", "pause", "resume", "partition", "heal"] {
+        assert!(
+            a.contains(&format!("\"action\":\"{action}\"")),
+            "{action}: {a}"
+        );
+    }
+    assert!(a.contains("lost to kills"), "{a}");
+    // Flood keeps nothing on disk: a kill wipes what a node held, and
+    // values only it had are lost; the checker must say so.
+    assert!(!a_valid, "{a}");
+    assert!(a.contains(" lacks "), "lost values are the reason: {a}");
 }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use super::ticks::{self, Ticks};
 use super::timeline::TimeFrame;
 use super::{Mark, Plot, PlotKind, Scale, Series, Stroke, esc};
+use crate::report::FaultAction;
 
 /// The width every chart is drawn at (the page's widest).
 pub const WIDTH: f64 = 1100.0;
@@ -32,7 +33,28 @@ pub const PALETTE: [&str; 12] = [
 ];
 /// Pale red: a partition, behind the data.
 pub const FAULT_FILL: &str = "#f2dede";
+const KILL_FILL: &str = "#e0d4ec";
+const PAUSE_FILL: &str = "#f6ecc8";
 const FAULT_TEXT: &str = "#a08888";
+
+/// A fault band's colour: partitions pink, kills lilac, pauses sand.
+fn fault_fill(kind: FaultAction) -> &'static str {
+    match kind {
+        FaultAction::Kill | FaultAction::Restart => KILL_FILL,
+        FaultAction::Pause | FaultAction::Resume => PAUSE_FILL,
+        _ => FAULT_FILL,
+    }
+}
+
+/// Which line of a band's label it takes, so overlapping bands' labels do
+/// not cover each other.
+fn fault_row(kind: FaultAction) -> f64 {
+    match kind {
+        FaultAction::Kill | FaultAction::Restart => 1.0,
+        FaultAction::Pause | FaultAction::Resume => 2.0,
+        _ => 0.0,
+    }
+}
 const PHASE_STROKE: &str = "#666";
 
 pub fn colour(index: usize) -> &'static str {
@@ -325,18 +347,20 @@ pub fn svg(plot: &Plot, frame: Option<&TimeFrame>) -> String {
                 x.at(band.from.as_secs_f64().clamp(x_lo, x_hi)),
                 x.at(band.to.as_secs_f64().clamp(x_lo, x_hi)),
             );
+            let fill = fault_fill(band.kind);
             let _ = write!(
                 out,
-                r#"<rect x="{a:.1}" y="{top:.1}" width="{:.1}" height="{PLOT_HEIGHT}" fill="{FAULT_FILL}"><title>{}</title></rect>"#,
+                r#"<rect x="{a:.1}" y="{top:.1}" width="{:.1}" height="{PLOT_HEIGHT}" fill="{fill}" fill-opacity="0.7"><title>{}</title></rect>"#,
                 (b - a).max(1.0),
                 esc(&band.describe())
             );
             if b - a > 60.0 {
                 let _ = write!(
                     out,
-                    r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{FAULT_TEXT}">partition</text>"#,
+                    r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{FAULT_TEXT}">{}</text>"#,
                     a + 4.0,
-                    bottom - 5.0
+                    bottom - 5.0 - 12.0 * fault_row(band.kind),
+                    band.kind
                 );
             }
         }
@@ -631,6 +655,7 @@ mod tests {
         let frame = TimeFrame {
             end_s: 10.0,
             faults: vec![FaultBand {
+                kind: crate::report::FaultAction::Partition,
                 from: Duration::from_secs(2),
                 to: Duration::from_secs(4),
                 pattern: Some("majority".into()),

@@ -52,7 +52,10 @@ fn how_to_read(frame: &TimeFrame) -> String {
         frame.end_s
     );
     if !frame.faults.is_empty() {
-        text.push_str("; shaded bands are partitions (hover one for its pattern and groups)");
+        text.push_str(
+            "; shaded bands are faults: partitions pink, kills lilac, pauses sand (hover one \
+             for its pattern or target, and its nodes)",
+        );
     }
     if !frame.phases.is_empty() {
         let names: Vec<&str> = frame.phases.iter().map(|m| m.phase.label()).collect();

@@ -16,16 +16,19 @@ pub struct TimeFrame {
     pub phases: Vec<PhaseMark>,
 }
 
-/// A time during which the network was partitioned.
+/// A time during which a fault was on: the network partitioned, nodes
+/// killed or paused.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultBand {
+    /// What started it: [`FaultAction::Partition`], `Kill` or `Pause`.
+    pub kind: FaultAction,
     pub from: Duration,
     pub to: Duration,
-    /// The partition's pattern (`majority`) and groups, when known.
+    /// The partition's pattern (`majority`) and groups, or the kill's or
+    /// pause's target and nodes, when known.
     pub pattern: Option<String>,
     pub groups: Option<String>,
-    /// `false`: still partitioned when the run ended (the band runs to the
-    /// end).
+    /// `false`: still on when the run ended (the band runs to the end).
     pub healed: bool,
 }
 
@@ -33,7 +36,8 @@ impl FaultBand {
     /// The band's tooltip.
     pub fn describe(&self) -> String {
         let mut text = format!(
-            "partition {:.3}–{:.3} s",
+            "{} {:.3}–{:.3} s",
+            self.kind,
             self.from.as_secs_f64(),
             self.to.as_secs_f64()
         );
@@ -44,7 +48,11 @@ impl FaultBand {
             text.push_str(&format!(": {groups}"));
         }
         if !self.healed {
-            text.push_str("; never healed before the end of the run");
+            text.push_str(match self.kind {
+                FaultAction::Kill => "; never restarted before the end of the run",
+                FaultAction::Pause => "; never resumed before the end of the run",
+                _ => "; never healed before the end of the run",
+            });
         }
         text
     }
@@ -76,41 +84,42 @@ pub struct PhaseMark {
 }
 
 /// The bands of `faults` over a run that ended at `end`: a partition opens
-/// a band and the next heal closes it; a partition that replaces another
-/// closes the old band where the new one starts; one still open at the end
-/// runs to the end.
+/// a band and the next heal closes it (a partition that replaces another
+/// closes the old band where the new one starts); a kill opens one that
+/// the restart closes, a pause one that the resume closes. Kinds overlap
+/// freely; a band still open at the end runs to the end.
 pub fn fault_bands(faults: &[FaultEvent], end: Duration) -> Vec<FaultBand> {
     let mut bands = Vec::new();
-    let mut open: Option<FaultBand> = None;
+    // The open band of each kind: partition, kill, pause.
+    let mut open: [Option<FaultBand>; 3] = [None, None, None];
+    let slot = |kind: FaultAction| match kind {
+        FaultAction::Partition | FaultAction::Heal => 0,
+        FaultAction::Kill | FaultAction::Restart => 1,
+        FaultAction::Pause | FaultAction::Resume => 2,
+    };
     for event in faults {
-        match event.action {
-            FaultAction::Partition => {
-                if let Some(mut band) = open.take() {
-                    band.to = event.at;
-                    band.healed = true;
-                    bands.push(band);
-                }
-                open = Some(FaultBand {
-                    from: event.at,
-                    to: end,
-                    pattern: event.pattern.clone(),
-                    groups: event.groups.clone(),
-                    healed: false,
-                });
-            }
-            FaultAction::Heal => {
-                if let Some(mut band) = open.take() {
-                    band.to = event.at;
-                    band.healed = true;
-                    bands.push(band);
-                }
-            }
+        let i = slot(event.action);
+        if let Some(mut band) = open[i].take() {
+            band.to = event.at;
+            band.healed = true;
+            bands.push(band);
+        }
+        if !event.action.is_recovery() {
+            open[i] = Some(FaultBand {
+                kind: event.action,
+                from: event.at,
+                to: end,
+                pattern: event.pattern.clone(),
+                groups: event.groups.clone(),
+                healed: false,
+            });
         }
     }
-    if let Some(mut band) = open {
+    for mut band in open.into_iter().flatten() {
         band.to = end.max(band.from);
         bands.push(band);
     }
+    bands.sort_by_key(|b| b.from);
     bands
 }
 
@@ -204,6 +213,43 @@ mod tests {
         assert!(bands[3].describe().contains("never healed"));
         assert!(fault_bands(&[], s(3.0)).is_empty());
         assert!(fault_bands(&[FaultEvent::heal(s(1.0))], s(3.0)).is_empty());
+    }
+
+    #[test]
+    fn kills_and_pauses_make_bands_of_their_own_that_overlap_partitions() {
+        let names: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+        let faults = [
+            partition(1.0),
+            FaultEvent::on_nodes(s(1.5), FaultAction::Kill, "one", &[2], &names),
+            FaultEvent::heal(s(2.0)),
+            FaultEvent::on_nodes(s(2.5), FaultAction::Pause, "all", &[0, 1, 2], &names),
+            FaultEvent::ended(s(3.0), FaultAction::Restart, &[2], &names),
+        ];
+        let bands = fault_bands(&faults, s(4.0));
+        let spans: Vec<(FaultAction, f64, f64, bool)> = bands
+            .iter()
+            .map(|b| (b.kind, b.from.as_secs_f64(), b.to.as_secs_f64(), b.healed))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (FaultAction::Partition, 1.0, 2.0, true),
+                (FaultAction::Kill, 1.5, 3.0, true),
+                (FaultAction::Pause, 2.5, 4.0, false),
+            ]
+        );
+        assert!(
+            bands[1]
+                .describe()
+                .starts_with("kill 1.500–3.000 s (one): [n2]"),
+            "{}",
+            bands[1].describe()
+        );
+        assert!(
+            bands[2]
+                .describe()
+                .ends_with("never resumed before the end of the run")
+        );
     }
 
     #[test]

@@ -318,7 +318,11 @@ fn lab_run(c: &mut Cluster, nodes: usize, nemesis: bool, seed: u64) -> maelstrom
         latency: 100.0,
         rate: 100.0,
         time_limit: 6.0,
-        nemesis: nemesis.then_some(Nemesis::Partition),
+        nemesis: if nemesis {
+            Nemesis::Partition.into()
+        } else {
+            Default::default()
+        },
         nemesis_interval: 2.0,
         settle: 3.0,
         seed,
