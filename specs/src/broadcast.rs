@@ -105,6 +105,9 @@ pub struct SetLab<const G: bool> {
     /// hold it, and when the last one got it. Empty until something is
     /// observed.
     reached: Vec<(usize, Option<Duration>)>,
+    /// The values counted in `reached` for each node, to take back when
+    /// the node is restarted with its memory wiped.
+    counted: Vec<Vec<u32>>,
 }
 
 /// Maelstrom's `broadcast`.
@@ -115,12 +118,13 @@ pub type GSetLab = SetLab<true>;
 impl<const G: bool> SetLab<G> {
     const SHAPE: &'static Shape = if G { &G_SET } else { &BROADCAST };
 
-    fn reach(&mut self, now: Duration, value: &Value) {
+    fn reach(&mut self, now: Duration, node: usize, value: &Value) {
         // Only values this lab issued: a foreign node's reply could hold
         // any number, and this is a dense table.
         let Some(v) = value.as_u64().filter(|&v| v <= self.next_value) else {
             return;
         };
+        self.counted[node].push(v as u32);
         let v = v as usize;
         if v >= self.reached.len() {
             self.reached.resize(v + 1, (0, None));
@@ -138,7 +142,7 @@ impl<const G: bool> SetLab<G> {
     fn saw(&mut self, now: Duration, node: usize, value: &Value) {
         if let Some(v) = value.as_u64() {
             if self.probed[node].insert(v) {
-                self.reach(now, value);
+                self.reach(now, node, value);
             }
         }
     }
@@ -183,9 +187,22 @@ impl<const G: bool> Lab for SetLab<G> {
         if held.len() > from {
             self.seen_len[node] = held.len();
             for value in &held[from..] {
-                self.reach(now, value);
+                self.reach(now, node, value);
             }
         }
+    }
+
+    /// A restarted node holds nothing it held before: its values no longer
+    /// count as having reached it, and a value all nodes held waits for
+    /// the restarted one again.
+    fn restarted(&mut self, node: usize) {
+        for v in std::mem::take(&mut self.counted[node]) {
+            let entry = &mut self.reached[v as usize];
+            entry.0 -= 1;
+            entry.1 = None;
+        }
+        self.seen_len[node] = 0;
+        self.probed[node].clear();
     }
 
     fn probe(&mut self, _node: usize) -> Option<Value> {
@@ -442,6 +459,7 @@ impl<const G: bool> SetLab<G> {
             seen_len: vec![0; nodes],
             probed: vec![HashSet::new(); nodes],
             reached: Vec::new(),
+            counted: vec![Vec::new(); nodes],
         }
     }
 }

@@ -145,6 +145,13 @@ impl<const G: bool> Lab for CounterLab<G> {
         }
     }
 
+    /// A restarted node's value is unknown until it shows one again, and
+    /// the nodes no longer agree.
+    fn restarted(&mut self, node: usize) {
+        self.values[node] = None;
+        self.agreed_since = None;
+    }
+
     fn probe(&mut self, _node: usize) -> Option<Value> {
         Some(json!({"type": "read"}))
     }
