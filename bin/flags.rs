@@ -37,6 +37,12 @@ pub struct Cli {
     #[arg(long)]
     pub seed: Option<u64>,
 
+    /// Keep the node's durable state in this directory (created if
+    /// missing), so it survives a crash and restart; without it, durable
+    /// state lives in memory and dies with the process.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// Input lines longer than this are dropped (with a log line).
     #[arg(long, value_name = "BYTES", default_value_t = stdio::DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,

@@ -94,6 +94,12 @@ fn dispatch(argv: &[String]) -> ExitCode {
         (_, _, Some(w)) => {
             let factory = (w.node.build)(&matches).unwrap_or_else(|e| e.exit());
             let mut node = factory(cli.seed.unwrap_or_else(rand_seed));
+            if let Some(dir) = &cli.data_dir {
+                match maelstrom_framework::storage::FileDisk::open(dir) {
+                    Ok(disk) => node.attach_disk(Box::new(disk)),
+                    Err(e) => return fail(&format!("--data-dir {}: {e}", dir.display())),
+                }
+            }
             match stdio::run(node.as_mut(), cli.max_line_bytes) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e.to_string()),

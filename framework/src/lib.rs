@@ -31,6 +31,7 @@ pub mod registry;
 pub mod replication;
 pub mod services;
 pub mod stdio;
+pub mod storage;
 pub mod testing;
 mod timers;
 

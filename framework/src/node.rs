@@ -30,7 +30,8 @@ pub trait Handler: Sized + 'static {
     /// The timers this node sets; `()` if it sets none.
     type Timer: Clone + std::fmt::Debug + 'static;
 
-    /// Called once, right after the framework has answered `init`.
+    /// Called once, when `init` arrives; the framework answers `init_ok`
+    /// after it returns `Ok` (and the error, if it fails).
     fn init(&mut self, _ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         Ok(())
     }
@@ -159,11 +160,16 @@ pub struct Ctx<H: Handler> {
     /// failing handler gets an error reply only if it did not reply already.
     current: Current,
     label: String,
+    /// Where durable state goes ([`crate::storage`]): `--data-dir`, the
+    /// simulator's disk, or by default a disk in memory that dies with
+    /// the process.
+    disk: Box<dyn crate::storage::Disk>,
 }
 
 impl<H: Handler> Ctx<H> {
     fn new(seed: u64) -> Self {
         Ctx {
+            disk: Box::new(crate::storage::SimDisk::new()),
             id: String::new(),
             node_ids: Vec::new(),
             next_msg_id: 0,
@@ -180,6 +186,12 @@ impl<H: Handler> Ctx<H> {
     /// This node's id (empty before `init`).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The node's disk, for state that must outlive a crash
+    /// ([`crate::storage::DurableLog`]).
+    pub fn disk(&mut self) -> &mut dyn crate::storage::Disk {
+        self.disk.as_mut()
     }
 
     /// Every node of the cluster, this one included, as `init` gave them.
@@ -371,6 +383,9 @@ pub trait Process {
     fn handler(&self) -> &dyn Any;
     /// The handler's [`Handler::view`].
     fn view(&self) -> Option<View<'_>>;
+    /// Gives the node the disk its durable state lives on, before any
+    /// line (the runtime's `--data-dir`, the simulator's disk).
+    fn attach_disk(&mut self, disk: Box<dyn crate::storage::Disk>);
 }
 
 /// A [`Handler`] with its framework state.
@@ -553,13 +568,20 @@ impl<H: Handler> Node<H> {
             src: wire.src.to_string(),
             msg_id: header.msg_id,
         };
-        self.ctx.reply(&req, &InitOk {});
-        if let Err(err) = self.call("init", |h, ctx| h.init(ctx)) {
-            crate::log!(
-                Level::Error,
-                &self.ctx.label,
-                "workload init failed: {err:#}"
-            );
+        // `init_ok` says the node is ready: only after the workload's init
+        // (which recovers durable state) succeeded. A node that cannot
+        // start answers `init` with the error and says why on stderr.
+        match self.call("init", |h, ctx| h.init(ctx)) {
+            Ok(()) => self.ctx.reply(&req, &InitOk {}),
+            Err(err) => {
+                crate::log!(
+                    Level::Error,
+                    &self.ctx.label,
+                    "workload init failed: {err:#}"
+                );
+                let error = Error::new(ErrorCode::Crash, format!("init failed: {err:#}"));
+                self.ctx.reply_error(&req, &error);
+            }
         }
     }
 
@@ -658,6 +680,10 @@ fn is_unknown_type(e: &serde_json::Error, kind: &str) -> bool {
 }
 
 impl<H: Handler> Process for Node<H> {
+    fn attach_disk(&mut self, disk: Box<dyn crate::storage::Disk>) {
+        self.ctx.disk = disk;
+    }
+
     fn on_line(&mut self, now: Now, line: &[u8]) {
         let line = line.trim_ascii();
         if line.is_empty() {

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rand::SeedableRng;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -330,6 +331,8 @@ struct SimNode {
     held: Vec<Box<[u8]>>,
     /// Handler panics of its killed incarnations.
     carried_panics: u64,
+    /// Its disk, which outlives its incarnations; a kill crashes it.
+    disk: maelstrom_framework::storage::SimDisk,
 }
 
 /// How a simulated cluster rebuilds a killed node: the factory, and each
@@ -410,6 +413,7 @@ pub struct Cluster {
     journal: Option<SharedJournal>,
     services: crate::services::Services,
     rebuild: Option<Rebuild>,
+    disk_rng: rand::rngs::StdRng,
 }
 
 impl Cluster {
@@ -434,14 +438,19 @@ impl Cluster {
         let nodes = node_ids
             .into_iter()
             .zip(processes)
-            .map(|(id, process)| SimNode {
-                id,
-                process,
-                wake_at: None,
-                status: Status::Up,
-                incarnation: 0,
-                held: Vec::new(),
-                carried_panics: 0,
+            .map(|(id, mut process)| {
+                let disk = maelstrom_framework::storage::SimDisk::new();
+                process.attach_disk(Box::new(disk.clone()));
+                SimNode {
+                    id,
+                    process,
+                    wake_at: None,
+                    status: Status::Up,
+                    incarnation: 0,
+                    held: Vec::new(),
+                    carried_panics: 0,
+                    disk,
+                }
             })
             .collect();
         Cluster {
@@ -458,6 +467,9 @@ impl Cluster {
             journal: None,
             services: crate::services::Services::new(seed),
             rebuild: None,
+            // Apart from the network's randomness: what a crash keeps of
+            // unsynced writes.
+            disk_rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0xd15c_d15c_d15c_d15c),
         }
     }
 
@@ -470,8 +482,9 @@ impl Cluster {
     }
 
     /// Kills `node`: its state is dropped (the process is rebuilt from the
-    /// factory, not initialised, and handles nothing), messages in flight
-    /// to it and sent to it until the restart are lost.
+    /// factory, not initialised, and handles nothing), its disk crashes
+    /// (what was synced survives), messages in flight to it and sent to it
+    /// until the restart are lost.
     pub fn kill(&mut self, node: usize) {
         let Some(rebuild) = &self.rebuild else {
             self.problems.push(
@@ -488,6 +501,9 @@ impl Cluster {
         let panics = n.process.panics();
         n.process = (rebuild.factory)(seed);
         n.carried_panics += panics;
+        // What was synced survives; of the rest, what the seed says.
+        n.disk.crash(&mut self.disk_rng);
+        n.process.attach_disk(Box::new(n.disk.clone()));
         n.status = Status::Down;
         n.wake_at = None;
         n.held.clear();

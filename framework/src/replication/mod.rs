@@ -9,6 +9,8 @@
 //! - [`replicator`]: a [`Crdt`] replicated by `full-state` gossip or by
 //!   `delta-push` (acknowledged pushes, news of what everyone has,
 //!   anti-entropy, a message [`budget`]), chosen by flag.
+//! - [`durable`]: a node's own updates to a [`Crdt`], durable before they
+//!   are acknowledged and recovered after a crash.
 //!
 //! Which workload uses what: `g-set` is a [`Replicator`] of a [`GSet`] on
 //! the ready-made [`Tagged`] wire; `counter` is a [`Replicator`] of its
@@ -19,11 +21,13 @@
 
 pub mod budget;
 pub mod crdt;
+pub mod durable;
 pub mod link;
 pub mod replicator;
 
 pub use budget::Budget;
 pub use crdt::{Crdt, GSet, MaxRegister, OrdJson};
+pub use durable::DurableUpdates;
 pub use link::{BatchLimit, Link, Smoothed, Timing};
 pub use replicator::{
     DEFAULT_PUSH_DELAY_MS, Gossip, Incoming, News, Outgoing, ReplicationOptions, ReplicationStats,
