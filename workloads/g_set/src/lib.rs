@@ -15,7 +15,7 @@
 //! `--fanout`, `--gossip-interval-ms`, `--push-delay-ms`.
 
 use maelstrom_framework::replication::{
-    GSet, Gossip, OrdJson, ReplicationOptions, ReplicationTimer, Replicator, Tagged,
+    DurableUpdates, GSet, Gossip, OrdJson, ReplicationOptions, ReplicationTimer, Replicator, Tagged,
 };
 use maelstrom_framework::{Ctx, Handler, Registration, Request, View, Workload};
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,8 @@ pub enum Reply<'a> {
 pub struct GSetNode {
     set: Replicator<GSet<OrdJson>, Tagged>,
     received: Vec<Value>,
+    /// The elements added here, durable before `add_ok`.
+    durable: DurableUpdates<GSet<OrdJson>>,
 }
 
 impl GSetNode {
@@ -51,6 +53,7 @@ impl GSetNode {
         GSetNode {
             set: Replicator::new(Tagged("replicate"), *options),
             received: Vec::new(),
+            durable: DurableUpdates::default(),
         }
     }
 
@@ -67,8 +70,15 @@ impl Handler for GSetNode {
         Some(View::Values(&self.received))
     }
 
+    /// Recovers the elements added here before a crash, and gossips them
+    /// again.
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+        let mine = self.durable.recover(ctx)?;
         self.set.start(ctx);
+        self.received.extend(mine.iter().map(|e| e.value().clone()));
+        if !mine.is_empty() {
+            self.set.update(ctx, mine);
+        }
         Ok(())
     }
 
@@ -77,6 +87,10 @@ impl Handler for GSetNode {
             Message::Add { element } => {
                 let mut added = GSet::default();
                 added.insert(OrdJson::new(element.clone()));
+                // Durable before it is acknowledged (a repeat is already).
+                if !self.set.state().contains(&OrdJson::new(element.clone())) {
+                    self.durable.persist(ctx, &added)?;
+                }
                 if self.set.update(ctx, added) {
                     self.received.push(element);
                 }

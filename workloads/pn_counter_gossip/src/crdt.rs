@@ -18,11 +18,26 @@ pub struct NodeCounts {
 }
 
 /// The PN-counter CRDT. Zero counts are never stored, so two counters are
-/// equal (`==`) exactly when they count the same.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// equal (`==`) exactly when they count the same. Stored (the node's
+/// durable log) as `{p, n}`, read back through [`PnCounter::from_counts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vectors")]
 pub struct PnCounter {
     pub(crate) p: Counts,
     pub(crate) n: Counts,
+}
+
+/// A counter's vectors as stored, before zero counts are dropped.
+#[derive(Deserialize)]
+struct Vectors {
+    p: Counts,
+    n: Counts,
+}
+
+impl From<Vectors> for PnCounter {
+    fn from(v: Vectors) -> PnCounter {
+        PnCounter::from_counts(&v.p, &v.n)
+    }
 }
 
 impl PnCounter {

@@ -115,7 +115,7 @@
 //! the i64 range is written as a plain JSON integer.
 
 use maelstrom_framework::replication::{
-    Incoming, Outgoing, ReplicationStats, ReplicationTimer, Replicator, Wire,
+    DurableUpdates, Incoming, Outgoing, ReplicationStats, ReplicationTimer, Replicator, Wire,
 };
 use maelstrom_framework::{Ctx, Handler, Registration, Request, View, Workload};
 use serde::{Deserialize, Serialize};
@@ -235,12 +235,15 @@ impl Wire<PnCounter> for SeedWire {
 #[derive(Debug)]
 pub struct CounterNode {
     counter: Replicator<PnCounter, SeedWire>,
+    /// This node's own adds, durable before `add_ok`.
+    durable: DurableUpdates<PnCounter>,
 }
 
 impl CounterNode {
     pub fn new(options: &Options) -> CounterNode {
         CounterNode {
             counter: Replicator::new(SeedWire, *options),
+            durable: DurableUpdates::default(),
         }
     }
 
@@ -288,8 +291,14 @@ impl Handler for CounterNode {
         Some(View::Counter(self.value()))
     }
 
+    /// Recovers this node's own entries before anything else: a restarted
+    /// node must never count its entry from zero again.
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+        let mine = self.durable.recover(ctx)?;
         self.counter.start(ctx);
+        if !mine.is_empty() {
+            self.counter.update(ctx, mine);
+        }
         Ok(())
     }
 
@@ -297,6 +306,10 @@ impl Handler for CounterNode {
         match msg {
             Message::Add { delta } => {
                 let change = self.counter.state().after_add(ctx.id(), delta)?;
+                // Durable before it is acknowledged.
+                if let Some(change) = &change {
+                    self.durable.persist(ctx, change)?;
+                }
                 ctx.reply(req, &Reply::AddOk);
                 if let Some(change) = change {
                     self.counter.update(ctx, change);
