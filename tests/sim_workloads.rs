@@ -2,6 +2,7 @@
 //! partitions (and, for some, loss and reordering): the workload's checker
 //! must pass — no lost values, no lost writes, exact counter sums.
 
+use maelstrom_lab::report::FaultAction;
 use maelstrom_lab::{self as sim, LatencyDist, Nemesis, SimConfig};
 
 use maelstrom_catalog as _;
@@ -420,5 +421,45 @@ fn a_counter_on_seq_kv_is_exact_under_partitions() {
             }
             assert!(metric(&r, "adds acknowledged").unwrap() > 100.0, "{what}");
         }
+    }
+}
+
+/// Issue 17: every fault at once. Nodes that make their own updates
+/// durable before acknowledging them (counter and g-set, full-state) lose
+/// nothing across kills; broadcast keeps its values in memory only, and
+/// a kill that takes every copy of a value loses it: the checker says so.
+#[test]
+fn durable_nodes_survive_kills_and_pauses_and_a_forgetful_one_does_not() {
+    let cfg = SimConfig {
+        nemesis: sim::Faults::of(&[Nemesis::Partition, Nemesis::Kill, Nemesis::Pause]),
+        settle: 10.0,
+        ..partitioned(5, 20.0, 50.0, 20.0)
+    };
+    let seeds: Vec<u64> = (1..=8).collect();
+    for (workload, flags) in [
+        ("counter", &["--strategy", "full-state"][..]),
+        ("g-set", &["--strategy", "full-state"]),
+    ] {
+        for r in campaign(workload, flags, cfg.clone(), &seeds) {
+            let what = format!("{workload} seed {}", r.config.seed);
+            let count = |action| r.faults.iter().filter(|f| f.action == action).count();
+            assert!(count(FaultAction::Kill) > 0, "{what}: nothing was killed");
+            assert!(count(FaultAction::Pause) > 0, "{what}: nothing paused");
+            assert!(
+                r.net.dropped_by_crash > 0,
+                "{what}: no message died with a node"
+            );
+        }
+    }
+    let choice = sim::registry::choose("broadcast", None).unwrap();
+    let (nodes, lab) = choice.build_from(&[]).unwrap();
+    let reports = sim::run_seeds("broadcast", &nodes, &lab, &cfg, &[1, 2], 2, &|_, _| {});
+    for r in reports {
+        assert!(!r.valid, "seed {}: {}", r.config.seed, r.table());
+        assert!(
+            r.failures.iter().any(|f| f.contains("value(s) lost")),
+            "lost values are the reason: {:?}",
+            r.failures
+        );
     }
 }
