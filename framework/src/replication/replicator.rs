@@ -164,6 +164,9 @@ pub struct Outgoing<'a, C> {
     /// msg_ids of the receiver's messages this node merged, ascending.
     pub acks: Vec<u64>,
     pub everyone_has: Option<News<'a, C>>,
+    /// How often the sender was restarted before ([`Replicator::restarted`]):
+    /// 0, and left off the wire, until its first restart.
+    pub incarnation: u64,
 }
 
 /// One replication message as the workload parsed it.
@@ -173,6 +176,8 @@ pub struct Incoming<C> {
     pub wants_ack: bool,
     pub acks: Vec<u64>,
     pub everyone_has: Option<C>,
+    /// The sender's incarnation (0 when absent).
+    pub incarnation: u64,
 }
 
 /// How a workload writes replication messages.
@@ -201,6 +206,8 @@ impl<C: Crdt + Serialize> Wire<C> for Tagged {
             acks: Vec<u64>,
             #[serde(skip_serializing_if = "Option::is_none")]
             everyone_has: Option<C>,
+            #[serde(skip_serializing_if = "is_zero")]
+            incarnation: u64,
         }
         let body = Out {
             kind: self.0,
@@ -208,6 +215,7 @@ impl<C: Crdt + Serialize> Wire<C> for Tagged {
             wants_ack: msg.wants_ack,
             acks: msg.acks,
             everyone_has: msg.everyone_has.map(|n| n.all.delta_from(n.told)),
+            incarnation: msg.incarnation,
         };
         ctx.send(dest, &body)
     }
@@ -225,6 +233,14 @@ pub struct Gossip<C> {
     pub acks: Vec<u64>,
     #[serde(default)]
     pub everyone_has: Option<C>,
+    #[serde(default)]
+    pub incarnation: u64,
+}
+
+/// For `skip_serializing_if`: an incarnation is left off until the first
+/// restart, so the wire is the same for nodes never killed.
+pub fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl<C> From<Gossip<C>> for Incoming<C> {
@@ -234,6 +250,7 @@ impl<C> From<Gossip<C>> for Incoming<C> {
             wants_ack: g.wants_ack,
             acks: g.acks,
             everyone_has: g.everyone_has,
+            incarnation: g.incarnation,
         }
     }
 }
@@ -269,6 +286,8 @@ struct Peer<C> {
     behind_since: Option<Duration>,
     /// What we last told it everyone holds.
     told_everyone_has: C,
+    /// Its incarnation, as its messages last said.
+    incarnation: u64,
 }
 
 /// A CRDT replicated across the cluster; see the module docs.
@@ -290,6 +309,8 @@ pub struct Replicator<C, W> {
     /// When every peer became known to hold our state, after `last_change`.
     synced_at: Option<Duration>,
     stats: ReplicationStats,
+    /// How often this node was restarted before this run of it.
+    incarnation: u64,
 }
 
 /// Acks are matched by msg_id alone: an ack of a message means the ones
@@ -318,6 +339,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             last_change: None,
             synced_at: None,
             stats: ReplicationStats::default(),
+            incarnation: 0,
         }
     }
 
@@ -358,6 +380,34 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                 i64::try_from(synced.saturating_sub(changed).as_millis()).unwrap_or(i64::MAX)
             }
             (Some(_), None) => -1,
+        }
+    }
+
+    /// After [`Replicator::start`], on a node restarted `incarnation` times
+    /// before (from [`crate::replication::DurableUpdates::incarnation`]):
+    /// from now on its messages carry it, and every peer hears it at once,
+    /// so peers forget what they believed this node held (a restart wiped
+    /// it) and repair it; `mine` is what it recovered of its own updates.
+    pub fn restarted<H: Handler>(&mut self, ctx: &mut Ctx<H>, incarnation: u64, mine: C)
+    where
+        H::Timer: From<ReplicationTimer>,
+    {
+        self.incarnation = incarnation;
+        if incarnation == 0 {
+            if !mine.is_empty() {
+                self.update(ctx, mine);
+            }
+            return;
+        }
+        let ids: Vec<NodeId> = self.peers.keys().cloned().collect();
+        self.state.merge(&mine);
+        self.own.merge(&mine);
+        for id in ids {
+            let peer = self.peers.get_mut(&id).expect("listed above");
+            send(&self.wire, ctx, &id, peer, mine.clone(), None, incarnation);
+        }
+        if !mine.is_empty() {
+            self.changed(ctx.now());
         }
     }
 
@@ -441,6 +491,21 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             self.changed(now);
         }
         if let Some(peer) = self.peers.get_mut(&req.src) {
+            if msg.incarnation < peer.incarnation {
+                // From a process since killed: its state is state (merged
+                // above), but its acks and what it asked for died with it.
+                self.refresh(now);
+                self.schedule_push(ctx);
+                return new;
+            }
+            if msg.incarnation > peer.incarnation {
+                // Restarted: it holds only what it recovered and what it
+                // says now. Forget what it acked before, and its numbering.
+                *peer = Peer {
+                    incarnation: msg.incarnation,
+                    ..Peer::default()
+                };
+            }
             // A node holds what it sends.
             peer.known.merge(&msg.state);
             let settled = peer.link.acknowledged(&msg.acks, now, &LINK_TIMING);
@@ -543,6 +608,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                         wants_ack: false,
                         acks: Vec::new(),
                         everyone_has: None,
+                        incarnation: self.incarnation,
                     };
                     self.wire.send(ctx, &dest, msg);
                     self.stats.full_states_sent = self.stats.full_states_sent.saturating_add(1);
@@ -628,7 +694,15 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             self.budget.spend();
             self.stats.pushes_sent = self.stats.pushes_sent.saturating_add(1);
             self.last_push = Some(now);
-            send(&self.wire, ctx, &id, peer, content, everyone_has.as_ref());
+            send(
+                &self.wire,
+                ctx,
+                &id,
+                peer,
+                content,
+                everyone_has.as_ref(),
+                self.incarnation,
+            );
         }
         self.schedule_push(ctx);
     }
@@ -660,7 +734,15 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             peer.pushed.merge(&content.meet(&self.own));
             self.budget.spend();
             self.stats.repairs_sent = self.stats.repairs_sent.saturating_add(1);
-            send(&self.wire, ctx, &id, peer, content, everyone_has.as_ref());
+            send(
+                &self.wire,
+                ctx,
+                &id,
+                peer,
+                content,
+                everyone_has.as_ref(),
+                self.incarnation,
+            );
         }
     }
 
@@ -689,6 +771,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                 peer,
                 C::default(),
                 everyone_has.as_ref(),
+                self.incarnation,
             );
         }
     }
@@ -697,6 +780,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
 /// Sends `peer` a message with `content` (asking for an ack when there is
 /// any), the acks it is owed, and news of what everyone has if it was not
 /// told that yet.
+#[allow(clippy::too_many_arguments)]
 fn send<C: Crdt, W: Wire<C>, H: Handler>(
     wire: &W,
     ctx: &mut Ctx<H>,
@@ -704,6 +788,7 @@ fn send<C: Crdt, W: Wire<C>, H: Handler>(
     peer: &mut Peer<C>,
     content: C,
     everyone_has: Option<&C>,
+    incarnation: u64,
 ) {
     let news = everyone_has.filter(|e| !peer.told_everyone_has.covers(e));
     let mut acks = peer.link.take_owed_acks();
@@ -717,6 +802,7 @@ fn send<C: Crdt, W: Wire<C>, H: Handler>(
             all,
             told: &peer.told_everyone_has,
         }),
+        incarnation,
     };
     let msg_id = wire.send(ctx, dest, msg);
     if let Some(news) = news {

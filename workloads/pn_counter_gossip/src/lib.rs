@@ -191,6 +191,12 @@ pub struct Replicate {
     pub ack: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub everyone_has: Option<NodeCounts>,
+    /// How often the sender was restarted (absent until its first).
+    #[serde(
+        default,
+        skip_serializing_if = "maelstrom_framework::replication::replicator::is_zero"
+    )]
+    pub incarnation: u64,
 }
 
 impl Replicate {
@@ -205,6 +211,7 @@ impl Replicate {
                 news.raise(src, counts);
                 news
             }),
+            incarnation: self.incarnation,
         }
     }
 }
@@ -224,6 +231,7 @@ impl Wire<PnCounter> for SeedWire {
             wants_ack: msg.wants_ack,
             ack: msg.acks.last().copied(),
             everyone_has,
+            incarnation: msg.incarnation,
         };
         ctx.send(dest, &Gossip::Replicate(&body))
     }
@@ -296,9 +304,8 @@ impl Handler for CounterNode {
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         let mine = self.durable.recover(ctx)?;
         self.counter.start(ctx);
-        if !mine.is_empty() {
-            self.counter.update(ctx, mine);
-        }
+        self.counter
+            .restarted(ctx, self.durable.incarnation(), mine);
         Ok(())
     }
 
