@@ -650,25 +650,42 @@ impl Network {
     /// at `at`: one that a partition cut while in flight is dropped, as in
     /// Maelstrom.
     pub fn arrives(&mut self, id: u64, from: usize, to: usize, at: Duration) -> bool {
-        if !self.connected(from, to) {
-            self.stats.dropped_by_partition += 1;
-            self.journal_settle(id, at, Some(DropReason::Partition));
+        if self.cut(id, from, to, at) {
             return false;
         }
-        self.stats.delivered += 1;
-        self.stats.per_node[to].received += 1;
-        self.journal_settle(id, at, None);
+        self.delivered(id, to, at);
         true
     }
 
+    /// Whether a partition cuts copy of message `id`, due at `to` at `at`;
+    /// if so it is dropped. The first half of [`Network::arrives`], for a
+    /// runner that counts the copy delivered later ([`Network::delivered`]).
+    pub fn cut(&mut self, id: u64, from: usize, to: usize, at: Duration) -> bool {
+        if self.connected(from, to) {
+            return false;
+        }
+        self.stats.dropped_by_partition += 1;
+        self.journal_settle(id, at, Some(DropReason::Partition));
+        true
+    }
+
+    /// Copy of message `id` reached `to` at `at`.
+    pub fn delivered(&mut self, id: u64, to: usize, at: Duration) {
+        self.stats.delivered += 1;
+        self.stats.per_node[to].received += 1;
+        self.journal_settle(id, at, None);
+    }
+
     /// A copy of message `id` due at `at` at a node that was killed (down,
-    /// or restarted since it was sent): lost.
+    /// or restarted since it was sent), or still waiting for the node's
+    /// stdin when its process was killed: lost.
     pub fn lost_to_crash(&mut self, id: u64, at: Duration) {
         self.stats.dropped_by_crash += 1;
         self.journal_settle(id, at, Some(DropReason::Crash));
     }
 
-    /// A service's reply due at a node that was killed since the request.
+    /// A service's reply due at a node that was killed since the request
+    /// (or waiting for its stdin at the kill).
     pub fn service_reply_lost_to_crash(&mut self) {
         self.stats.dropped_by_crash += 1;
     }
@@ -677,9 +694,7 @@ impl Network {
     /// runner cannot hand over (its queue towards `to` is full): dropped by
     /// overload, unless a partition would have cut it anyway.
     pub fn overloaded(&mut self, id: u64, from: usize, to: usize, at: Duration) {
-        if !self.connected(from, to) {
-            self.stats.dropped_by_partition += 1;
-            self.journal_settle(id, at, Some(DropReason::Partition));
+        if self.cut(id, from, to, at) {
             return;
         }
         self.stats.dropped_by_overload += 1;

@@ -52,15 +52,40 @@ pub fn exit(child: &mut Child) -> std::io::Result<Option<String>> {
     }
 }
 
-/// Kills the child and whatever else is in its process group. Call it
+/// Kills the child and whatever else is in its process group, stopped
+/// ([`stop_group`]) or not: SIGKILL ends a stopped process too. Call it
 /// before the child is reaped (see [`exit`]).
 pub fn kill_group(child: &mut Child) {
     #[cfg(unix)]
+    signal_group(child, libc::SIGKILL);
+    let _ = child.kill();
+}
+
+/// Stops the child's process group (SIGSTOP, Maelstrom's pause) until
+/// [`continue_group`]. Unix only; elsewhere it does nothing.
+pub fn stop_group(child: &Child) {
+    #[cfg(unix)]
+    signal_group(child, libc::SIGSTOP);
+    #[cfg(not(unix))]
+    let _ = child;
+}
+
+/// Lets a stopped group run again (SIGCONT).
+pub fn continue_group(child: &Child) {
+    #[cfg(unix)]
+    signal_group(child, libc::SIGCONT);
+    #[cfg(not(unix))]
+    let _ = child;
+}
+
+/// Sends `signal` to the child's process group. Call it before the child
+/// is reaped.
+#[cfg(unix)]
+fn signal_group(child: &Child, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill(2) takes plain integers and touches no memory; the
         // group is the child's own (`own_group` at spawn) and the child is
         // not reaped, so its id names no other process.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        unsafe { libc::kill(-pid, signal) };
     }
-    let _ = child.kill();
 }

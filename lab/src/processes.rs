@@ -15,20 +15,30 @@
 //! in flight. So a node that floods the cluster cannot stall the run or
 //! grow the runner's memory: every queue is bounded, and the run ends on
 //! time whatever the nodes do. A node that reads nothing at all while its
-//! queue is full, for longer than the stall limit, fails the run.
+//! queue is full, for longer than the stall limit, fails the run (unless
+//! the nemesis paused it).
+//!
+//! The nemesis may kill a node (SIGKILL to its group; later a new process
+//! of the same command starts, and the driver sends it `init`) or pause
+//! one (SIGSTOP, later SIGCONT), as Maelstrom does. As in the simulator,
+//! each process is an incarnation of its node: what was sent to an
+//! earlier one is lost, and so is what an earlier one wrote that the
+//! runner had not routed yet. A line counts as delivered once the writer
+//! has written it into the node's pipe; one still in the input queue at
+//! the kill is lost with the process.
 //!
 //! Each child runs in its own process group, killed (with anything it
 //! started) when the cluster is dropped, whatever the reason: end of run,
 //! error, panic, Ctrl-C or SIGTERM through [`INTERRUPTED`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -38,8 +48,8 @@ use crate::cluster::{Backend, ClientDelivery, NodeDelivery, Observer};
 use crate::lab::{Metric, quantile};
 use crate::network::NetStats;
 use crate::network::{
-    Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal, TimedQueue,
-    journal_sink,
+    DropReason, Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal,
+    TimedQueue, journal_sink,
 };
 use crate::process_group;
 use maelstrom_framework::protocol::{self, NodeId};
@@ -91,29 +101,54 @@ const LOG_TAIL_BYTES: u64 = 64 << 10;
 /// floods stderr costs a bounded file, however long the run.
 pub const MAX_LOG_BYTES: u64 = 16 << 20;
 
-enum FromNode {
-    Line {
-        node: usize,
-        line: Vec<u8>,
-        at: Instant,
-    },
-    TooLong {
-        node: usize,
-        len: usize,
-    },
-    Closed {
-        node: usize,
-    },
+/// What a reader thread saw on a node's stdout.
+struct FromNode {
+    node: usize,
+    /// Of the process it read: a killed process's reader may still pass on
+    /// lines it had read, and then its end, after the kill. The runner
+    /// drops what is not from the node's current incarnation. (A tag
+    /// rather than a channel per process: one channel keeps one bound on
+    /// what all readers have queued.)
+    incarnation: u32,
+    output: Output,
+}
+
+enum Output {
+    Line { line: Vec<u8>, at: Instant },
+    TooLong { len: usize },
+    Closed,
+}
+
+/// What a line handed to a node is, for the network's books.
+#[derive(Debug, Clone, Copy)]
+enum Carried {
+    /// A client's request (journaled when it is handed over).
+    Client,
+    /// A service's reply (never partitioned).
+    Service,
+    /// A copy of node-to-node message `id`.
+    Message(u64),
 }
 
 /// A message on its way to a node.
 struct Delivery {
-    id: u64,
+    carried: Carried,
     from: usize,
     to: usize,
+    /// `to`'s incarnation when it was sent: a copy for a process that was
+    /// killed since is lost.
+    incarnation: u32,
     line: Vec<u8>,
-    /// A service's reply (no network message id: never partitioned).
-    service: bool,
+}
+
+/// What the nemesis has made of a node's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Up,
+    /// Stopped (SIGSTOP): what is sent to it waits in its input queue.
+    Paused,
+    /// Killed and reaped, not restarted yet: what is sent to it is lost.
+    Down,
 }
 
 /// One node's input: the queue its writer thread drains, and what the
@@ -128,6 +163,13 @@ struct NodeInput {
     /// Since when the queue has been full without the node reading, and
     /// the writer's progress then.
     full_since: Option<(Instant, u64)>,
+    /// What the queued lines are, oldest first, with when each was handed
+    /// over: a line counts as delivered once the writer has written it to
+    /// the pipe (or at the end of the run), and as lost if the process is
+    /// killed before.
+    unsettled: VecDeque<(Carried, Duration)>,
+    /// Lines written and settled so far.
+    settled: u64,
 }
 
 /// A cluster of node processes.
@@ -135,10 +177,19 @@ pub struct ProcessCluster {
     start: Instant,
     node_ids: Vec<NodeId>,
     index: HashMap<NodeId, usize>,
+    /// Each node's command (program, then arguments), to start it again.
+    commands: Vec<Vec<String>>,
+    status: Vec<Status>,
+    /// Each node's, bumped at a kill and at the restart (the simulator's
+    /// rule): messages sent to the killed process, or while it was down,
+    /// never reach the new one.
+    incarnations: Vec<u32>,
     inputs: Vec<NodeInput>,
     /// How long a node may leave a full input queue unread.
     stall_limit: Duration,
     rx: Receiver<FromNode>,
+    /// Kept for the readers of restarted nodes (so `rx` never disconnects).
+    from_nodes: SyncSender<FromNode>,
     unrouted_bytes: Arc<AtomicUsize>,
     /// Set when the cluster is dropped: reader threads waiting on
     /// back-pressure stop waiting.
@@ -158,22 +209,30 @@ pub struct ProcessCluster {
     events: u64,
     logs: Option<PathBuf>,
     stderr_threads: Vec<Option<JoinHandle<()>>>,
-    /// Last, so the nodes are killed after everything else is dropped.
+    /// Killed first when the cluster is dropped (see its `Drop`).
     children: Children,
 }
 
-/// The node processes, each the leader of its own process group. Dropping
-/// this kills every group: also on an early return from
-/// [`ProcessCluster::start`] when a later node fails to start.
-struct Children(Vec<Child>);
+/// The node processes, each the leader of its own process group; `None`
+/// for a killed node (reaped: its pid is no longer ours to signal).
+/// Dropping this kills every group, paused ones too: also on an early
+/// return from [`ProcessCluster::start`] when a later node fails to start.
+struct Children(Vec<Option<Child>>);
 
 impl Drop for Children {
     fn drop(&mut self) {
-        for child in &mut self.0 {
+        for child in self.0.iter_mut().flatten() {
             process_group::kill_group(child);
             let _ = child.wait();
         }
     }
+}
+
+/// A node's new process and the threads that carry its lines.
+struct Started {
+    child: Child,
+    input: NodeInput,
+    stderr: JoinHandle<()>,
 }
 
 /// What a runner does with a line it cannot queue for a node.
@@ -200,57 +259,8 @@ impl ProcessCluster {
         logs: Option<&Path>,
     ) -> std::io::Result<ProcessCluster> {
         assert_eq!(commands.len(), node_ids.len(), "one command per node");
-        let (tx, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
-        let unrouted_bytes = Arc::new(AtomicUsize::new(0));
-        let closed = Arc::new(AtomicBool::new(false));
-        let mut children = Children(Vec::new());
-        let mut inputs = Vec::new();
-        let mut stderr_threads = Vec::new();
-        for (i, (id, command)) in node_ids.iter().zip(commands).enumerate() {
-            let (program, args) = command
-                .split_first()
-                .ok_or_else(|| std::io::Error::other("empty node command"))?;
-            let mut cmd = Command::new(program);
-            cmd.args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            // Its own process group: Ctrl-C at the terminal reaches only
-            // the runner, which reports the interruption and kills the
-            // groups; nodes do not die first and look like crashes.
-            process_group::own_group(&mut cmd);
-            let mut child = cmd.spawn().map_err(|e| {
-                std::io::Error::other(format!("cannot start node {id} as `{program}`: {e}"))
-            })?;
-            let out = child.stdout.take().expect("piped");
-            let err = child.stderr.take().expect("piped");
-            let input = child.stdin.take().expect("piped");
-            children.0.push(child);
-            let tx = tx.clone();
-            let (unrouted, closed) = (unrouted_bytes.clone(), closed.clone());
-            std::thread::spawn(move || read_stdout(i, out, tx, unrouted, closed));
-            let log = match logs {
-                Some(dir) => Some(File::create(dir.join(format!("{id}.log")))?),
-                None => None,
-            };
-            stderr_threads.push(Some(std::thread::spawn(move || copy_stderr(err, log))));
-            let (line_tx, line_rx) =
-                sync_channel::<Vec<u8>>(STDIN_QUEUE_LINES + CLIENT_HEADROOM_LINES);
-            let node_input = NodeInput {
-                tx: line_tx,
-                lines: Arc::new(AtomicUsize::new(0)),
-                bytes: Arc::new(AtomicUsize::new(0)),
-                written: Arc::new(AtomicU64::new(0)),
-                full_since: None,
-            };
-            let (lines, bytes, written) = (
-                node_input.lines.clone(),
-                node_input.bytes.clone(),
-                node_input.written.clone(),
-            );
-            std::thread::spawn(move || write_stdin(input, line_rx, lines, bytes, written));
-            inputs.push(node_input);
-        }
+        let n = node_ids.len();
+        let (from_nodes, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
         let mut network = Network::new(net, seed, node_ids.clone());
         let journal = match logs {
             Some(dir) => {
@@ -261,7 +271,7 @@ impl ProcessCluster {
             }
             None => None,
         };
-        Ok(ProcessCluster {
+        let mut cluster = ProcessCluster {
             start: Instant::now(),
             index: node_ids
                 .iter()
@@ -269,11 +279,15 @@ impl ProcessCluster {
                 .map(|(i, id)| (id.clone(), i))
                 .collect(),
             node_ids,
-            inputs,
+            commands,
+            status: vec![Status::Up; n],
+            incarnations: vec![0; n],
+            inputs: Vec::new(),
             stall_limit,
             rx,
-            unrouted_bytes,
-            closed,
+            from_nodes,
+            unrouted_bytes: Arc::new(AtomicUsize::new(0)),
+            closed: Arc::new(AtomicBool::new(false)),
             queue: TimedQueue::default(),
             in_flight_bytes: 0,
             services: crate::services::Services::new(seed),
@@ -286,15 +300,104 @@ impl ProcessCluster {
             lag: LagSamples::default(),
             events: 0,
             logs: logs.map(Path::to_path_buf),
-            stderr_threads,
-            children,
+            stderr_threads: Vec::new(),
+            children: Children(Vec::new()),
+        };
+        for node in 0..n {
+            let log = match cluster.log_path(node) {
+                Some(path) => Some(File::create(path)?),
+                None => None,
+            };
+            // On an error the cluster is dropped: the nodes started so far
+            // are killed.
+            let started = cluster.spawn(node, log)?;
+            cluster.children.0.push(Some(started.child));
+            cluster.inputs.push(started.input);
+            cluster.stderr_threads.push(Some(started.stderr));
+        }
+        cluster.start = Instant::now();
+        Ok(cluster)
+    }
+
+    /// Starts `node`'s command as its current incarnation, in a process
+    /// group of its own, with a thread that writes its stdin from a bounded
+    /// queue, one that reads its stdout into the runner's queue, and one
+    /// that copies its stderr into `log`.
+    fn spawn(&self, node: usize, log: Option<File>) -> std::io::Result<Started> {
+        let (program, args) = self.commands[node]
+            .split_first()
+            .ok_or_else(|| std::io::Error::other("empty node command"))?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Its own process group: Ctrl-C at the terminal reaches only the
+        // runner, which reports the interruption and kills the groups;
+        // nodes do not die first and look like crashes.
+        process_group::own_group(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| {
+            let id = &self.node_ids[node];
+            std::io::Error::other(format!("cannot start node {id} as `{program}`: {e}"))
+        })?;
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        let stdin = child.stdin.take().expect("piped");
+        let (tx, unrouted, closed) = (
+            self.from_nodes.clone(),
+            self.unrouted_bytes.clone(),
+            self.closed.clone(),
+        );
+        let incarnation = self.incarnations[node];
+        std::thread::spawn(move || read_stdout(node, incarnation, out, tx, unrouted, closed));
+        let stderr = std::thread::spawn(move || copy_stderr(err, log));
+        let (line_tx, line_rx) = sync_channel::<Vec<u8>>(STDIN_QUEUE_LINES + CLIENT_HEADROOM_LINES);
+        let input = NodeInput {
+            tx: line_tx,
+            lines: Arc::new(AtomicUsize::new(0)),
+            bytes: Arc::new(AtomicUsize::new(0)),
+            written: Arc::new(AtomicU64::new(0)),
+            full_since: None,
+            unsettled: VecDeque::new(),
+            settled: 0,
+        };
+        let (lines, bytes, written) = (
+            input.lines.clone(),
+            input.bytes.clone(),
+            input.written.clone(),
+        );
+        std::thread::spawn(move || write_stdin(stdin, line_rx, lines, bytes, written));
+        Ok(Started {
+            child,
+            input,
+            stderr,
         })
     }
 
-    /// Queues a line for a node's stdin without waiting: node-to-node
-    /// lines fit while the queue is under its bounds, client lines also in
-    /// the headroom above them.
-    fn queue_for_node(&mut self, node: usize, line: Vec<u8>, client: bool) -> Queued {
+    /// `<logs>/<node>.log`, if logs are kept.
+    fn log_path(&self, node: usize) -> Option<PathBuf> {
+        let dir = self.logs.as_ref()?;
+        Some(dir.join(format!("{}.log", self.node_ids[node])))
+    }
+
+    /// The pid of `node`'s process; `None` while it is killed.
+    pub fn pid(&self, node: usize) -> Option<u32> {
+        self.children.0[node].as_ref().map(Child::id)
+    }
+
+    /// Queues a line for a node's stdin without waiting, as handed over
+    /// at `at`: node-to-node lines fit while the queue is under its bounds,
+    /// client lines also in the headroom above them.
+    fn queue_for_node(
+        &mut self,
+        node: usize,
+        line: Vec<u8>,
+        carried: Carried,
+        at: Duration,
+    ) -> Queued {
+        // Keeps `unsettled` as short as the queue.
+        let written = self.inputs[node].written.load(Ordering::Acquire);
+        self.settle(node, written);
         let input = &mut self.inputs[node];
         let (lines, bytes) = (
             input.lines.load(Ordering::Acquire),
@@ -303,7 +406,7 @@ impl ProcessCluster {
         let full = lines >= STDIN_QUEUE_LINES || bytes >= STDIN_QUEUE_BYTES;
         if full {
             self.note_full(node);
-            if !client {
+            if !matches!(carried, Carried::Client) {
                 return Queued::Full;
             }
         }
@@ -312,7 +415,10 @@ impl ProcessCluster {
         input.lines.fetch_add(1, Ordering::AcqRel);
         input.bytes.fetch_add(len, Ordering::AcqRel);
         match input.tx.try_send(line) {
-            Ok(()) => Queued::Yes,
+            Ok(()) => {
+                input.unsettled.push_back((carried, at));
+                Queued::Yes
+            }
             Err(e) => {
                 input.lines.fetch_sub(1, Ordering::AcqRel);
                 input.bytes.fetch_sub(len, Ordering::AcqRel);
@@ -322,6 +428,42 @@ impl ProcessCluster {
                 }
             }
         }
+    }
+
+    /// Counts as delivered the lines of `node`'s input queue among the
+    /// first `written` its writer took (all of them, past the number
+    /// written so far).
+    fn settle(&mut self, node: usize, written: u64) {
+        let input = &mut self.inputs[node];
+        while input.settled < written {
+            let Some((carried, at)) = input.unsettled.pop_front() else {
+                break;
+            };
+            input.settled += 1;
+            match carried {
+                Carried::Message(id) => self.network.delivered(id, node, at),
+                Carried::Service => self.network.service_reply_delivered(node),
+                // Journaled when it was handed over.
+                Carried::Client => {}
+            }
+        }
+    }
+
+    /// A line for a process that was killed: lost with it.
+    fn lost_to_crash(&mut self, carried: Carried, at: Duration) {
+        match carried {
+            Carried::Message(id) => self.network.lost_to_crash(id, at),
+            Carried::Service => self.network.service_reply_lost_to_crash(),
+            // Journaled as delivered when it was handed over; its operation
+            // times out.
+            Carried::Client => {}
+        }
+    }
+
+    /// Whether a message sent to `node`'s incarnation `incarnation` can
+    /// still reach it: not killed since, and not down.
+    fn reachable(&self, node: usize, incarnation: u32) -> bool {
+        self.incarnations[node] == incarnation && self.status[node] != Status::Down
     }
 
     /// Whether node-to-node lines still fit in `node`'s input queue.
@@ -343,6 +485,11 @@ impl ProcessCluster {
     /// for the stall limit; forgets the stall of one that read again.
     fn check_stalls(&mut self) {
         for node in 0..self.inputs.len() {
+            // A paused node reads nothing by the nemesis's doing, not its
+            // own: its clock starts again at the resume.
+            if self.status[node] != Status::Up {
+                continue;
+            }
             let input = &mut self.inputs[node];
             let Some((since, written_then)) = input.full_since else {
                 continue;
@@ -384,20 +531,10 @@ impl ProcessCluster {
 
     /// `<node>.log`, as the user can find it, and its last lines.
     fn log_tail(&mut self, node: usize) -> String {
-        let Some(dir) = &self.logs else {
+        let Some(path) = self.log_path(node) else {
             return String::new();
         };
-        // The node has exited: its stderr closes, and the copy ends soon.
-        if let Some(handle) = self.stderr_threads[node].take() {
-            let deadline = Instant::now() + Duration::from_millis(500);
-            while !handle.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if handle.is_finished() {
-                let _ = handle.join();
-            }
-        }
-        let path = dir.join(format!("{}.log", self.node_ids[node]));
+        self.finish_stderr(node);
         let text = file_tail(&path, LOG_TAIL_BYTES);
         let lines: Vec<&str> = text.lines().collect();
         let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
@@ -412,18 +549,45 @@ impl ProcessCluster {
         }
     }
 
+    /// Waits a moment for the copy of `node`'s stderr to end (it ends when
+    /// the process is gone), so that its log is whole.
+    fn finish_stderr(&mut self, node: usize) {
+        self.finish_stderr_by(node, Instant::now() + Duration::from_millis(500));
+    }
+
+    fn finish_stderr_by(&mut self, node: usize, deadline: Instant) {
+        if let Some(handle) = self.stderr_threads[node].take() {
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+
     fn handle(&mut self, msg: FromNode) {
-        match msg {
-            FromNode::Line { node, line, at } => {
-                self.unrouted_bytes.fetch_sub(line.len(), Ordering::AcqRel);
+        let FromNode {
+            node,
+            incarnation,
+            output,
+        } = msg;
+        if let Output::Line { line, .. } = &output {
+            self.unrouted_bytes.fetch_sub(line.len(), Ordering::AcqRel);
+        }
+        if incarnation != self.incarnations[node] {
+            return; // from a killed process: its end is no failure
+        }
+        match output {
+            Output::Line { line, at } => {
                 let at = self.since_start(at);
                 self.route(node, line, at);
             }
-            FromNode::TooLong { node, len } => self.fail(format!(
+            Output::TooLong { len } => self.fail(format!(
                 "{} wrote a line of more than {MAX_NODE_LINE} bytes ({len} read without a newline)",
                 self.node_ids[node]
             )),
-            FromNode::Closed { node } => {
+            Output::Closed => {
                 // A node that exits closes its stdout a moment before it
                 // can be reaped: wait that moment (long, on a loaded
                 // machine) for its exit status.
@@ -431,7 +595,11 @@ impl ProcessCluster {
                 let status = loop {
                     // Seen without reaping: the pid stays the group's until
                     // the group is killed.
-                    match process_group::exit(&mut self.children.0[node]) {
+                    let exit = match &mut self.children.0[node] {
+                        Some(child) => process_group::exit(child),
+                        None => Ok(None),
+                    };
+                    match exit {
                         Ok(Some(status)) => break format!("exited ({status})"),
                         _ if Instant::now() >= deadline => {
                             break "closed its stdout".to_string();
@@ -454,18 +622,21 @@ impl ProcessCluster {
             self.events += 1;
             self.in_flight_bytes -= d.line.len() + IN_FLIGHT_OVERHEAD;
             let at = now;
-            if !self.has_room(d.to) {
-                if d.service {
-                    self.network.stats_mut().dropped_by_overload += 1;
-                } else {
-                    self.network.overloaded(d.id, d.from, d.to, at);
-                }
-                self.note_full(d.to);
+            let Delivery {
+                carried, from, to, ..
+            } = d;
+            if !self.reachable(to, d.incarnation) {
+                self.lost_to_crash(carried, at);
                 continue;
             }
-            if d.service {
-                self.network.service_reply_delivered(d.to);
-            } else if !self.network.arrives(d.id, d.from, d.to, at) {
+            if let Carried::Message(id) = carried {
+                if self.network.cut(id, from, to, at) {
+                    continue;
+                }
+            }
+            if !self.has_room(to) {
+                self.dropped_by_overload(carried, from, to, at);
+                self.note_full(to);
                 continue;
             }
             self.lag.record((now - due).as_secs_f64() * 1000.0);
@@ -473,14 +644,25 @@ impl ProcessCluster {
                 let body = crate::cluster::parse_output(&d.line)
                     .and_then(|(_, _, body)| serde_json::from_str(body.get()).ok());
                 if let Some(body) = body {
-                    deliveries.push(NodeDelivery { at, to: d.to, body });
+                    deliveries.push(NodeDelivery { at, to, body });
                 }
             }
-            if let Queued::Full = self.queue_for_node(d.to, d.line, false) {
+            match self.queue_for_node(to, d.line, carried, at) {
+                Queued::Yes => {}
                 // Cannot happen (room was checked, and only this thread
                 // adds); counted should it ever.
-                self.network.stats_mut().dropped_by_overload += 1;
+                Queued::Full => self.dropped_by_overload(carried, from, to, at),
+                // The node exited (which ends the run): lost with it.
+                Queued::Closed => self.lost_to_crash(carried, at),
             }
+        }
+    }
+
+    /// A line the runner could not hand to `to`, whose queue is full.
+    fn dropped_by_overload(&mut self, carried: Carried, from: usize, to: usize, at: Duration) {
+        match carried {
+            Carried::Message(id) => self.network.overloaded(id, from, to, at),
+            _ => self.network.stats_mut().dropped_by_overload += 1,
         }
     }
 
@@ -505,11 +687,11 @@ impl ProcessCluster {
         };
         line.push(b'\n');
         let reply = Delivery {
-            id: 0,
+            carried: Carried::Service,
             from,
             to: from,
+            incarnation: self.incarnations[from],
             line,
-            service: true,
         };
         if !self.hold(due, reply) {
             self.network.stats_mut().dropped_by_overload += 1;
@@ -569,11 +751,11 @@ impl ProcessCluster {
             for due in times {
                 let line = line.clone();
                 let copy = Delivery {
-                    id,
+                    carried: Carried::Message(id),
                     from,
                     to,
+                    incarnation: self.incarnations[to],
                     line,
-                    service: false,
                 };
                 if !self.hold(due, copy) {
                     self.network.overloaded(id, from, to, at);
@@ -585,17 +767,79 @@ impl ProcessCluster {
 
 impl Backend for ProcessCluster {
     fn kill(&mut self, node: usize) {
-        self.fail(format!(
-            "--nemesis kill is not in the real-process runner yet (n{node})"
-        ));
+        if self.status[node] == Status::Down {
+            return;
+        }
+        if let Some(mut child) = self.children.0[node].take() {
+            process_group::kill_group(&mut child);
+            let _ = child.wait();
+        }
+        self.status[node] = Status::Down;
+        self.incarnations[node] += 1;
+        // What the writer took from the queue reached the process (or its
+        // pipe), as if read; the rest is lost with it. Its writer thread
+        // ends on the dead pipe, or when the restart drops its queue.
+        let written = self.inputs[node].written.load(Ordering::Acquire);
+        self.settle(node, written);
+        let at = self.now();
+        for (carried, _) in std::mem::take(&mut self.inputs[node].unsettled) {
+            self.lost_to_crash(carried, at);
+        }
+        self.inputs[node].full_since = None;
     }
-    fn restart(&mut self, _node: usize) {}
+
+    fn restart(&mut self, node: usize) {
+        if self.status[node] != Status::Down {
+            return;
+        }
+        self.incarnations[node] += 1;
+        let at = self.now();
+        // The killed process's stderr all in the log before the new one's.
+        self.finish_stderr(node);
+        let log = match self.log_path(node).map(|path| reopen_log(&path, at)) {
+            Some(Ok(file)) => Some(file),
+            Some(Err(e)) => {
+                let id = &self.node_ids[node];
+                return self.fail(format!("cannot reopen the log of {id}: {e}"));
+            }
+            None => None,
+        };
+        match self.spawn(node, log) {
+            Ok(started) => {
+                self.children.0[node] = Some(started.child);
+                self.inputs[node] = started.input;
+                self.stderr_threads[node] = Some(started.stderr);
+                self.status[node] = Status::Up;
+            }
+            Err(e) => self.fail(format!("{e} (its restart at {:.3} s)", at.as_secs_f64())),
+        }
+    }
+
     fn pause(&mut self, node: usize) {
-        self.fail(format!(
-            "--nemesis pause is not in the real-process runner yet (n{node})"
-        ));
+        if self.status[node] != Status::Up {
+            return;
+        }
+        if let Some(child) = &self.children.0[node] {
+            process_group::stop_group(child);
+        }
+        self.status[node] = Status::Paused;
     }
-    fn resume(&mut self, _node: usize) {}
+
+    fn resume(&mut self, node: usize) {
+        if self.status[node] != Status::Paused {
+            return;
+        }
+        if let Some(child) = &self.children.0[node] {
+            process_group::continue_group(child);
+        }
+        self.status[node] = Status::Up;
+        // The stall clock starts now, should the queue still be full.
+        self.inputs[node].full_since = None;
+        if !self.has_room(node) {
+            self.note_full(node);
+        }
+    }
+
     fn now(&self) -> Duration {
         self.start.elapsed()
     }
@@ -623,18 +867,24 @@ impl Backend for ProcessCluster {
         let at = self.now();
         let bytes = line.len() as u64;
         let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
-        let queued = self.queue_for_node(node, line, true);
-        let delivered = matches!(queued, Queued::Yes);
-        let dropped = (!delivered).then_some(crate::network::DropReason::Overload);
+        // Either way the operation will time out: it may or may not have
+        // happened, as far as its client knows.
+        let dropped = if self.status[node] == Status::Down {
+            Some(DropReason::Crash)
+        } else {
+            match self.queue_for_node(node, line, Carried::Client, at) {
+                Queued::Yes => None,
+                // (A closed input means the node exited, which ends the
+                // run.)
+                Queued::Full | Queued::Closed => Some(DropReason::Overload),
+            }
+        };
         let dest = self.node_ids[node].clone();
         self.network
             .client_message(at, client, &dest, kind, bytes, dropped);
         let stats = self.network.stats_mut();
         stats.count_client_request(client);
-        if !delivered {
-            // The operation will time out: it may or may not have
-            // happened, as far as its client knows. (A closed input means
-            // the node exited, which ends the run.)
+        if dropped == Some(DropReason::Overload) {
             stats.client_dropped_by_overload += 1;
         }
     }
@@ -666,12 +916,10 @@ impl Backend for ProcessCluster {
             let next = self.queue.next_at().map_or(until, |due| due.min(until));
             // Wake at least every 50 ms to notice Ctrl-C and stalls.
             let wait = next.saturating_sub(now).min(Duration::from_millis(50));
-            match self.rx.recv_timeout(wait) {
-                Ok(msg) => self.handle(msg),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.fail("every node's output closed".into());
-                }
+            // Never disconnected (the cluster keeps a sender for restarts):
+            // a node whose output closes says so itself.
+            if let Ok(msg) = self.rx.recv_timeout(wait) {
+                self.handle(msg);
             }
         }
     }
@@ -741,6 +989,11 @@ impl Backend for ProcessCluster {
     }
 
     fn finish(&mut self) -> Option<JournalSummary> {
+        // What is still queued for a node when the run ends counts as
+        // delivered, as what sits in its pipe does.
+        for node in 0..self.inputs.len() {
+            self.settle(node, u64::MAX);
+        }
         let now = self.now();
         self.network.end_of_run(now, self.queue.len() as u64);
         let journal = self.journal.take()?;
@@ -784,17 +1037,32 @@ impl LagSamples {
 impl Drop for ProcessCluster {
     fn drop(&mut self) {
         self.closed.store(true, Ordering::Release);
-        // `children` is dropped after this: every process group is killed.
+        // Every process group killed, then each log made whole (with its
+        // note of what it left out) before the runner can exit.
+        drop(Children(std::mem::take(&mut self.children.0)));
+        let deadline = Instant::now() + Duration::from_millis(500);
+        for node in 0..self.stderr_threads.len() {
+            self.finish_stderr_by(node, deadline);
+        }
     }
 }
 
 fn read_stdout(
     node: usize,
+    incarnation: u32,
     out: impl Read,
     tx: SyncSender<FromNode>,
     unrouted: Arc<AtomicUsize>,
     closed: Arc<AtomicBool>,
 ) {
+    let send = |output| {
+        tx.send(FromNode {
+            node,
+            incarnation,
+            output,
+        })
+        .is_ok()
+    };
     let mut reader = BufReader::with_capacity(1 << 16, out);
     let mut line = Vec::new();
     loop {
@@ -808,10 +1076,7 @@ fn read_stdout(
             Ok(_) => {
                 let at = Instant::now();
                 if line.last() != Some(&b'\n') && line.len() > MAX_NODE_LINE {
-                    let _ = tx.send(FromNode::TooLong {
-                        node,
-                        len: line.len(),
-                    });
+                    send(Output::TooLong { len: line.len() });
                     return;
                 }
                 while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
@@ -829,31 +1094,29 @@ fn read_stdout(
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 unrouted.fetch_add(line.len(), Ordering::AcqRel);
-                let msg = FromNode::Line {
-                    node,
-                    line: std::mem::take(&mut line),
-                    at,
-                };
-                if tx.send(msg).is_err() {
+                let line = std::mem::take(&mut line);
+                if !send(Output::Line { line, at }) {
                     return;
                 }
             }
         }
     }
-    let _ = tx.send(FromNode::Closed { node });
+    send(Output::Closed);
 }
 
-/// Copies a node's stderr into its log, at most [`MAX_LOG_BYTES`]; the
-/// rest is read (so the node never blocks on a full pipe) and counted, and
-/// the log ends with a line saying how much was left out.
+/// Copies a node's stderr into its log until the log holds
+/// [`MAX_LOG_BYTES`] (earlier incarnations' stderr included); the rest is
+/// read (so the node never blocks on a full pipe) and counted, and the log
+/// ends with a line saying how much was left out.
 fn copy_stderr(err: impl Read, log: Option<File>) {
     let mut err = BufReader::new(err);
     let Some(mut file) = log else {
         let _ = std::io::copy(&mut err, &mut std::io::sink());
         return;
     };
-    let kept = std::io::copy(&mut (&mut err).take(MAX_LOG_BYTES), &mut file).unwrap_or(0);
-    if kept < MAX_LOG_BYTES {
+    let room = MAX_LOG_BYTES.saturating_sub(file.metadata().map_or(0, |m| m.len()));
+    let kept = std::io::copy(&mut (&mut err).take(room), &mut file).unwrap_or(0);
+    if kept < room {
         return; // the stream ended (or the log could not be written)
     }
     let dropped = std::io::copy(&mut err, &mut std::io::sink()).unwrap_or(0);
@@ -864,6 +1127,23 @@ fn copy_stderr(err: impl Read, log: Option<File>) {
             MAX_LOG_BYTES >> 20
         );
     }
+}
+
+/// Opens `<node>.log` again for a restarted node's stderr, after a line
+/// that says where the killed process's ends.
+fn reopen_log(path: &Path, at: Duration) -> std::io::Result<File> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let cut = file.metadata()?.len() > 0 && !file_tail(path, 1).ends_with('\n');
+    let newline = if cut { "\n" } else { "" };
+    writeln!(
+        file,
+        "{newline}--- restarted at {:.3} s ---",
+        at.as_secs_f64()
+    )?;
+    Ok(file)
 }
 
 /// The last `max` bytes of the file at `path`, as text (a cut character
