@@ -72,8 +72,8 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
                 return Err(format!(
                     "`{other}` is a flag of Maelstrom's test this lab does not have yet \
                      (it has -w, --bin, --node-count, --time-limit, --rate, --latency, \
-                     --latency-dist, --nemesis partition, --nemesis-interval, --topology, \
-                     --concurrency, --availability, --log-stderr, and its own --sim, \
+                     --latency-dist, --nemesis (partition,kill,pause), --nemesis-interval, \
+                     --topology, --concurrency, --availability, --log-stderr, and its own --sim, \
                      --node, --seed)"
                 ));
             }
@@ -156,9 +156,11 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
         argv.extend(["--latency-dist".into(), dist]);
     }
     if let Some(faults) = nemesis {
-        if faults != "partition" {
+        if let Some(other) = faults.split(',').find(|f| !NEMESES.contains(f)) {
             return Err(format!(
-                "--nemesis {faults}: Maelstrom's only fault is partition, and so is this one's"
+                "--nemesis {faults}: `{other}` is not one of this lab's faults ({}, \
+                 comma-separated as in Maelstrom)",
+                NEMESES.join(", ")
             ));
         }
         argv.extend([
@@ -171,6 +173,9 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
     argv.extend(passed);
     Ok(Translated { argv, results })
 }
+
+/// The faults of Maelstrom's `--nemesis` this lab injects.
+const NEMESES: [&str; 3] = ["partition", "kill", "pause"];
 
 /// Maelstrom's broadcast topologies (`--topology`).
 const TOPOLOGIES: [&str; 7] = ["grid", "line", "tree", "tree2", "tree3", "tree4", "total"];
@@ -302,14 +307,33 @@ mod tests {
         assert!(e.contains("`--test-count`"), "{e}");
         let e = translate("mn", &args("-w echo")).err().unwrap();
         assert!(e.contains("--bin"), "{e}");
-        let e = translate("mn", &args("-w echo --bin x --nemesis kill"))
+        let e = translate("mn", &args("-w echo --bin x --nemesis kill,clock"))
             .err()
             .unwrap();
-        assert!(e.contains("partition"), "{e}");
+        assert!(
+            e.contains("`clock`") && e.contains("partition, kill, pause"),
+            "{e}"
+        );
         let e = translate("mn", &args("-w echo --bin x --topology ring"))
             .err()
             .unwrap();
         assert!(e.contains("grid, line, tree"), "{e}");
+    }
+
+    #[test]
+    fn kill_and_pause_pass_through_alone_or_with_partition() {
+        for faults in ["kill", "pause", "kill,pause,partition"] {
+            let t = translate(
+                "mn",
+                &args(&format!("-w echo --bin ./e --nemesis {faults}")),
+            )
+            .unwrap();
+            let a = t.argv.join(" ");
+            assert!(
+                a.ends_with(&format!("--nemesis {faults} --nemesis-interval 10")),
+                "{a}"
+            );
+        }
     }
 
     #[test]
