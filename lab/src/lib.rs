@@ -134,8 +134,22 @@ pub fn run_processes(
 ) -> std::io::Result<Report> {
     std::fs::create_dir_all(dir)?;
     let node_ids = cfg.node_ids();
+    // Our nodes keep their durable state in `data/<node>`, which outlives
+    // kills and starts empty with each run (a folder reused by an earlier
+    // run must not hand its state to this one).
+    let data = dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
     let commands = (0..node_ids.len())
-        .map(|i| program.command(cfg.seed, i))
+        .map(|i| {
+            let mut command = program.command(cfg.seed, i);
+            if let NodeProgram::Ours(_) = program {
+                let folder = data.join(&node_ids[i]);
+                command.extend(["--data-dir".into(), folder.to_string_lossy().into_owned()]);
+            }
+            command
+        })
         .collect();
     let cluster = processes::ProcessCluster::start(
         commands,

@@ -455,6 +455,8 @@ impl Process for Liar {
     fn view(&self) -> Option<View<'_>> {
         self.state.view()
     }
+    // It keeps nothing.
+    fn attach_disk(&mut self, _: Box<dyn maelstrom_framework::storage::Disk>) {}
 }
 
 #[test]
