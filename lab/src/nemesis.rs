@@ -242,6 +242,14 @@ impl FaultSchedule {
         restarted
     }
 
+    /// The nodes killed and not restarted yet.
+    pub fn down(&self) -> impl Iterator<Item = usize> + '_ {
+        self.schedules
+            .iter()
+            .filter(|s| s.kind == Nemesis::Kill)
+            .flat_map(|s| s.hit.iter().copied())
+    }
+
     /// When the last fault ended (a heal, restart or resume), if any did.
     pub fn last_recovery(&self) -> Option<Duration> {
         self.events

@@ -650,6 +650,10 @@ impl<B: Backend> Driver<'_, '_, B> {
     /// Starts or stops the faults due now; restarted nodes get `init`.
     fn flip_faults(&mut self) {
         let restarted = self.nemesis.flip_due(&mut self.cluster, &mut self.rng);
+        // A node killed again before it answered its re-init (a real
+        // process answers later) owes nothing: that process is gone.
+        let down: Vec<usize> = self.nemesis.down().collect();
+        self.reinits.retain(|_, (node, _)| !down.contains(node));
         self.reinit(&restarted);
     }
 

@@ -105,13 +105,18 @@ impl<C: Crdt + Serialize + DeserializeOwned> DurableUpdates<C> {
                 "DurableUpdates::persist before recover (call it in init)",
             ));
         };
-        self.own.merge(delta);
         if self.since_snapshot + 1 >= COMPACT_EVERY {
-            log.compact(ctx.disk(), &self.own)?;
+            let mut own = self.own.clone();
+            own.merge(delta);
+            log.compact(ctx.disk(), &own)?;
+            self.own = own;
             self.since_snapshot = 0;
         } else {
             log.append(ctx.disk(), delta)?;
             log.sync(ctx.disk())?;
+            // Only what is durable: an update whose write failed was
+            // answered with an error, and no snapshot may include it.
+            self.own.merge(delta);
             self.since_snapshot += 1;
         }
         Ok(())

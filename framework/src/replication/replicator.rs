@@ -409,6 +409,10 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
         if !mine.is_empty() {
             self.changed(ctx.now());
         }
+        // The announcement may be lost: what was recovered goes on being
+        // pushed and repaired like any update.
+        self.refresh(ctx.now());
+        self.schedule_push(ctx);
     }
 
     /// After `init`: the peers are every other node; the tick starts.

@@ -232,7 +232,14 @@ impl<T: Serialize + DeserializeOwned> DurableLog<T> {
             }
         }
         let torn_tail_bytes = (bytes.len() - at) as u64;
-        if torn_tail_bytes > 0 {
+        if last.is_some_and(|l| l < through) {
+            // A crash between the snapshot and emptying the log, which
+            // also took unsynced entries the snapshot includes: the log
+            // holds only entries older than the snapshot. Empty it, or the
+            // next append (numbered after the snapshot) would leave a gap.
+            disk.truncate(&log, 0).map_err(|e| io_error(&log, e))?;
+            last = None;
+        } else if torn_tail_bytes > 0 {
             // Later appends must not follow the torn bytes.
             disk.truncate(&log, at as u64)
                 .map_err(|e| io_error(&log, e))?;
@@ -403,6 +410,37 @@ mod tests {
         log.append(&mut crashed, &4).unwrap();
         let (_, got) = open(&mut crashed).unwrap();
         assert_eq!(got.entries, vec![4], "numbering goes on after the snapshot");
+    }
+
+    #[test]
+    fn a_crash_mid_compaction_that_also_took_unsynced_entries_still_recovers() {
+        let mut disk = SimDisk::new();
+        let (mut log, _) = open(&mut disk).unwrap();
+        for v in 1..=3 {
+            log.append(&mut disk, &v).unwrap();
+        }
+        log.sync(&mut disk).unwrap();
+        let synced = disk.contents("state.log").unwrap();
+        for v in 4..=5 {
+            log.append(&mut disk, &v).unwrap();
+        }
+        log.compact(&mut disk, &vec![1u64, 2, 3, 4, 5]).unwrap();
+        // The crash: the snapshot (through 5) is written, the log not yet
+        // emptied, and its unsynced entries 4 and 5 are gone.
+        let mut crashed = SimDisk::new();
+        crashed
+            .replace("state.snap", &disk.contents("state.snap").unwrap())
+            .unwrap();
+        crashed.replace("state.log", &synced).unwrap();
+        let (mut log, got) = open(&mut crashed).unwrap();
+        assert_eq!(
+            (got.snapshot, got.entries),
+            (Some(vec![1, 2, 3, 4, 5]), vec![])
+        );
+        log.append(&mut crashed, &6).unwrap();
+        log.sync(&mut crashed).unwrap();
+        let (_, got) = open(&mut crashed).unwrap();
+        assert_eq!(got.entries, vec![6], "no gap after the snapshot");
     }
 
     #[test]
