@@ -167,6 +167,10 @@ pub struct Outgoing<'a, C> {
     /// How often the sender was restarted before ([`Replicator::restarted`]):
     /// 0, and left off the wire, until its first restart.
     pub incarnation: u64,
+    /// The receiver's incarnation as the sender last heard it (0, and
+    /// left off, until the receiver's first restart): tells a restarted
+    /// node that this peer knows it restarted.
+    pub your_incarnation: u64,
 }
 
 /// One replication message as the workload parsed it.
@@ -178,6 +182,8 @@ pub struct Incoming<C> {
     pub everyone_has: Option<C>,
     /// The sender's incarnation (0 when absent).
     pub incarnation: u64,
+    /// Ours, as the sender knows it (0 when absent).
+    pub your_incarnation: u64,
 }
 
 /// How a workload writes replication messages.
@@ -208,6 +214,8 @@ impl<C: Crdt + Serialize> Wire<C> for Tagged {
             everyone_has: Option<C>,
             #[serde(skip_serializing_if = "is_zero")]
             incarnation: u64,
+            #[serde(skip_serializing_if = "is_zero")]
+            your_incarnation: u64,
         }
         let body = Out {
             kind: self.0,
@@ -216,6 +224,7 @@ impl<C: Crdt + Serialize> Wire<C> for Tagged {
             acks: msg.acks,
             everyone_has: msg.everyone_has.map(|n| n.all.delta_from(n.told)),
             incarnation: msg.incarnation,
+            your_incarnation: msg.your_incarnation,
         };
         ctx.send(dest, &body)
     }
@@ -235,6 +244,8 @@ pub struct Gossip<C> {
     pub everyone_has: Option<C>,
     #[serde(default)]
     pub incarnation: u64,
+    #[serde(default)]
+    pub your_incarnation: u64,
 }
 
 /// For `skip_serializing_if`: an incarnation is left off until the first
@@ -251,6 +262,7 @@ impl<C> From<Gossip<C>> for Incoming<C> {
             acks: g.acks,
             everyone_has: g.everyone_has,
             incarnation: g.incarnation,
+            your_incarnation: g.your_incarnation,
         }
     }
 }
@@ -288,6 +300,9 @@ struct Peer<C> {
     told_everyone_has: C,
     /// Its incarnation, as its messages last said.
     incarnation: u64,
+    /// Whether it has shown it knows our current incarnation (always
+    /// true in effect until our first restart).
+    heard_us: bool,
 }
 
 /// A CRDT replicated across the cluster; see the module docs.
@@ -510,6 +525,9 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                     ..Peer::default()
                 };
             }
+            if self.incarnation > 0 && msg.your_incarnation == self.incarnation {
+                peer.heard_us = true;
+            }
             // A node holds what it sends.
             peer.known.merge(&msg.state);
             let settled = peer.link.acknowledged(&msg.acks, now, &LINK_TIMING);
@@ -613,6 +631,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                         acks: Vec::new(),
                         everyone_has: None,
                         incarnation: self.incarnation,
+                        your_incarnation: self.peers.get(&dest).map_or(0, |p| p.incarnation),
                     };
                     self.wire.send(ctx, &dest, msg);
                     self.stats.full_states_sent = self.stats.full_states_sent.saturating_add(1);
@@ -760,7 +779,10 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             let news = everyone_has
                 .as_ref()
                 .filter(|e| !peer.told_everyone_has.covers(e));
-            if peer.link.owed_len() == 0 && news.is_none() {
+            // A restarted node tells each peer until the peer shows it
+            // heard: the first announcement may have been lost.
+            let unheard = self.incarnation > 0 && !peer.heard_us;
+            if peer.link.owed_len() == 0 && news.is_none() && !unheard {
                 continue;
             }
             if self.budget.spare(reserve) == 0 {
@@ -807,6 +829,7 @@ fn send<C: Crdt, W: Wire<C>, H: Handler>(
             told: &peer.told_everyone_has,
         }),
         incarnation,
+        your_incarnation: peer.incarnation,
     };
     let msg_id = wire.send(ctx, dest, msg);
     if let Some(news) = news {
@@ -867,6 +890,75 @@ mod tests {
             self.0.on_timer(ctx, t);
             Ok(())
         }
+    }
+
+    /// A set node restarted `.1` times before, with nothing recovered.
+    struct Restarted(Replicator<GSet<u64>, Tagged>, u64);
+
+    impl Handler for Restarted {
+        type Message = Msg;
+        type Timer = ReplicationTimer;
+
+        fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+            self.0.start(ctx);
+            self.0.restarted(ctx, self.1, GSet::default());
+            Ok(())
+        }
+
+        fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Msg) -> anyhow::Result<()> {
+            if let Msg::Replicate(gossip) = msg {
+                self.0.on_message(ctx, req, gossip.into());
+            }
+            Ok(())
+        }
+
+        fn on_timer(&mut self, ctx: &mut Ctx<Self>, t: ReplicationTimer) -> anyhow::Result<()> {
+            self.0.on_timer(ctx, t);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_restarted_node_tells_each_peer_until_the_peer_shows_it_heard() {
+        let options = ReplicationOptions {
+            strategy: Strategy::DeltaPush,
+            ..ReplicationOptions::default()
+        };
+        let mut node = Node::new(
+            Restarted(Replicator::new(Tagged("replicate"), options), 2),
+            7,
+        );
+        let to = |out: &[Value], peer: &str| {
+            out.iter()
+                .filter(|m| m["dest"] == peer && m["body"]["incarnation"] == 2)
+                .count()
+        };
+        // The announcement, to both peers at once, before init_ok (the
+        // node is ready once it has said it restarted); assume both lost.
+        let init = json!({"type": "init", "msg_id": 1, "node_id": "n1",
+            "node_ids": ["n1", "n2", "n3"]});
+        let first = deliver(&mut node, ms(0), "c0", init);
+        assert_eq!(first.last().unwrap()["body"]["type"], "init_ok");
+        assert_eq!((to(&first, "n2"), to(&first, "n3")), (1, 1), "{first:?}");
+        // It comes again on control ticks while no peer shows it heard.
+        let out: Vec<Value> = run_restarted(&mut node, 1, 2000);
+        assert!(to(&out, "n2") >= 2 && to(&out, "n3") >= 2, "{out:?}");
+        // n2 answers knowing incarnation 2: n2 is told no more; n3 still is.
+        let heard =
+            json!({"type": "replicate", "msg_id": 1, "elements": [], "your_incarnation": 2});
+        deliver(&mut node, ms(2001), "n2", heard);
+        let out = run_restarted(&mut node, 2002, 5000);
+        assert_eq!(to(&out, "n2"), 0, "{out:?}");
+        assert!(to(&out, "n3") >= 2, "{out:?}");
+    }
+
+    fn run_restarted(node: &mut Node<Restarted>, from: u64, until: u64) -> Vec<Value> {
+        let mut out = Vec::new();
+        for t in from..=until {
+            node.on_wake(at(ms(t)));
+            out.extend(take_output(node));
+        }
+        out
     }
 
     fn ms(n: u64) -> Duration {

@@ -197,6 +197,12 @@ pub struct Replicate {
         skip_serializing_if = "maelstrom_framework::replication::replicator::is_zero"
     )]
     pub incarnation: u64,
+    /// The receiver's, as the sender heard it (absent until its first).
+    #[serde(
+        default,
+        skip_serializing_if = "maelstrom_framework::replication::replicator::is_zero"
+    )]
+    pub your_incarnation: u64,
 }
 
 impl Replicate {
@@ -212,6 +218,7 @@ impl Replicate {
                 news
             }),
             incarnation: self.incarnation,
+            your_incarnation: self.your_incarnation,
         }
     }
 }
@@ -232,6 +239,7 @@ impl Wire<PnCounter> for SeedWire {
             ack: msg.acks.last().copied(),
             everyone_has,
             incarnation: msg.incarnation,
+            your_incarnation: msg.your_incarnation,
         };
         ctx.send(dest, &Gossip::Replicate(&body))
     }
