@@ -34,6 +34,11 @@ fn the_message_log_agrees_with_the_report() {
             "partition",
             "--nemesis-interval",
             "0.3",
+            // With 20 % loss a value may need a few resends after the
+            // final heal: a settle of 0.3 s made the verdict a coin toss,
+            // and this test is about the books, judged on a valid run.
+            "--settle",
+            "2",
         ],
         &dir,
     );
