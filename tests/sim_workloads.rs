@@ -442,9 +442,14 @@ fn durable_nodes_survive_kills_and_pauses_and_a_forgetful_one_does_not() {
     ] {
         for r in campaign(workload, flags, cfg.clone(), &seeds) {
             let what = format!("{workload} seed {}", r.config.seed);
-            let count = |action| r.faults.iter().filter(|f| f.action == action).count();
-            assert!(count(FaultAction::Kill) > 0, "{what}: nothing was killed");
-            assert!(count(FaultAction::Pause) > 0, "{what}: nothing paused");
+            assert!(
+                r.fault_count(FaultAction::Kill) > 0,
+                "{what}: nothing was killed"
+            );
+            assert!(
+                r.fault_count(FaultAction::Pause) > 0,
+                "{what}: nothing paused"
+            );
             assert!(
                 r.net.dropped_by_crash > 0,
                 "{what}: no message died with a node"

@@ -12,8 +12,10 @@
 //!   again.
 //! - `pause`: nodes picked the same way, paused, and later resumed.
 //!
-//! Kills and pauses draw from a stream of their own, so adding them to a
-//! run does not change its partitions or its client operations.
+//! Kills and pauses draw from a random stream of their own, so a run
+//! without them draws exactly what it drew before they existed. (With
+//! them, clients wait on killed and paused nodes, and the driver's later
+//! draws, partitions included, follow a different course.)
 
 use std::time::Duration;
 
@@ -82,19 +84,9 @@ pub struct FaultSchedule {
 impl FaultSchedule {
     /// The faults of `cfg`, not started yet.
     pub fn new(cfg: &SimConfig) -> FaultSchedule {
-        FaultSchedule {
-            schedules: Vec::new(),
-            interval: cfg.nemesis_interval,
-            nodes: cfg.nodes,
-            partition_pattern: cfg.partition_pattern,
-            rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 3)),
-            events: Vec::new(),
-        }
-        .with_kinds(cfg.nemesis.kinds())
-    }
-
-    fn with_kinds(mut self, kinds: &[Nemesis]) -> FaultSchedule {
-        self.schedules = kinds
+        let schedules = cfg
+            .nemesis
+            .kinds()
             .iter()
             .map(|&kind| Schedule {
                 kind,
@@ -102,7 +94,14 @@ impl FaultSchedule {
                 hit: Vec::new(),
             })
             .collect();
-        self
+        FaultSchedule {
+            schedules,
+            interval: cfg.nemesis_interval,
+            nodes: cfg.nodes,
+            partition_pattern: cfg.partition_pattern,
+            rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 3)),
+            events: Vec::new(),
+        }
     }
 
     /// Sets each kind's first start, a gap after `start`.
@@ -177,21 +176,24 @@ impl FaultSchedule {
         let mut hit: Vec<usize> =
             rand::seq::index::sample(&mut self.rng, self.nodes, target.size(self.nodes)).into_vec();
         hit.sort_unstable();
+        let kill = kind == Nemesis::Kill;
         for &node in &hit {
-            match kind {
-                Nemesis::Kill => cluster.kill(node),
-                _ => cluster.pause(node),
+            if kill {
+                cluster.kill(node)
+            } else {
+                cluster.pause(node)
             }
         }
-        let action = match kind {
-            Nemesis::Kill => FaultAction::Kill,
-            _ => FaultAction::Pause,
+        let action = if kill {
+            FaultAction::Kill
+        } else {
+            FaultAction::Pause
         };
         let names = cluster.node_ids();
         self.events.push(FaultEvent::on_nodes(
             now,
             action,
-            target.name(),
+            Some(target.name()),
             &hit,
             &names,
         ));
@@ -206,25 +208,28 @@ impl FaultSchedule {
         if hit.is_empty() {
             return hit;
         }
-        let kind = self.schedules[i].kind;
+        let kill = self.schedules[i].kind == Nemesis::Kill;
         for &node in &hit {
-            match kind {
-                Nemesis::Kill => cluster.restart(node),
-                _ => cluster.resume(node),
+            if kill {
+                cluster.restart(node)
+            } else {
+                cluster.resume(node)
             }
         }
-        let action = match kind {
-            Nemesis::Kill => FaultAction::Restart,
-            _ => FaultAction::Resume,
+        let action = if kill {
+            FaultAction::Restart
+        } else {
+            FaultAction::Resume
         };
         let names = cluster.node_ids();
-        self.events
-            .push(FaultEvent::ended(cluster.now(), action, &hit, &names));
-        if kind == Nemesis::Kill {
-            hit
-        } else {
-            Vec::new()
-        }
+        self.events.push(FaultEvent::on_nodes(
+            cluster.now(),
+            action,
+            None,
+            &hit,
+            &names,
+        ));
+        if kill { hit } else { Vec::new() }
     }
 
     /// Ends every fault (the final heal, restarts and resumes) and stops

@@ -74,35 +74,22 @@ impl FaultEvent {
         }
     }
 
-    /// A kill or pause of `nodes` (indices into `names`), chosen by the
-    /// target named `target` (`minority`).
+    /// A kill, restart, pause or resume of `nodes` (indices into
+    /// `names`); a kill or pause names the target that chose them
+    /// (`minority`).
     pub fn on_nodes(
         at: Duration,
         action: FaultAction,
-        target: &str,
+        target: Option<&str>,
         nodes: &[usize],
         names: &[String],
     ) -> FaultEvent {
+        let names: Vec<&str> = nodes.iter().map(|&n| names[n].as_str()).collect();
         FaultEvent {
             at,
             action,
-            pattern: Some(target.to_string()),
-            groups: Some(node_list(nodes, names)),
-        }
-    }
-
-    /// The restart or resume of `nodes`.
-    pub fn ended(
-        at: Duration,
-        action: FaultAction,
-        nodes: &[usize],
-        names: &[String],
-    ) -> FaultEvent {
-        FaultEvent {
-            at,
-            action,
-            pattern: None,
-            groups: Some(node_list(nodes, names)),
+            pattern: target.map(str::to_string),
+            groups: Some(format!("[{}]", names.join(" "))),
         }
     }
 
@@ -114,12 +101,6 @@ impl FaultEvent {
             groups: None,
         }
     }
-}
-
-/// `[n1 n3]`.
-fn node_list(nodes: &[usize], names: &[String]) -> String {
-    let names: Vec<&str> = nodes.iter().map(|&n| names[n].as_str()).collect();
-    format!("[{}]", names.join(" "))
 }
 
 /// When the phases of a run began, in run time (seconds in JSON).
@@ -352,6 +333,11 @@ impl Report {
         Some(format!("{}: {why}", self.validity.word()))
     }
 
+    /// How many fault events of `action` the run had.
+    pub fn fault_count(&self, action: FaultAction) -> usize {
+        self.faults.iter().filter(|f| f.action == action).count()
+    }
+
     /// Every numeric measure, for distributions over seeds.
     pub fn metrics(&self) -> Vec<Metric> {
         let mut m = vec![
@@ -362,10 +348,7 @@ impl Report {
             Metric::new("server messages", self.net.sent as f64, ""),
             Metric::new(
                 "partitions",
-                self.faults
-                    .iter()
-                    .filter(|f| f.action == FaultAction::Partition)
-                    .count() as f64,
+                self.fault_count(FaultAction::Partition) as f64,
                 "",
             ),
             Metric::new("messages lost", self.net.dropped_by_loss as f64, ""),
@@ -378,9 +361,9 @@ impl Report {
         ];
         // Kills and pauses only where the run asked for them, so tables of
         // partition-only campaigns stay as they were.
-        let count = |action| self.faults.iter().filter(|f| f.action == action).count() as f64;
         if self.config.nemesis.has(crate::config::Nemesis::Kill) {
-            m.push(Metric::new("kills", count(FaultAction::Kill), ""));
+            let kills = self.fault_count(FaultAction::Kill) as f64;
+            m.push(Metric::new("kills", kills, ""));
             m.push(Metric::new(
                 "messages lost to kills",
                 self.net.dropped_by_crash as f64,
@@ -388,7 +371,8 @@ impl Report {
             ));
         }
         if self.config.nemesis.has(crate::config::Nemesis::Pause) {
-            m.push(Metric::new("pauses", count(FaultAction::Pause), ""));
+            let pauses = self.fault_count(FaultAction::Pause) as f64;
+            m.push(Metric::new("pauses", pauses, ""));
         }
         m.extend(self.checker.iter().cloned());
         m.extend(self.runner.iter().cloned());

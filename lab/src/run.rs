@@ -112,6 +112,19 @@ struct Driver<'a, 'p, B: Backend> {
     phases: Phases,
 }
 
+/// A setup reply that is not the `_ok` expected, for a failure line: an
+/// error in words, anything else as it came.
+fn reply_in_words(body: &Value) -> String {
+    if body.get("type").and_then(Value::as_str) == Some("error") {
+        match serde_json::from_value::<Error>(body.clone()) {
+            Ok(e) => format!("an error: {e}"),
+            Err(_) => format!("a malformed error: {body}"),
+        }
+    } else {
+        format!("{body}")
+    }
+}
+
 /// Runs one simulated test of a workload and returns its report.
 pub fn run(workload: &str, factory: &NodeFactory, lab: Box<dyn Lab>, cfg: &SimConfig) -> Report {
     run_on(workload, sim_cluster(factory, cfg), lab, cfg)
@@ -387,9 +400,10 @@ impl<B: Backend> Driver<'_, '_, B> {
                 if got != "init_ok" {
                     let id = &self.cfg.node_ids()[node];
                     self.run_failures.push(format!(
-                        "{id} answered `init` after its restart at {:.3} s with {body}; \
+                        "{id} answered `init` after its restart at {:.3} s with {}; \
                          expected `init_ok`",
-                        sent.as_secs_f64()
+                        sent.as_secs_f64(),
+                        reply_in_words(body)
                     ));
                 }
             }
@@ -404,14 +418,7 @@ impl<B: Backend> Driver<'_, '_, B> {
         let got = body.get("type").and_then(Value::as_str).unwrap_or("");
         if got != format!("{kind}_ok") {
             let id = &self.cfg.node_ids()[node];
-            let what = if got == "error" {
-                match serde_json::from_value::<Error>(body.clone()) {
-                    Ok(e) => format!("an error: {e}"),
-                    Err(_) => format!("a malformed error: {body}"),
-                }
-            } else {
-                format!("{body}")
-            };
+            let what = reply_in_words(body);
             self.setup_failures.push(format!(
                 "setup failed: {id} answered `{kind}` (msg_id {msg_id}) with {what}; \
                  expected `{kind}_ok`. The run stopped before any operation."

@@ -133,9 +133,9 @@ impl Report {
             );
         }
         if !self.faults.is_empty() {
-            let count = |action| self.faults.iter().filter(|f| f.action == action).count();
-            let parts = count(FaultAction::Partition);
-            let (kills, pauses) = (count(FaultAction::Kill), count(FaultAction::Pause));
+            let parts = self.fault_count(FaultAction::Partition);
+            let kills = self.fault_count(FaultAction::Kill);
+            let pauses = self.fault_count(FaultAction::Pause);
             if kills + pauses == 0 {
                 let _ = writeln!(out, "faults        {parts} partition(s):");
             } else {

@@ -220,10 +220,10 @@ mod tests {
         let names: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
         let faults = [
             partition(1.0),
-            FaultEvent::on_nodes(s(1.5), FaultAction::Kill, "one", &[2], &names),
+            FaultEvent::on_nodes(s(1.5), FaultAction::Kill, Some("one"), &[2], &names),
             FaultEvent::heal(s(2.0)),
-            FaultEvent::on_nodes(s(2.5), FaultAction::Pause, "all", &[0, 1, 2], &names),
-            FaultEvent::ended(s(3.0), FaultAction::Restart, &[2], &names),
+            FaultEvent::on_nodes(s(2.5), FaultAction::Pause, Some("all"), &[0, 1, 2], &names),
+            FaultEvent::on_nodes(s(3.0), FaultAction::Restart, None, &[2], &names),
         ];
         let bands = fault_bands(&faults, s(4.0));
         let spans: Vec<(FaultAction, f64, f64, bool)> = bands
