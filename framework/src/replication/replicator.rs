@@ -408,26 +408,19 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
         H::Timer: From<ReplicationTimer>,
     {
         self.incarnation = incarnation;
-        if incarnation == 0 {
-            if !mine.is_empty() {
-                self.update(ctx, mine);
+        if incarnation > 0 {
+            // Control ticks repeat it to every peer that has not shown it
+            // heard ([`Replicator::send_owed_control`]).
+            let ids: Vec<NodeId> = self.peers.keys().cloned().collect();
+            for id in ids {
+                let peer = self.peers.get_mut(&id).expect("listed above");
+                send(&self.wire, ctx, &id, peer, C::default(), None, incarnation);
             }
-            return;
         }
-        let ids: Vec<NodeId> = self.peers.keys().cloned().collect();
-        self.state.merge(&mine);
-        self.own.merge(&mine);
-        for id in ids {
-            let peer = self.peers.get_mut(&id).expect("listed above");
-            send(&self.wire, ctx, &id, peer, mine.clone(), None, incarnation);
-        }
+        // What was recovered is pushed and repaired like any update.
         if !mine.is_empty() {
-            self.changed(ctx.now());
+            self.update(ctx, mine);
         }
-        // The announcement may be lost: what was recovered goes on being
-        // pushed and repaired like any update.
-        self.refresh(ctx.now());
-        self.schedule_push(ctx);
     }
 
     /// After `init`: the peers are every other node; the tick starts.
@@ -509,14 +502,13 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
         if self.state.merge(&new) {
             self.changed(now);
         }
-        if let Some(peer) = self.peers.get_mut(&req.src) {
-            if msg.incarnation < peer.incarnation {
-                // From a process since killed: its state is state (merged
-                // above), but its acks and what it asked for died with it.
-                self.refresh(now);
-                self.schedule_push(ctx);
-                return new;
-            }
+        // A message from a process since killed counts for its state alone
+        // (merged above): its acks and what it asked for died with it.
+        let current = self
+            .peers
+            .get_mut(&req.src)
+            .filter(|peer| msg.incarnation >= peer.incarnation);
+        if let Some(peer) = current {
             if msg.incarnation > peer.incarnation {
                 // Restarted: it holds only what it recovered and what it
                 // says now. Forget what it acked before, and its numbering.

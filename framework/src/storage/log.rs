@@ -132,13 +132,15 @@ fn valid_frame_after(bytes: &[u8], at: usize, after: u64) -> Option<u64> {
 }
 
 fn frame(seq: u64, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(8 + payload.len());
-    body.extend_from_slice(&seq.to_le_bytes());
-    body.extend_from_slice(payload);
-    let mut out = Vec::with_capacity(HEADER + body.len());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    out.extend_from_slice(&body);
+    // One buffer: the header's place, then the body, then the header.
+    let mut out = Vec::with_capacity(HEADER + 8 + payload.len());
+    out.extend_from_slice(&[0; HEADER]);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(payload);
+    let len = (out.len() - HEADER) as u32;
+    let crc = crc32fast::hash(&out[HEADER..]);
+    out[0..4].copy_from_slice(&len.to_le_bytes());
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
     out
 }
 

@@ -79,8 +79,8 @@ impl Disk for SimDisk {
     fn sync(&mut self, name: &str) -> io::Result<()> {
         self.with(|files| {
             if let Some(f) = files.get_mut(name) {
-                let unsynced = std::mem::take(&mut f.unsynced);
-                f.synced.extend_from_slice(&unsynced);
+                // `append` keeps `unsynced`'s buffer for the next writes.
+                f.synced.append(&mut f.unsynced);
             }
         });
         Ok(())
