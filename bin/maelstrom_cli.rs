@@ -9,6 +9,10 @@
 
 use std::path::PathBuf;
 
+use clap::ValueEnum;
+use maelstrom_lab::Nemesis;
+use maelstrom_specs::topology::Topology;
+
 /// What `test`'s arguments ask for: the `cluster` arguments, and the
 /// results folder to point `store/latest` at afterwards.
 pub struct Translated {
@@ -94,10 +98,10 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
             .map_err(|_| format!("--concurrency {concurrency}: not N or Nn"))?,
     };
     if let Some(topology) = topology {
-        if !TOPOLOGIES.contains(&topology.as_str()) {
+        if Topology::from_str(&topology, false).is_err() {
             return Err(format!(
                 "--topology {topology}: Maelstrom's are {}",
-                TOPOLOGIES.join(", ")
+                names::<Topology>()
             ));
         }
         // Only broadcast sends one; Maelstrom accepts the flag for all.
@@ -156,11 +160,14 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
         argv.extend(["--latency-dist".into(), dist]);
     }
     if let Some(faults) = nemesis {
-        if let Some(other) = faults.split(',').find(|f| !NEMESES.contains(f)) {
+        if let Some(other) = faults
+            .split(',')
+            .find(|f| Nemesis::from_str(f, false).is_err())
+        {
             return Err(format!(
                 "--nemesis {faults}: `{other}` is not one of this lab's faults ({}, \
                  comma-separated as in Maelstrom)",
-                NEMESES.join(", ")
+                names::<Nemesis>()
             ));
         }
         argv.extend([
@@ -174,11 +181,14 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
     Ok(Translated { argv, results })
 }
 
-/// The faults of Maelstrom's `--nemesis` this lab injects.
-const NEMESES: [&str; 3] = ["partition", "kill", "pause"];
-
-/// Maelstrom's broadcast topologies (`--topology`).
-const TOPOLOGIES: [&str; 7] = ["grid", "line", "tree", "tree2", "tree3", "tree4", "total"];
+/// The values a flag takes, as its enum names them: `grid, line, …`.
+fn names<E: ValueEnum>() -> String {
+    let names: Vec<String> = E::value_variants()
+        .iter()
+        .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+        .collect();
+    names.join(", ")
+}
 
 /// With `--sim`, the node is ours: `--bin` may name this binary with our
 /// node's flags after `--` (a Gossip Glomers command run on our node), its
@@ -317,7 +327,10 @@ mod tests {
         let e = translate("mn", &args("-w echo --bin x --topology ring"))
             .err()
             .unwrap();
-        assert!(e.contains("grid, line, tree"), "{e}");
+        assert!(
+            e.contains("line, grid, tree, tree2, tree3, tree4, total"),
+            "{e}"
+        );
     }
 
     #[test]

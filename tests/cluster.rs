@@ -59,6 +59,18 @@ fn broken_nodes_fail_the_run_with_the_node_and_the_line() {
     }
 }
 
+/// Three nodes for 2 s with a partition every ~0.5 s.
+const PARTITIONED: &[&str] = &[
+    "--nodes",
+    "3",
+    "--time-limit",
+    "2",
+    "--nemesis",
+    "partition",
+    "--nemesis-interval",
+    "0.5",
+];
+
 #[test]
 fn our_gossip_workloads_pass_through_real_processes() {
     for (workload, extra) in [
@@ -67,45 +79,9 @@ fn our_gossip_workloads_pass_through_real_processes() {
         ("tuning", &["--nodes", "5", "--strategy", "hub"]),
         ("kv", &["--nodes", "3", "--keys", "4"]),
         // Maelstrom's workloads on our nodes for them, with a partition.
-        (
-            "g-set",
-            &[
-                "--nodes",
-                "3",
-                "--time-limit",
-                "2",
-                "--nemesis",
-                "partition",
-                "--nemesis-interval",
-                "0.5",
-            ],
-        ),
-        (
-            "unique-ids",
-            &[
-                "--nodes",
-                "3",
-                "--time-limit",
-                "2",
-                "--nemesis",
-                "partition",
-                "--nemesis-interval",
-                "0.5",
-            ],
-        ),
-        (
-            "pn-counter",
-            &[
-                "--nodes",
-                "3",
-                "--time-limit",
-                "2",
-                "--nemesis",
-                "partition",
-                "--nemesis-interval",
-                "0.5",
-            ],
-        ),
+        ("g-set", PARTITIONED),
+        ("unique-ids", PARTITIONED),
+        ("pn-counter", PARTITIONED),
     ] {
         let dir = results_dir(workload);
         let out = cluster(workload, extra, &dir);
