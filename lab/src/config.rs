@@ -150,10 +150,9 @@ impl Availability {
     /// Whether `ok` successes out of `invoked` client operations meet the
     /// bound; no operation at all is a fraction of 1, as Maelstrom's.
     pub fn met_by(self, ok: u64, invoked: u64) -> bool {
-        let fraction = Self::fraction(ok, invoked);
         match self {
             Availability::Total => ok == invoked,
-            Availability::AtLeast(bound) => fraction >= bound,
+            Availability::AtLeast(bound) => Self::fraction(ok, invoked) >= bound,
         }
     }
 
