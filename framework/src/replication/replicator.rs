@@ -522,7 +522,15 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             }
             // A node holds what it sends.
             peer.known.merge(&msg.state);
-            let settled = peer.link.acknowledged(&msg.acks, now, &LINK_TIMING);
+            // Acks name msg_ids of the incarnation the peer has heard of: an
+            // ack meant for our previous process must not settle this one's
+            // message of the same number (numbering restarts at a restart).
+            let acks: &[u64] = if msg.your_incarnation == self.incarnation {
+                &msg.acks
+            } else {
+                &[]
+            };
+            let settled = peer.link.acknowledged(acks, now, &LINK_TIMING);
             for (content, sent) in &settled.acked {
                 peer.known.merge(content);
                 let took = now.saturating_sub(*sent);
@@ -898,8 +906,16 @@ mod tests {
         }
 
         fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Msg) -> anyhow::Result<()> {
-            if let Msg::Replicate(gossip) = msg {
-                self.0.on_message(ctx, req, gossip.into());
+            match msg {
+                Msg::Add { element } => {
+                    let mut delta = GSet::default();
+                    delta.insert(element);
+                    self.0.update(ctx, delta);
+                    ctx.reply(req, &json!({"type": "add_ok"}));
+                }
+                Msg::Replicate(gossip) => {
+                    self.0.on_message(ctx, req, gossip.into());
+                }
             }
             Ok(())
         }
@@ -942,6 +958,42 @@ mod tests {
         let out = run_restarted(&mut node, 2002, 5000);
         assert_eq!(to(&out, "n2"), 0, "{out:?}");
         assert!(to(&out, "n3") >= 2, "{out:?}");
+    }
+
+    #[test]
+    fn an_ack_meant_for_the_previous_process_settles_nothing() {
+        let options = ReplicationOptions {
+            strategy: Strategy::DeltaPush,
+            ..ReplicationOptions::default()
+        };
+        let mut node = Node::new(
+            Restarted(Replicator::new(Tagged("replicate"), options), 2),
+            7,
+        );
+        let init = json!({"type": "init", "msg_id": 1, "node_id": "n1",
+            "node_ids": ["n1", "n2"]});
+        deliver(&mut node, ms(0), "c0", init);
+        let add = json!({"type": "add", "msg_id": 2, "element": 4});
+        deliver(&mut node, ms(1), "c1", add);
+        let push = run_restarted(&mut node, 1, 2)
+            .into_iter()
+            .find(|m| m["dest"] == "n2" && m["body"]["elements"] == json!([4]))
+            .expect("a push of 4 to n2");
+        let id = push["body"]["msg_id"].clone();
+        let knows_4 = |node: &Node<Restarted>| {
+            let replica = &node.handler_ref().0;
+            replica.known_state_of("n2").is_some_and(|s| s.contains(&4))
+        };
+        // n2 acks that msg_id, but for incarnation 1 (sent before it heard
+        // of the restart): a message of the old process, not the push.
+        let stale = json!({"type": "replicate", "elements": [], "acks": [id],
+            "your_incarnation": 1});
+        deliver(&mut node, ms(10), "n2", stale);
+        assert!(!knows_4(&node), "an old process's ack settled the push");
+        let ack = json!({"type": "replicate", "elements": [], "acks": [id],
+            "your_incarnation": 2});
+        deliver(&mut node, ms(20), "n2", ack);
+        assert!(knows_4(&node), "the push's own ack settled nothing");
     }
 
     fn run_restarted(node: &mut Node<Restarted>, from: u64, until: u64) -> Vec<Value> {
