@@ -164,7 +164,14 @@ pub struct Ctx<H: Handler> {
     /// simulator's disk, or by default a disk in memory that dies with
     /// the process.
     disk: Box<dyn crate::storage::Disk>,
+    /// How often the node started before on its disk (set at `init`).
+    incarnation: u64,
 }
+
+/// A restarted process's msg_ids start at `incarnation × 2^32`: each
+/// process on a disk numbers in a range of its own (4 billion messages
+/// each, 2 million restarts below 2^53, JSON's exact integers).
+const MSG_IDS_PER_INCARNATION: u64 = 1 << 32;
 
 impl<H: Handler> Ctx<H> {
     fn new(seed: u64) -> Self {
@@ -180,7 +187,18 @@ impl<H: Handler> Ctx<H> {
             rpcs: HashMap::new(),
             current: Current::default(),
             label: "node".to_string(),
+            incarnation: 0,
         }
+    }
+
+    /// How often this node started before on its disk: 0 the first time
+    /// (and always, without a durable disk). Counted at `init`, before the
+    /// workload's init. A restarted process numbers its messages from
+    /// `incarnation × 2^32`, so that a reply or an acknowledgement meant
+    /// for an earlier process on this disk (its msg_ids restarted from 0)
+    /// never matches a message of this one.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 
     /// This node's id (empty before `init`).
@@ -568,6 +586,19 @@ impl<H: Handler> Node<H> {
             src: wire.src.to_string(),
             msg_id: header.msg_id,
         };
+        match crate::storage::count_start(self.ctx.disk()) {
+            Ok(before) => {
+                self.ctx.incarnation = before;
+                // Errors answered before init have used ids already.
+                let first = before.saturating_mul(MSG_IDS_PER_INCARNATION);
+                self.ctx.next_msg_id = self.ctx.next_msg_id.max(first);
+            }
+            Err(err) => {
+                crate::log!(Level::Error, &self.ctx.label, "cannot start: {err}");
+                let error = Error::new(ErrorCode::Crash, format!("init failed: {err}"));
+                return self.ctx.reply_error(&req, &error);
+            }
+        }
         // `init_ok` says the node is ready: only after the workload's init
         // (which recovers durable state) succeeded. A node that cannot
         // start answers `init` with the error and says why on stderr.

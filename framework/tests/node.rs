@@ -518,3 +518,53 @@ fn deep_nesting_is_a_malformed_request() {
     let out = reply(&mut node, "c1", 7, 3);
     assert_eq!(out[0]["body"]["type"], "ok_ok");
 }
+
+/// A node started on `disk`, as `init` finds it.
+fn started_on(disk: maelstrom_framework::storage::SimDisk) -> (Node<Probe>, Vec<Value>) {
+    let mut node = Node::new(Probe::default(), 7);
+    node.attach_disk(Box::new(disk));
+    let init = json!({"type": "init", "msg_id": 1, "node_id": "n1", "node_ids": ["n1", "n2"]});
+    node.on_line(at(0), &line("c0", init));
+    let out = take(&mut node);
+    (node, out)
+}
+
+#[test]
+fn a_restarted_process_numbers_apart_and_drops_replies_meant_for_the_last() {
+    let disk = maelstrom_framework::storage::SimDisk::new();
+    // The first process on the disk numbers from 0 and asks n2 once.
+    let (mut first, _) = started_on(disk.clone());
+    let ask = json!({"type": "ask", "dest": "n2", "timeout_ms": 1000, "msg_id": 2});
+    first.on_line(at(1), &line("c1", ask.clone()));
+    let old_id = take(&mut first)[0]["body"]["msg_id"].as_u64().unwrap();
+    assert!(old_id < 10, "{old_id}");
+    // It dies; the next process on the disk counts from 2^32.
+    let (mut second, out) = started_on(disk);
+    assert_eq!(out[0]["body"]["type"], "init_ok");
+    assert_eq!(out[0]["body"]["msg_id"], 1u64 << 32);
+    second.on_line(at(1), &line("c1", ask));
+    let new_id = take(&mut second)[0]["body"]["msg_id"].as_u64().unwrap();
+    assert_eq!(new_id, (1 << 32) + 1);
+    // n2's answer to the dead process's question is not this one's answer.
+    let late = json!({"type": "answer_ok", "in_reply_to": old_id, "msg_id": 5});
+    second.on_line(at(2), &line("n2", late));
+    assert!(take(&mut second).is_empty());
+    let answer = json!({"type": "answer_ok", "in_reply_to": new_id, "msg_id": 6});
+    second.on_line(at(3), &line("n2", answer));
+    assert_eq!(take(&mut second)[0]["body"]["result"], "\"answer_ok\"");
+}
+
+#[test]
+fn a_garbled_count_of_starts_fails_init_with_a_reason() {
+    let mut disk = maelstrom_framework::storage::SimDisk::new();
+    maelstrom_framework::storage::Disk::replace(&mut disk, "starts", b"many").unwrap();
+    let (_, out) = started_on(disk);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["body"]["type"], "error");
+    assert_eq!(out[0]["body"]["code"], 13);
+    let text = out[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("starts") && text.contains("not a count"),
+        "{text}"
+    );
+}

@@ -36,8 +36,6 @@ pub struct DurableUpdates<C> {
     /// The join of every update made durable: what a snapshot holds.
     own: C,
     since_snapshot: usize,
-    /// How often the node started before this time, from its disk.
-    incarnation: u64,
 }
 
 impl<C> Default for DurableUpdates<C>
@@ -49,7 +47,6 @@ where
             log: None,
             own: C::default(),
             since_snapshot: 0,
-            incarnation: 0,
         }
     }
 }
@@ -69,7 +66,6 @@ impl<C: Crdt + Serialize + DeserializeOwned> DurableUpdates<C> {
     /// acknowledged. A write the crash cut short is dropped, with a line
     /// on stderr.
     pub fn recover<H: Handler>(&mut self, ctx: &mut Ctx<H>) -> Result<C, RecoveryError> {
-        self.incarnation = count_start(ctx.disk())?;
         let (log, recovered) = DurableLog::open::<C>(ctx.disk(), LOG)?;
         let mut own = recovered.snapshot.unwrap_or_default();
         for delta in &recovered.entries {
@@ -89,12 +85,6 @@ impl<C: Crdt + Serialize + DeserializeOwned> DurableUpdates<C> {
         self.since_snapshot = recovered.entries.len();
         self.own = own.clone();
         Ok(own)
-    }
-
-    /// How often this node started before, on this disk (0 the first
-    /// time): the replicator's [`crate::replication::Replicator::restarted`].
-    pub fn incarnation(&self) -> u64 {
-        self.incarnation
     }
 
     /// Makes `delta` durable: when this returns `Ok`, a crash cannot lose
@@ -121,33 +111,6 @@ impl<C: Crdt + Serialize + DeserializeOwned> DurableUpdates<C> {
         }
         Ok(())
     }
-}
-
-/// The file counting a node's starts.
-const STARTS: &str = "starts";
-
-/// Reads how often the node started before, and counts this start,
-/// durably.
-fn count_start(disk: &mut dyn crate::storage::Disk) -> Result<u64, RecoveryError> {
-    let error = |what: String| RecoveryError {
-        file: STARTS.into(),
-        offset: 0,
-        what,
-    };
-    let before = match disk
-        .read(STARTS)
-        .map_err(|e| error(format!("cannot read it: {e}")))?
-    {
-        None => 0,
-        Some(bytes) => std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|t| t.trim().parse::<u64>().ok())
-            .ok_or_else(|| error("not a count of starts".into()))?,
-    };
-    let now = before.saturating_add(1).to_string();
-    disk.replace(STARTS, now.as_bytes())
-        .map_err(|e| error(format!("cannot write it: {e}")))?;
-    Ok(before)
 }
 
 #[cfg(test)]

@@ -398,15 +398,16 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
         }
     }
 
-    /// After [`Replicator::start`], on a node restarted `incarnation` times
-    /// before (from [`crate::replication::DurableUpdates::incarnation`]):
-    /// from now on its messages carry it, and every peer hears it at once,
+    /// After [`Replicator::start`], on a node restarted before
+    /// ([`Ctx::incarnation`] > 0, counted on its disk):
+    /// from now on its messages carry its incarnation, and every peer hears it at once,
     /// so peers forget what they believed this node held (a restart wiped
     /// it) and repair it; `mine` is what it recovered of its own updates.
-    pub fn restarted<H: Handler>(&mut self, ctx: &mut Ctx<H>, incarnation: u64, mine: C)
+    pub fn restarted<H: Handler>(&mut self, ctx: &mut Ctx<H>, mine: C)
     where
         H::Timer: From<ReplicationTimer>,
     {
+        let incarnation = ctx.incarnation();
         self.incarnation = incarnation;
         if incarnation > 0 {
             // Control ticks repeat it to every peer that has not shown it
@@ -522,15 +523,9 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
             }
             // A node holds what it sends.
             peer.known.merge(&msg.state);
-            // Acks name msg_ids of the incarnation the peer has heard of: an
-            // ack meant for our previous process must not settle this one's
-            // message of the same number (numbering restarts at a restart).
-            let acks: &[u64] = if msg.your_incarnation == self.incarnation {
-                &msg.acks
-            } else {
-                &[]
-            };
-            let settled = peer.link.acknowledged(acks, now, &LINK_TIMING);
+            // An ack meant for our previous process names one of its
+            // msg_ids, never ours ([`Ctx::incarnation`]): it settles nothing.
+            let settled = peer.link.acknowledged(&msg.acks, now, &LINK_TIMING);
             for (content, sent) in &settled.acked {
                 peer.known.merge(content);
                 let took = now.saturating_sub(*sent);
@@ -892,8 +887,9 @@ mod tests {
         }
     }
 
-    /// A set node restarted `.1` times before, with nothing recovered.
-    struct Restarted(Replicator<GSet<u64>, Tagged>, u64);
+    /// A set node that recovered nothing (on a disk that says it started
+    /// before: [`restarted_node`]).
+    struct Restarted(Replicator<GSet<u64>, Tagged>);
 
     impl Handler for Restarted {
         type Message = Msg;
@@ -901,7 +897,7 @@ mod tests {
 
         fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
             self.0.start(ctx);
-            self.0.restarted(ctx, self.1, GSet::default());
+            self.0.restarted(ctx, GSet::default());
             Ok(())
         }
 
@@ -932,10 +928,7 @@ mod tests {
             strategy: Strategy::DeltaPush,
             ..ReplicationOptions::default()
         };
-        let mut node = Node::new(
-            Restarted(Replicator::new(Tagged("replicate"), options), 2),
-            7,
-        );
+        let mut node = restarted_node(options, 2);
         let to = |out: &[Value], peer: &str| {
             out.iter()
                 .filter(|m| m["dest"] == peer && m["body"]["incarnation"] == 2)
@@ -966,10 +959,7 @@ mod tests {
             strategy: Strategy::DeltaPush,
             ..ReplicationOptions::default()
         };
-        let mut node = Node::new(
-            Restarted(Replicator::new(Tagged("replicate"), options), 2),
-            7,
-        );
+        let mut node = restarted_node(options, 2);
         let init = json!({"type": "init", "msg_id": 1, "node_id": "n1",
             "node_ids": ["n1", "n2"]});
         deliver(&mut node, ms(0), "c0", init);
@@ -979,21 +969,33 @@ mod tests {
             .into_iter()
             .find(|m| m["dest"] == "n2" && m["body"]["elements"] == json!([4]))
             .expect("a push of 4 to n2");
-        let id = push["body"]["msg_id"].clone();
+        let id = push["body"]["msg_id"].as_u64().unwrap();
+        // The third process on this disk numbers from 2 × 2^32.
+        let first_id = 2 << 32;
+        assert!((first_id..first_id + 10).contains(&id), "{push}");
         let knows_4 = |node: &Node<Restarted>| {
             let replica = &node.handler_ref().0;
             replica.known_state_of("n2").is_some_and(|s| s.contains(&4))
         };
-        // n2 acks that msg_id, but for incarnation 1 (sent before it heard
-        // of the restart): a message of the old process, not the push.
-        let stale = json!({"type": "replicate", "elements": [], "acks": [id],
-            "your_incarnation": 1});
+        // n2 acks the previous process's message of the same rank, sent
+        // before n2 heard of the restart: it is not the push.
+        let stale = json!({"type": "replicate", "elements": [],
+            "acks": [id - first_id], "your_incarnation": 1});
         deliver(&mut node, ms(10), "n2", stale);
         assert!(!knows_4(&node), "an old process's ack settled the push");
         let ack = json!({"type": "replicate", "elements": [], "acks": [id],
             "your_incarnation": 2});
         deliver(&mut node, ms(20), "n2", ack);
         assert!(knows_4(&node), "the push's own ack settled nothing");
+    }
+
+    /// n1 under `options`, on a disk that counts `starts` starts before.
+    fn restarted_node(options: ReplicationOptions, starts: u64) -> Node<Restarted> {
+        let mut node = Node::new(Restarted(Replicator::new(Tagged("replicate"), options)), 7);
+        let mut disk = crate::storage::SimDisk::new();
+        crate::storage::Disk::replace(&mut disk, "starts", starts.to_string().as_bytes()).unwrap();
+        node.attach_disk(Box::new(disk));
+        node
     }
 
     fn run_restarted(node: &mut Node<Restarted>, from: u64, until: u64) -> Vec<Value> {

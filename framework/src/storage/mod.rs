@@ -17,10 +17,12 @@
 mod file;
 mod log;
 mod sim;
+mod starts;
 
 pub use file::FileDisk;
 pub use log::{DurableLog, Recovered, RecoveryError};
 pub use sim::SimDisk;
+pub use starts::count_start;
 
 use std::io;
 

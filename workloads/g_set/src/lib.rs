@@ -76,7 +76,7 @@ impl Handler for GSetNode {
         let mine = self.durable.recover(ctx)?;
         self.set.start(ctx);
         self.received.extend(mine.iter().map(|e| e.value().clone()));
-        self.set.restarted(ctx, self.durable.incarnation(), mine);
+        self.set.restarted(ctx, mine);
         Ok(())
     }
 

@@ -312,8 +312,7 @@ impl Handler for CounterNode {
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         let mine = self.durable.recover(ctx)?;
         self.counter.start(ctx);
-        self.counter
-            .restarted(ctx, self.durable.incarnation(), mine);
+        self.counter.restarted(ctx, mine);
         Ok(())
     }
 
