@@ -2,6 +2,7 @@
 //! partitions (and, for some, loss and reordering): the workload's checker
 //! must pass — no lost values, no lost writes, exact counter sums.
 
+use maelstrom_framework::{Now, Process};
 use maelstrom_lab::report::FaultAction;
 use maelstrom_lab::{self as sim, LatencyDist, Nemesis, SimConfig};
 
@@ -424,12 +425,13 @@ fn a_counter_on_seq_kv_is_exact_under_partitions() {
     }
 }
 
-/// Issue 17: every fault at once. Nodes that make their own updates
-/// durable before acknowledging them (counter and g-set, full-state) lose
-/// nothing across kills; broadcast keeps its values in memory only, and
-/// a kill that takes every copy of a value loses it: the checker says so.
+/// Issue 17: every fault at once. Our nodes make what they acknowledge
+/// durable (counter and g-set their own updates, broadcast and tuning
+/// every value they store), so they lose nothing across kills. The same
+/// nodes on a disk that forgets everything at a kill lose what a kill takes
+/// with every copy: the checker says so.
 #[test]
-fn durable_nodes_survive_kills_and_pauses_and_a_forgetful_one_does_not() {
+fn durable_nodes_survive_kills_and_pauses_and_forgetful_ones_do_not() {
     let cfg = SimConfig {
         nemesis: sim::Faults::of(&[Nemesis::Partition, Nemesis::Kill, Nemesis::Pause]),
         settle: 10.0,
@@ -439,6 +441,8 @@ fn durable_nodes_survive_kills_and_pauses_and_a_forgetful_one_does_not() {
     for (workload, flags) in [
         ("counter", &["--strategy", "full-state"][..]),
         ("g-set", &["--strategy", "full-state"]),
+        ("broadcast", &[]),
+        ("tuning", &["--strategy", "hub"]),
     ] {
         for r in campaign(workload, flags, cfg.clone(), &seeds) {
             let what = format!("{workload} seed {}", r.config.seed);
@@ -456,15 +460,68 @@ fn durable_nodes_survive_kills_and_pauses_and_a_forgetful_one_does_not() {
             );
         }
     }
-    let choice = sim::registry::choose("broadcast", None).unwrap();
-    let (nodes, lab) = choice.build_from(&[]).unwrap();
-    let reports = sim::run_seeds("broadcast", &nodes, &lab, &cfg, &[1, 2], 2, &|_, _| {});
-    for r in reports {
-        assert!(!r.valid, "seed {}: {}", r.config.seed, r.table());
-        assert!(
-            r.failures.iter().any(|f| f.contains("value(s) lost")),
-            "lost values are the reason: {:?}",
-            r.failures
-        );
+    // A fast write rate and the whole cluster killed at once now and then
+    // (the targets include "all"): a value or an add acknowledged just
+    // before such a kill has no copy left.
+    let cfg = SimConfig { rate: 200.0, ..cfg };
+    for (workload, flags, reason) in [
+        ("broadcast", &[][..], "value(s) lost"),
+        (
+            "counter",
+            &["--strategy", "full-state"],
+            "but acknowledged adds sum to",
+        ),
+    ] {
+        let choice = sim::registry::choose(workload, None).unwrap();
+        let (nodes, lab) = choice.build_from(flags).unwrap();
+        let nodes = forgetful(nodes);
+        let reports = sim::run_seeds(workload, &nodes, &lab, &cfg, &[1, 2, 3, 4], 2, &|_, _| {});
+        let failed: Vec<_> = reports.iter().filter(|r| !r.valid).collect();
+        assert!(!failed.is_empty(), "{workload}: no forgetful run failed");
+        for r in failed {
+            assert!(
+                r.failures.iter().any(|f| f.contains(reason)),
+                "{workload} seed {}: {reason:?} is the reason: {:?}",
+                r.config.seed,
+                r.failures
+            );
+        }
     }
+}
+
+/// `nodes` on a disk that dies with each process: the simulator's disk,
+/// which survives kills, is refused, and each process keeps the in-memory
+/// disk it was born with.
+fn forgetful(nodes: maelstrom_framework::NodeFactory) -> maelstrom_framework::NodeFactory {
+    std::sync::Arc::new(move |seed| Box::new(Forgetful(nodes(seed))) as Box<dyn Process>)
+}
+
+struct Forgetful(Box<dyn Process>);
+
+impl Process for Forgetful {
+    fn on_line(&mut self, now: Now, line: &[u8]) {
+        self.0.on_line(now, line)
+    }
+    fn on_wake(&mut self, now: Now) {
+        self.0.on_wake(now)
+    }
+    fn next_deadline(&self) -> Option<std::time::Duration> {
+        self.0.next_deadline()
+    }
+    fn output(&mut self) -> &mut Vec<u8> {
+        self.0.output()
+    }
+    fn node_id(&self) -> Option<&str> {
+        self.0.node_id()
+    }
+    fn panics(&self) -> u64 {
+        self.0.panics()
+    }
+    fn handler(&self) -> &dyn std::any::Any {
+        self.0.handler()
+    }
+    fn view(&self) -> Option<maelstrom_framework::View<'_>> {
+        self.0.view()
+    }
+    fn attach_disk(&mut self, _: Box<dyn maelstrom_framework::storage::Disk>) {}
 }

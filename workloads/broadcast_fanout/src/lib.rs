@@ -188,6 +188,7 @@ impl Handler for Broadcast {
 
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         self.replica.join(ctx.peers().cloned());
+        self.replica.recover(ctx)?;
         let interval = self.settings.interval();
         ctx.every(interval, interval / 20, Timer::AntiEntropy);
         Ok(())
@@ -196,9 +197,10 @@ impl Handler for Broadcast {
     fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Message) -> anyhow::Result<()> {
         match msg {
             Message::Broadcast { message } => {
-                ctx.reply(req, &Reply::BroadcastOk);
                 self.replica.count_broadcast();
-                if let Receipt::New(idx) = self.replica.accept(message, None) {
+                let receipt = self.replica.accept(ctx, message, None)?;
+                ctx.reply(req, &Reply::BroadcastOk);
+                if let Receipt::New(idx) = receipt {
                     self.forward(ctx, idx, None);
                 }
             }
@@ -212,7 +214,7 @@ impl Handler for Broadcast {
             Message::Gossip { value } => {
                 self.check_peer(&req.src, "gossip")?;
                 self.replica.heard_from(&req.src, ctx.now());
-                if let Receipt::New(idx) = self.replica.accept(value, Some(&req.src)) {
+                if let Receipt::New(idx) = self.replica.accept(ctx, value, Some(&req.src))? {
                     self.forward(ctx, idx, Some(&req.src));
                 }
             }

@@ -48,9 +48,27 @@
 //! So a link with steady traffic (a hub's batch every interval) notices a
 //! cut of a few intervals, and a heal, within a round trip or two; links
 //! with sparse, irregular traffic fall back towards the fixed bounds.
+//!
+//! # Durability
+//! Every value is made durable on the node's disk ([`DurableUpdates`]:
+//! logged and synced) the moment it is stored: before `broadcast_ok`,
+//! before a batch is owed its ack, before `exchange_ok` (which acknowledges
+//! the exchange's values), and so before this node sends it anywhere (a
+//! peer that gets a value from us takes us to hold it). A kill thus loses
+//! no value this node acknowledged or passed on: the restarted node
+//! recovers them all ([`Replica::recover`]) and, not knowing what its
+//! peers hold, has them all pending for every peer again. What was on its
+//! way to the killed node dies with it, unacknowledged, and its senders
+//! re-send it. Acks and `exchange_ok`s meant for the killed process name
+//! its msg_ids, which the restarted one never reuses
+//! ([`Ctx::incarnation`]): they settle nothing. Values from a message whose
+//! write fails are not stored and not acknowledged (the sender re-sends);
+//! a client's broadcast gets an error.
 
 use std::time::Duration;
 
+use maelstrom_framework::replication::{DurableUpdates, GSet, OrdJson};
+use maelstrom_framework::storage::RecoveryError;
 use maelstrom_framework::{Ctx, Handler, NodeId, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,6 +143,9 @@ pub struct BatchReceipt {
     /// The batch re-sent values and asked for an ack at once: the caller
     /// should push to the sender now ([`Replica::push`] carries the ack).
     pub ack_now: bool,
+    /// Its new values could not be made durable: nothing of it was stored,
+    /// and it is owed no ack (the sender re-sends). Said on stderr.
+    pub not_stored: bool,
 }
 
 /// A handler built on a [`Replica`], so that an `exchange`'s RPC
@@ -169,6 +190,7 @@ pub struct Replica {
     ledger: Ledger,
     stats: Stats,
     timing: Timing,
+    durable: DurableUpdates<GSet<OrdJson>>,
 }
 
 impl Replica {
@@ -178,12 +200,25 @@ impl Replica {
             ledger: Ledger::default(),
             stats: Stats::default(),
             timing,
+            durable: DurableUpdates::default(),
         }
     }
 
     /// Sets the peers (from `init`: every node but this one).
     pub fn join(&mut self, peers: impl IntoIterator<Item = NodeId>) {
         self.ledger = Ledger::new(peers);
+    }
+
+    /// After [`Replica::join`], in `init`: takes back every value made
+    /// durable by an earlier process on this disk, pending for every peer.
+    /// Returns how many. A corrupt log is an error: the node must not
+    /// start with fewer values than it acknowledged.
+    pub fn recover<H: Handler>(&mut self, ctx: &mut Ctx<H>) -> Result<usize, RecoveryError> {
+        let recovered = self.durable.recover(ctx)?;
+        for value in recovered.iter() {
+            self.store_value(value.value().clone(), None);
+        }
+        Ok(recovered.len())
     }
 
     /// Every value held, each once, in order of first receipt.
@@ -221,8 +256,24 @@ impl Replica {
     }
 
     /// Stores `value`, from a client (`from` = `None`) or from peer `from`,
-    /// which is then known to hold it.
-    pub fn accept(&mut self, value: Value, from: Option<&str>) -> Receipt {
+    /// which is then known to hold it; a new value is made durable first
+    /// (an error if that fails: nothing is stored).
+    pub fn accept<H: Handler>(
+        &mut self,
+        ctx: &mut Ctx<H>,
+        value: Value,
+        from: Option<&str>,
+    ) -> std::io::Result<Receipt> {
+        if self.store.position(&value).is_none() {
+            let mut fresh = GSet::default();
+            fresh.insert(OrdJson::new(value.clone()));
+            self.durable.persist(ctx, &fresh)?;
+        }
+        Ok(self.store_value(value, from))
+    }
+
+    /// [`Replica::accept`] for a value already durable.
+    fn store_value(&mut self, value: Value, from: Option<&str>) -> Receipt {
         let receipt = self.store.insert(value);
         match (receipt, from) {
             (Receipt::New(idx), _) => self.ledger.add_value(idx, from),
@@ -233,37 +284,59 @@ impl Replica {
     }
 
     /// Handles peer `from`'s values and acks: the acks settle our pushes,
-    /// the values are stored (and known to be at `from`). A one-way batch
-    /// with values and a msg_id is owed an ack.
-    pub fn on_batch(
+    /// the values are made durable (in one write) and stored (and known to
+    /// be at `from`). A one-way batch with values and a msg_id is then owed
+    /// an ack.
+    pub fn on_batch<H: Handler>(
         &mut self,
+        ctx: &mut Ctx<H>,
         from: &str,
         owe_ack_for: Option<u64>,
         batch: Batch,
-        now: Duration,
     ) -> BatchReceipt {
+        let now = ctx.now();
         let overtaken = self
             .ledger
             .acknowledged(from, &batch.acks, now, &self.timing);
         let heard = self.ledger.heard_from(from, now, &self.timing);
+        let mut receipt = BatchReceipt {
+            new: Vec::new(),
+            reconnected: heard.after_silence,
+            requeued: overtaken > 0 || heard.given_up > 0,
+            ack_now: false,
+            not_stored: false,
+        };
+        let mut fresh = GSet::default();
+        for value in batch
+            .values
+            .iter()
+            .filter(|v| self.store.position(v).is_none())
+        {
+            fresh.insert(OrdJson::new(value.clone()));
+        }
+        if !fresh.is_empty()
+            && let Err(e) = self.durable.persist(ctx, &fresh)
+        {
+            ctx.log(
+                maelstrom_framework::Level::Error,
+                format_args!("{} values from {from} not stored: {e}", fresh.len()),
+            );
+            receipt.not_stored = true;
+            return receipt;
+        }
         // An ack-only batch is owed no ack: acks never beget acks.
         let owed = owe_ack_for.filter(|_| !batch.values.is_empty());
         if let Some(id) = owed {
             self.ledger.owe_ack(from, id, now);
         }
-        let ack_now = owed.is_some() && batch.resend;
-        let new = batch
+        receipt.ack_now = owed.is_some() && batch.resend;
+        receipt.new = batch
             .values
             .into_iter()
-            .map(|v| self.accept(v, Some(from)))
+            .map(|v| self.store_value(v, Some(from)))
             .filter_map(|r| r.is_new().then_some(r.idx()))
             .collect();
-        BatchReceipt {
-            new,
-            reconnected: heard.after_silence,
-            requeued: overtaken > 0 || heard.given_up > 0,
-            ack_now,
-        }
+        receipt
     }
 
     /// A message from peer `from` arrived. If it had been silent for
@@ -388,7 +461,7 @@ impl Replica {
                     acks: reply.acks,
                     resend: false,
                 };
-                replica.on_batch(&from, None, pulled, ctx.now());
+                replica.on_batch(ctx, &from, None, pulled);
                 Ok(())
             },
         );
@@ -400,7 +473,11 @@ impl Replica {
     /// with the values it is not known to hold and any acks owed to it.
     pub fn answer_exchange<H: Handler>(&mut self, ctx: &mut Ctx<H>, req: &Request, batch: Batch) {
         let peer = req.src.as_str();
-        self.on_batch(peer, None, batch, ctx.now());
+        if self.on_batch(ctx, peer, None, batch).not_stored {
+            // Unanswered, as if lost: the asker's exchange times out and
+            // its values go again.
+            return;
+        }
         let store = &self.store;
         let pull = self
             .ledger
@@ -450,6 +527,10 @@ impl Replica {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use maelstrom_framework::storage::SimDisk;
+    use maelstrom_framework::testing::{deliver, init};
+    use maelstrom_framework::{Node, Process};
+    use rand::SeedableRng;
     use serde_json::json;
 
     #[test]
@@ -485,21 +566,88 @@ mod tests {
         );
     }
 
+    /// A node that hands every `batch` to its replica and keeps the
+    /// receipts, and answers `add {value}` as a client's broadcast.
+    struct Probe {
+        replica: Replica,
+        receipts: Vec<BatchReceipt>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum ProbeMsg {
+        Batch(Batch),
+        Add { value: Value },
+    }
+
+    impl Handler for Probe {
+        type Message = ProbeMsg;
+        type Timer = ();
+
+        fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
+            self.replica.join(ctx.peers().cloned());
+            self.replica.recover(ctx)?;
+            Ok(())
+        }
+
+        fn handle(
+            &mut self,
+            ctx: &mut Ctx<Self>,
+            req: &Request,
+            msg: ProbeMsg,
+        ) -> anyhow::Result<()> {
+            match msg {
+                ProbeMsg::Batch(batch) => {
+                    let receipt = self.replica.on_batch(ctx, &req.src, req.msg_id, batch);
+                    self.receipts.push(receipt);
+                }
+                ProbeMsg::Add { value } => {
+                    self.replica.accept(ctx, value, None)?;
+                    ctx.reply(req, &json!({"type": "add_ok"}));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// n1 of n1, n2, n3, on `disk`.
+    fn probe(disk: SimDisk) -> Node<Probe> {
+        let replica = Replica::new(Timing::for_interval(Duration::from_millis(100)));
+        let mut node = Node::new(
+            Probe {
+                replica,
+                receipts: Vec::new(),
+            },
+            7,
+        );
+        node.attach_disk(Box::new(disk));
+        init(&mut node, "n1", &["n1", "n2", "n3"]);
+        node
+    }
+
+    /// Delivers `body` from `src`; returns the receipt of the batch.
+    fn batch(node: &mut Node<Probe>, src: &str, body: Value) -> BatchReceipt {
+        deliver(node, Duration::ZERO, src, body);
+        node.handler_ref()
+            .receipts
+            .last()
+            .cloned()
+            .expect("a receipt")
+    }
+
     #[test]
     fn a_resend_with_values_wants_its_ack_now() {
-        let mut r = Replica::new(Timing::for_interval(Duration::from_millis(100)));
-        r.join(["n2".to_string()]);
-        let b: Batch =
-            serde_json::from_str(r#"{"type":"batch","values":[1],"resend":true}"#).unwrap();
-        assert!(r.on_batch("n2", Some(3), b, Duration::ZERO).ack_now);
+        let mut n = probe(SimDisk::new());
+        let b = json!({"type": "batch", "msg_id": 3, "values": [1], "resend": true});
+        assert!(batch(&mut n, "n2", b).ack_now);
         // Without values, or without a msg_id to ack, there is nothing to
         // acknowledge; a plain batch waits for the ack delay.
-        let b: Batch = serde_json::from_str(r#"{"values":[],"resend":true}"#).unwrap();
-        assert!(!r.on_batch("n2", Some(4), b, Duration::ZERO).ack_now);
-        let b: Batch = serde_json::from_str(r#"{"values":[2],"resend":true}"#).unwrap();
-        assert!(!r.on_batch("n2", None, b, Duration::ZERO).ack_now);
-        let b: Batch = serde_json::from_str(r#"{"values":[5]}"#).unwrap();
-        assert!(!r.on_batch("n2", Some(6), b, Duration::ZERO).ack_now);
+        let b = json!({"type": "batch", "msg_id": 4, "values": [], "resend": true});
+        assert!(!batch(&mut n, "n2", b).ack_now);
+        let b = json!({"type": "batch", "values": [2], "resend": true});
+        assert!(!batch(&mut n, "n2", b).ack_now);
+        let b = json!({"type": "batch", "msg_id": 6, "values": [5]});
+        assert!(!batch(&mut n, "n2", b).ack_now);
         let v = json!(7);
         let body = Out::Batch {
             values: vec![&v],
@@ -514,26 +662,86 @@ mod tests {
 
     #[test]
     fn values_from_a_peer_are_known_there_and_a_batch_is_owed_an_ack() {
-        let mut r = Replica::new(Timing::for_interval(Duration::from_millis(100)));
-        r.join(["n2".to_string(), "n3".to_string()]);
-        assert!(r.accept(json!(1), None).is_new());
-        let batch = Batch {
-            values: vec![json!(1), json!(2)],
-            acks: vec![],
-            resend: false,
-        };
-        let receipt = r.on_batch("n2", Some(9), batch, Duration::ZERO);
+        let mut n = probe(SimDisk::new());
+        deliver(
+            &mut n,
+            Duration::ZERO,
+            "c1",
+            json!({"type": "add", "msg_id": 1, "value": 1}),
+        );
+        let receipt = batch(
+            &mut n,
+            "n2",
+            json!({"type": "batch", "msg_id": 9, "values": [1, 2]}),
+        );
         assert_eq!(receipt.new, [1]);
+        let r = &n.handler_ref().replica;
         assert_eq!(r.ledger().pending_len("n2"), 0, "n2 sent both");
         assert_eq!(r.ledger().pending_len("n3"), 2);
         assert_eq!(r.ledger().owed_len("n2"), 1);
         // A batch without values (acks only) is owed nothing.
-        let acks_only = Batch {
-            values: vec![],
-            acks: vec![1],
-            resend: false,
-        };
-        r.on_batch("n3", Some(4), acks_only, Duration::ZERO);
-        assert_eq!(r.ledger().owed_len("n3"), 0);
+        batch(
+            &mut n,
+            "n3",
+            json!({"type": "batch", "msg_id": 4, "values": [], "acks": [1]}),
+        );
+        assert_eq!(n.handler_ref().replica.ledger().owed_len("n3"), 0);
+    }
+
+    #[test]
+    fn what_was_acknowledged_or_stored_survives_a_crash_pending_for_everyone() {
+        let disk = SimDisk::new();
+        let mut n = probe(disk.clone());
+        let out = deliver(
+            &mut n,
+            Duration::ZERO,
+            "c1",
+            json!({"type": "add", "msg_id": 1, "value": "a"}),
+        );
+        assert_eq!(out[0]["body"]["type"], "add_ok");
+        batch(
+            &mut n,
+            "n2",
+            json!({"type": "batch", "msg_id": 9, "values": [2, {"k": 1}]}),
+        );
+        // The process dies with nothing unsynced kept; the next one on the
+        // disk holds all three, and owes every peer all of them.
+        disk.crash(&mut rand::rngs::StdRng::seed_from_u64(1));
+        let n = probe(disk);
+        let r = &n.handler_ref().replica;
+        let mut held: Vec<String> = r.values().iter().map(Value::to_string).collect();
+        held.sort();
+        assert_eq!(held, ["\"a\"", "2", r#"{"k":1}"#]);
+        assert_eq!(r.ledger().pending_len("n2"), 3);
+        assert_eq!(r.ledger().pending_len("n3"), 3);
+    }
+
+    #[test]
+    fn a_corrupt_log_fails_init_rather_than_starting_with_fewer_values() {
+        let disk = SimDisk::new();
+        let mut n = probe(disk.clone());
+        for v in 0..3 {
+            let add = json!({"type": "add", "msg_id": v, "value": v});
+            deliver(&mut n, Duration::ZERO, "c1", add);
+        }
+        // DurableUpdates' log.
+        let log = "own-updates.log";
+        let mut bytes = disk.contents(log).expect("the log");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        let mut broken = disk.clone();
+        maelstrom_framework::storage::Disk::replace(&mut broken, log, &bytes).unwrap();
+        let mut n = Node::new(
+            Probe {
+                replica: Replica::new(Timing::for_interval(Duration::from_millis(100))),
+                receipts: Vec::new(),
+            },
+            7,
+        );
+        n.attach_disk(Box::new(broken));
+        let init = json!({"type": "init", "msg_id": 1, "node_id": "n1", "node_ids": ["n1", "n2"]});
+        let out = deliver(&mut n, Duration::ZERO, "c0", init);
+        assert_eq!(out[0]["body"]["type"], "error", "{out:?}");
+        assert_eq!(out[0]["body"]["code"], 13);
     }
 }

@@ -333,6 +333,7 @@ impl Handler for Tuning {
 
     fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
         self.replica.join(ctx.peers().cloned());
+        self.replica.recover(ctx)?;
         self.hub = ctx.node_ids().iter().min().cloned();
         self.arm_timer(ctx);
         Ok(())
@@ -341,9 +342,9 @@ impl Handler for Tuning {
     fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Message) -> anyhow::Result<()> {
         match msg {
             Message::Broadcast { message } => {
-                ctx.reply(req, &Reply::BroadcastOk);
                 self.replica.count_broadcast();
-                let new = self.replica.accept(message, None).is_new();
+                let new = self.replica.accept(ctx, message, None)?.is_new();
+                ctx.reply(req, &Reply::BroadcastOk);
                 if new {
                     match (self.strategy, self.my_hub(ctx)) {
                         (Strategy::Random, _) => self.random_round(ctx),
@@ -397,9 +398,7 @@ impl Handler for Tuning {
                 if self.hub.as_deref() == Some(req.src.as_str()) {
                     self.hub_unresponsive = false;
                 }
-                let receipt = self
-                    .replica
-                    .on_batch(&req.src, req.msg_id, batch, ctx.now());
+                let receipt = self.replica.on_batch(ctx, &req.src, req.msg_id, batch);
                 // A hub link back after a silence (a healed partition), or
                 // a batch of ours overtaken by a later one: what was lost
                 // goes now, not at the next tick, and so do the acks owed
