@@ -19,13 +19,17 @@
 //!   acknowledged value (reported per node), and no final read may hold a
 //!   value nobody broadcast.
 //! - Delivery latency, the truth: from the `broadcast` request to the
-//!   moment the last node held the value (seen after every simulator step;
-//!   with real processes, sampled by the clients' reads and the runner's
-//!   probe reads, `--probe-ms`).
+//!   moment the last node held the value for the first time (seen after
+//!   every simulator step; with real processes, sampled by the clients'
+//!   reads and the runner's probe reads, `--probe-ms`). A later kill that
+//!   takes it from a node does not undo that delivery: what the spreading
+//!   cost is one figure, what a crash cost is the next.
 //! - Convergence after last heal (runs with a nemesis): from the final heal
-//!   until every node held every value acknowledged by then, by the same
-//!   observation; 0 when they all held them at the heal. (Values broadcast
-//!   after the heal are ordinary deliveries, measured above.)
+//!   or restart until every node held every value acknowledged by then,
+//!   by the same observation, counting a restarted node only by what it
+//!   shows after its restart; 0 when they all held them at the heal.
+//!   (Values broadcast after the heal are ordinary deliveries, measured
+//!   above.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -101,13 +105,24 @@ pub struct SetLab<const G: bool> {
     seen_len: Vec<usize>,
     /// Values seen through probe reads, per node (real processes only).
     probed: Vec<HashSet<u64>>,
-    /// Indexed by value (the lab's values are 1, 2, 3, …): how many nodes
-    /// hold it, and when the last one got it. Empty until something is
-    /// observed.
-    reached: Vec<(usize, Option<Duration>)>,
+    /// Indexed by value (the lab's values are 1, 2, 3, …). Empty until
+    /// something is observed.
+    reached: Vec<Reach>,
     /// The values counted in `reached` for each node, to take back when
     /// the node is restarted with its memory wiped.
     counted: Vec<Vec<u32>>,
+}
+
+/// How far one value got.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reach {
+    /// How many nodes hold it now.
+    holders: usize,
+    /// When the last node first got it: its delivery.
+    first_everywhere: Option<Duration>,
+    /// Since when every node holds it (`None` while some node lacks it,
+    /// a restarted node's lack included).
+    everywhere_since: Option<Duration>,
 }
 
 /// Maelstrom's `broadcast`.
@@ -127,12 +142,13 @@ impl<const G: bool> SetLab<G> {
         self.counted[node].push(v as u32);
         let v = v as usize;
         if v >= self.reached.len() {
-            self.reached.resize(v + 1, (0, None));
+            self.reached.resize(v + 1, Reach::default());
         }
         let entry = &mut self.reached[v];
-        entry.0 += 1;
-        if entry.0 == self.nodes {
-            entry.1 = Some(now);
+        entry.holders += 1;
+        if entry.holders == self.nodes {
+            entry.first_everywhere.get_or_insert(now);
+            entry.everywhere_since = Some(now);
         }
     }
 }
@@ -198,8 +214,8 @@ impl<const G: bool> Lab for SetLab<G> {
     fn restarted(&mut self, node: usize) {
         for v in std::mem::take(&mut self.counted[node]) {
             let entry = &mut self.reached[v as usize];
-            entry.0 -= 1;
-            entry.1 = None;
+            entry.holders -= 1;
+            entry.everywhere_since = None;
         }
         self.seen_len[node] = 0;
         self.probed[node].clear();
@@ -373,7 +389,11 @@ impl<const G: bool> Lab for SetLab<G> {
         let mut undelivered = 0;
         let mut delivered_at = Vec::new();
         for (v, op) in &acked {
-            match self.reached.get(*v as usize).and_then(|(_, at)| *at) {
+            match self
+                .reached
+                .get(*v as usize)
+                .and_then(|r| r.first_everywhere)
+            {
                 Some(at) => {
                     delivery.push(millis(at.saturating_sub(op.invoke)));
                     delivered_at.push(at);
@@ -394,7 +414,11 @@ impl<const G: bool> Lab for SetLab<G> {
             let reached_at = acked
                 .iter()
                 .filter(|(_, op)| op.complete <= healed)
-                .map(|(v, _)| self.reached.get(*v as usize).and_then(|(_, at)| *at))
+                .map(|(v, _)| {
+                    self.reached
+                        .get(*v as usize)
+                        .and_then(|r| r.everywhere_since)
+                })
                 .try_fold(healed, |latest, at| Some(latest.max(at?)));
             if let Some(all_at) = reached_at {
                 verdict.metric("convergence after last heal", millis(all_at - healed), "ms");
@@ -516,6 +540,26 @@ mod tests {
                 "{args:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_restart_delays_convergence_but_not_the_first_delivery() {
+        let setup = LabSetup {
+            node_ids: vec!["n0".into(), "n1".into()],
+        };
+        let mut lab = BroadcastLab::new(&parse(&[]).unwrap(), &setup);
+        lab.next_value = 1;
+        let held = [json!(1)];
+        let at = Duration::from_millis;
+        lab.observe(at(10), 0, Some(View::Values(&held)));
+        lab.observe(at(20), 1, Some(View::Values(&held)));
+        // n1 is killed and shows the value again (recovered) at 500 ms.
+        lab.restarted(1);
+        assert_eq!(lab.reached[1].everywhere_since, None);
+        lab.observe(at(500), 1, Some(View::Values(&held)));
+        assert_eq!(lab.reached[1].first_everywhere, Some(at(20)));
+        assert_eq!(lab.reached[1].everywhere_since, Some(at(500)));
+        assert_eq!(lab.reached[1].holders, 2);
     }
 
     #[test]
