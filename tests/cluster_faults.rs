@@ -337,8 +337,9 @@ fn kills_restart_our_broadcast_nodes_and_the_books_balance() {
         ],
         &dir,
     );
-    // Our broadcast nodes keep nothing on disk: a kill may lose values
-    // (INVALID), but the run goes to its end.
+    // Our broadcast nodes keep their values on disk and should lose none;
+    // this test is about the books, so any verdict will do, but the run
+    // must go to its end.
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
     let report = report_json(&dir);
     assert_eq!(runner_failures(&report), Vec::<&str>::new(), "{report}");
@@ -518,4 +519,53 @@ fn our_durable_nodes_lose_nothing_across_real_kills_and_pauses() {
         // The state a killed node recovered was on its disk.
         assert!(dir.join("data/n0/starts").is_file(), "{what}");
     }
+}
+
+/// A service's reply that a kill took is journaled as lost to the crash,
+/// not as delivered: the journal's crash losses are the report's.
+#[test]
+fn service_replies_lost_to_kills_are_journaled_so() {
+    let mut service_replies_lost = 0;
+    for seed in ["1", "2"] {
+        let dir = results_dir(&format!("sim-service-kill-{seed}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_maelstrom-node"))
+            .args(["sim", "--workload", "counter", "--node", "seq-kv-counter"])
+            .args(["--nodes", "3", "--rate", "100", "--time-limit", "10"])
+            .args([
+                "--latency",
+                "20",
+                "--nemesis",
+                "kill",
+                "--nemesis-interval",
+                "1",
+            ])
+            .args(["--seed", seed, "--json", "--results"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let journal = std::fs::read_to_string(dir.join("messages.jsonl")).unwrap();
+        let records: Vec<Value> = journal
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|m: &Value| m["client"] == false)
+            .collect();
+        let crashed = |m: &&Value| {
+            m["dropped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["reason"] == "crash")
+                .count() as u64
+        };
+        let all: u64 = records.iter().map(|m| crashed(&m)).sum();
+        assert_eq!(all, report["net"]["dropped_by_crash"], "seed {seed}");
+        service_replies_lost += records
+            .iter()
+            .filter(|m| m["src"] == "seq-kv")
+            .map(|m| crashed(&m))
+            .sum::<u64>();
+    }
+    assert!(service_replies_lost > 0, "no service reply met a kill");
 }

@@ -294,8 +294,9 @@ enum Event {
         incarnation: u32,
         line: Box<[u8]>,
     },
-    /// A service's reply on its way to node `to`.
+    /// Service reply `id` on its way to node `to`.
     ServiceReply {
+        id: u64,
         to: usize,
         incarnation: u32,
         line: Box<[u8]>,
@@ -707,15 +708,16 @@ impl Cluster {
                     self.hand_over(to, line, observe);
                 }
                 Event::ServiceReply {
+                    id,
                     to,
                     incarnation,
                     line,
                 } => {
                     if !self.reachable(to, incarnation) {
-                        self.network.service_reply_lost_to_crash();
+                        self.network.service_reply_lost_to_crash(id, at);
                         continue;
                     }
-                    self.network.service_reply_delivered(to);
+                    self.network.service_reply_delivered(id, to, at);
                     self.hand_over(to, line, observe);
                 }
                 Event::Held {
@@ -810,12 +812,13 @@ impl Cluster {
         let reply = crate::services::exchange(
             services, network, self.now, from, &node, service, kind, body, bytes,
         );
-        if let Some((line, due)) = reply {
+        if let Some((line, due, id)) = reply {
             let line = line.into();
             let incarnation = self.nodes[from].incarnation;
             self.push(
                 due,
                 Event::ServiceReply {
+                    id,
                     to: from,
                     incarnation,
                     line,

@@ -684,10 +684,18 @@ impl Network {
         self.journal_settle(id, at, Some(DropReason::Crash));
     }
 
-    /// A service's reply due at a node that was killed since the request
+    /// Service reply `id` due at a node that was killed since the request
     /// (or waiting for its stdin at the kill).
-    pub fn service_reply_lost_to_crash(&mut self) {
+    pub fn service_reply_lost_to_crash(&mut self, id: u64, at: Duration) {
         self.stats.dropped_by_crash += 1;
+        self.journal_settle(id, at, Some(DropReason::Crash));
+    }
+
+    /// Service reply `id`, due at `at`, that the runner cannot hand over
+    /// (the node's queue is full).
+    pub fn service_reply_overloaded(&mut self, id: u64, at: Duration) {
+        self.stats.dropped_by_overload += 1;
+        self.journal_settle(id, at, Some(DropReason::Overload));
     }
 
     /// A copy of message `id` that is due at `to` at `at` but that the
@@ -705,9 +713,10 @@ impl Network {
     /// node's request, else the service's reply), sent at `at` and due at
     /// `due`: server traffic, never partitioned, lost or duplicated. A
     /// request is delivered at once (the service handles it as it is
-    /// sent); a reply is delivered when the runner hands it over
-    /// ([`Network::service_reply_delivered`]). Journaled as delivered at
-    /// `due`.
+    /// sent), and journaled as delivered at `due`; a reply is settled when
+    /// the runner hands it over or loses it
+    /// ([`Network::service_reply_delivered`] and the like, with the id this
+    /// returns).
     #[allow(clippy::too_many_arguments)]
     pub fn service_message(
         &mut self,
@@ -718,7 +727,7 @@ impl Network {
         kind: &str,
         bytes: u64,
         due: Duration,
-    ) {
+    ) -> u64 {
         let id = self.new_id();
         self.stats.count_server_message(at, kind, bytes);
         self.stats.service_messages += 1;
@@ -733,7 +742,7 @@ impl Network {
             } else {
                 (service.to_string(), self.names[node].clone())
             };
-            let record = MessageRecord {
+            let mut record = MessageRecord {
                 id,
                 src,
                 dest,
@@ -741,17 +750,24 @@ impl Network {
                 bytes,
                 client: false,
                 sent: at,
-                delivered: vec![due],
+                delivered: Vec::new(),
                 dropped: Vec::new(),
             };
-            (journal.sink)(&record);
+            if to_service {
+                record.delivered.push(due);
+                (journal.sink)(&record);
+            } else {
+                journal.open.insert(id, (record, 1));
+            }
         }
+        id
     }
 
-    /// A service's reply reached node `to`.
-    pub fn service_reply_delivered(&mut self, to: usize) {
+    /// Service reply `id` reached node `to` at `at`.
+    pub fn service_reply_delivered(&mut self, id: u64, to: usize, at: Duration) {
         self.stats.delivered += 1;
         self.stats.per_node[to].received += 1;
+        self.journal_settle(id, at, None);
     }
 
     /// One link latency, drawn as a node-to-node message's is.

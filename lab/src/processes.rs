@@ -124,8 +124,8 @@ enum Output {
 enum Carried {
     /// A client's request (journaled when it is handed over).
     Client,
-    /// A service's reply (never partitioned).
-    Service,
+    /// Service reply `id` (never partitioned).
+    Service(u64),
     /// A copy of node-to-node message `id`.
     Message(u64),
 }
@@ -442,7 +442,7 @@ impl ProcessCluster {
             input.settled += 1;
             match carried {
                 Carried::Message(id) => self.network.delivered(id, node, at),
-                Carried::Service => self.network.service_reply_delivered(node),
+                Carried::Service(id) => self.network.service_reply_delivered(id, node, at),
                 // Journaled when it was handed over.
                 Carried::Client => {}
             }
@@ -453,7 +453,7 @@ impl ProcessCluster {
     fn lost_to_crash(&mut self, carried: Carried, at: Duration) {
         match carried {
             Carried::Message(id) => self.network.lost_to_crash(id, at),
-            Carried::Service => self.network.service_reply_lost_to_crash(),
+            Carried::Service(id) => self.network.service_reply_lost_to_crash(id, at),
             // Journaled as delivered when it was handed over; its operation
             // times out.
             Carried::Client => {}
@@ -682,19 +682,19 @@ impl ProcessCluster {
         let reply = crate::services::exchange(
             services, network, at, from, &node, service, kind, body, bytes,
         );
-        let Some((mut line, due)) = reply else {
+        let Some((mut line, due, id)) = reply else {
             return;
         };
         line.push(b'\n');
         let reply = Delivery {
-            carried: Carried::Service,
+            carried: Carried::Service(id),
             from,
             to: from,
             incarnation: self.incarnations[from],
             line,
         };
         if !self.hold(due, reply) {
-            self.network.stats_mut().dropped_by_overload += 1;
+            self.network.service_reply_overloaded(id, due);
         }
     }
 

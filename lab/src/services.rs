@@ -489,7 +489,8 @@ impl Services {
 /// `bytes` on the wire) at `at`: the service handles it as it is sent, and
 /// both messages are counted and journaled on `network`, each delayed by
 /// one latency sample. Returns the reply line for the runner to deliver
-/// to `from`, and when it is due; `None` when there is nothing to answer.
+/// to `from`, when it is due, and its journal id (to settle it with);
+/// `None` when there is nothing to answer.
 #[allow(clippy::too_many_arguments)]
 pub fn exchange(
     services: &mut Services,
@@ -501,7 +502,7 @@ pub fn exchange(
     kind: &str,
     body: &str,
     bytes: u64,
-) -> Option<(Vec<u8>, std::time::Duration)> {
+) -> Option<(Vec<u8>, std::time::Duration, u64)> {
     let there = network.sample_latency();
     network.service_message(at, from, service, true, kind, bytes, at + there);
     let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
@@ -512,8 +513,8 @@ pub fn exchange(
         .to_string()
         .into_bytes();
     let reply_bytes = line.len() as u64 + 1;
-    network.service_message(at, from, service, false, &reply_kind, reply_bytes, due);
-    Some((line, due))
+    let id = network.service_message(at, from, service, false, &reply_kind, reply_bytes, due);
+    Some((line, due, id))
 }
 
 #[cfg(test)]
