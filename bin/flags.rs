@@ -211,9 +211,9 @@ pub struct RunFlags {
     /// Seconds before an operation without a reply counts as indeterminate.
     #[arg(long, default_value_t = 5.0)]
     pub op_timeout: f64,
-    /// Faults to inject, comma-separated: `partition`, `kill`, `pause`
-    /// (`--nemesis partition,kill,pause`); each starts and stops on its
-    /// own schedule.
+    /// Faults to inject, comma-separated: `partition`, `kill`, `pause`,
+    /// `clock` (`--nemesis partition,kill,pause,clock`); each starts and
+    /// stops on its own schedule.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub nemesis: Vec<Nemesis>,
     /// Mean seconds between the nemesis starting and stopping a fault.

@@ -76,7 +76,7 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
                 return Err(format!(
                     "`{other}` is a flag of Maelstrom's test this lab does not have yet \
                      (it has -w, --bin, --node-count, --time-limit, --rate, --latency, \
-                     --latency-dist, --nemesis (partition,kill,pause), --nemesis-interval, \
+                     --latency-dist, --nemesis (partition,kill,pause,clock), --nemesis-interval, \
                      --topology, --concurrency, --availability, --log-stderr, and its own --sim, \
                      --node, --seed)"
                 ));
@@ -317,11 +317,11 @@ mod tests {
         assert!(e.contains("`--test-count`"), "{e}");
         let e = translate("mn", &args("-w echo")).err().unwrap();
         assert!(e.contains("--bin"), "{e}");
-        let e = translate("mn", &args("-w echo --bin x --nemesis kill,clock"))
+        let e = translate("mn", &args("-w echo --bin x --nemesis kill,bitflip"))
             .err()
             .unwrap();
         assert!(
-            e.contains("`clock`") && e.contains("partition, kill, pause"),
+            e.contains("`bitflip`") && e.contains("partition, kill, pause, clock"),
             "{e}"
         );
         let e = translate("mn", &args("-w echo --bin x --topology ring"))
@@ -334,8 +334,8 @@ mod tests {
     }
 
     #[test]
-    fn kill_and_pause_pass_through_alone_or_with_partition() {
-        for faults in ["kill", "pause", "kill,pause,partition"] {
+    fn kill_pause_and_clock_pass_through_alone_or_with_partition() {
+        for faults in ["kill", "pause", "clock", "kill,pause,partition,clock"] {
             let t = translate(
                 "mn",
                 &args(&format!("-w echo --bin ./e --nemesis {faults}")),

@@ -14,6 +14,8 @@
 //!   share.
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
+//! - [`clock_offset`]: the wall-clock offset a runner imposes on a node
+//!   process (the clock nemesis).
 //! - [`testing`]: helpers for tests that drive a node by hand.
 //!
 //! One event loop owns a node: input lines, timer ticks, RPC replies and RPC
@@ -21,6 +23,7 @@
 //! self`. A node never touches a clock, an unseeded RNG or stdout itself, so
 //! the same handler runs unchanged under a deterministic simulator.
 
+pub mod clock_offset;
 pub mod error;
 pub mod gossip;
 pub mod log;

@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::clock_offset::OffsetFile;
 use crate::log::Level;
 use crate::node::{Now, Process};
 
@@ -69,8 +70,8 @@ pub fn run_with(
     let reader = std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || LineReader::new(tx, max_line_bytes).run(input))?;
-    let clock = Clock::new();
-    let result = event_loop(node, &rx, &mut output, &clock);
+    let mut clock = Clock::new();
+    let result = event_loop(node, &rx, &mut output, &mut clock);
     let flushed = write_out(node, &mut output).and_then(|()| output.flush());
     // At the end of input the reader has finished, or is about to: wait for
     // it, so that no thread outlives the run (the fuzzer found one still
@@ -87,7 +88,7 @@ fn event_loop(
     node: &mut dyn Process,
     rx: &Receiver<Input>,
     output: &mut impl Write,
-    clock: &Clock,
+    clock: &mut Clock,
 ) -> io::Result<()> {
     loop {
         if node
@@ -156,24 +157,33 @@ fn write_out(node: &mut dyn Process, output: &mut impl Write) -> io::Result<()> 
     Ok(())
 }
 
+/// The node's clocks: monotonic since the start, and the wall clock plus
+/// the offset a runner imposes, if it names an offset file
+/// ([`crate::clock_offset`]).
 struct Clock {
     start: Instant,
+    offset: Option<OffsetFile>,
 }
 
 impl Clock {
     fn new() -> Self {
         Clock {
             start: Instant::now(),
+            offset: OffsetFile::from_env(),
         }
     }
 
-    fn now(&self) -> Now {
-        let unix_micros = SystemTime::now()
+    fn now(&mut self) -> Now {
+        let monotonic = Instant::now();
+        let mut unix_micros = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
+        if let Some(offset) = &mut self.offset {
+            unix_micros = unix_micros.saturating_add_signed(offset.offset_micros(monotonic));
+        }
         Now {
-            elapsed: self.start.elapsed(),
+            elapsed: monotonic.saturating_duration_since(self.start),
             unix_micros,
         }
     }

@@ -117,6 +117,11 @@ impl Campaign<'_> {
                     &mut |now, end| progress.at(now, end, say),
                 )?;
                 say(&format!("results in {}", dir.display()));
+                // What the runner could not do (skew a foreign node's
+                // clock without libfaketime), in so many words.
+                for note in &report.notes {
+                    say(&format!("note: {note}"));
+                }
                 report
             }
         };

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::clock::ClockSkew;
 use crate::network::{
     Fate, JournalFile, JournalSummary, NetConfig, NetStats, Network, Partition, SharedJournal,
     TimedQueue, journal_sink,
@@ -64,6 +65,15 @@ pub trait Backend {
     /// waits, until [`Backend::resume`].
     fn pause(&mut self, node: usize);
     fn resume(&mut self, node: usize);
+    /// Sets how far `node`'s wall clock is off from now on (the clock
+    /// nemesis); its monotonic clock and timers are untouched. The clock is
+    /// the machine's: it stays skewed across kills and restarts.
+    fn set_clock(&mut self, node: usize, skew: ClockSkew);
+    /// What the backend could not do as asked, for the report's notes
+    /// (e.g. skew the clock of a node it cannot reach into).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     fn stats(&self) -> &NetStats;
     /// Protocol problems seen (unknown destinations, lines that are not
     /// messages, nodes that exited).
@@ -153,6 +163,12 @@ impl<B: Backend + ?Sized> Backend for &mut B {
     fn resume(&mut self, node: usize) {
         (**self).resume(node)
     }
+    fn set_clock(&mut self, node: usize, skew: ClockSkew) {
+        (**self).set_clock(node, skew)
+    }
+    fn notes(&self) -> Vec<String> {
+        (**self).notes()
+    }
     fn stats(&self) -> &NetStats {
         (**self).stats()
     }
@@ -231,6 +247,9 @@ impl Backend for Cluster {
     }
     fn resume(&mut self, node: usize) {
         Cluster::resume(self, node)
+    }
+    fn set_clock(&mut self, node: usize, skew: ClockSkew) {
+        Cluster::set_clock(self, node, skew)
     }
     fn stats(&self) -> &NetStats {
         Cluster::stats(self)
@@ -334,6 +353,9 @@ struct SimNode {
     carried_panics: u64,
     /// Its disk, which outlives its incarnations; a kill crashes it.
     disk: maelstrom_framework::storage::SimDisk,
+    /// How far its wall clock is off (the clock nemesis); it outlives
+    /// incarnations, as a machine's clock does.
+    clock: ClockSkew,
 }
 
 /// How a simulated cluster rebuilds a killed node: the factory, and each
@@ -451,6 +473,7 @@ impl Cluster {
                     held: Vec::new(),
                     carried_panics: 0,
                     disk,
+                    clock: ClockSkew::OnTime,
                 }
             })
             .collect();
@@ -551,6 +574,13 @@ impl Cluster {
         self.schedule_wake(node);
     }
 
+    /// Skews `node`'s wall clock from now on ([`Backend::set_clock`]): the
+    /// offset, a function of virtual time, is added to the `unix_micros`
+    /// the node sees at each step; its `elapsed` and timers are untouched.
+    pub fn set_clock(&mut self, node: usize, skew: ClockSkew) {
+        self.nodes[node].clock = skew;
+    }
+
     pub fn now(&self) -> Duration {
         self.now
     }
@@ -636,10 +666,14 @@ impl Cluster {
         self.network.is_partitioned()
     }
 
-    fn now_for_nodes(&self) -> Now {
+    /// The time `node` sees now: virtual time, and the virtual wall clock
+    /// off by the node's skew.
+    fn now_for_node(&self, node: usize) -> Now {
+        let unix_micros = UNIX_BASE_MICROS + self.now.as_micros() as u64;
+        let offset = self.nodes[node].clock.offset_at(self.now);
         Now {
             elapsed: self.now,
-            unix_micros: UNIX_BASE_MICROS + self.now.as_micros() as u64,
+            unix_micros: crate::clock::skewed(unix_micros, offset),
         }
     }
 
@@ -742,7 +776,7 @@ impl Cluster {
                         .next_deadline()
                         .is_some_and(|d| d <= self.now);
                     if due {
-                        let now = self.now_for_nodes();
+                        let now = self.now_for_node(node);
                         self.nodes[node].process.on_wake(now);
                         self.after_step(node, observe);
                     } else {
@@ -772,7 +806,7 @@ impl Cluster {
             self.nodes[node].held.push(line);
             return;
         }
-        let now = self.now_for_nodes();
+        let now = self.now_for_node(node);
         self.nodes[node].process.on_line(now, &line);
         self.after_step(node, observe);
     }

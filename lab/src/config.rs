@@ -26,6 +26,10 @@ pub enum Nemesis {
     /// Pause nodes (SIGSTOP), later resume them (SIGCONT): a paused node
     /// handles nothing while messages queue for it (Maelstrom's `pause`).
     Pause,
+    /// Skew nodes' wall clocks (Jepsen's clock nemesis): bump them by an
+    /// offset each, or strobe them between an offset and none, later
+    /// reset them. Only `unix_micros` moves; timers keep time.
+    Clock,
 }
 
 impl Nemesis {
@@ -34,11 +38,12 @@ impl Nemesis {
             Nemesis::Partition => "partition",
             Nemesis::Kill => "kill",
             Nemesis::Pause => "pause",
+            Nemesis::Clock => "clock",
         }
     }
 }
 
-/// The faults of a run (`--nemesis partition,kill,pause`), each once, in
+/// The faults of a run (`--nemesis partition,kill,pause,clock`), each once, in
 /// [`Nemesis`] order. Serialized as the flag's text (`"partition,kill"`),
 /// or null for none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

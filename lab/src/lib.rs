@@ -10,13 +10,15 @@
 //! give a byte-identical report; a failing seed replays exactly.
 //!
 //! - [`cluster`]: the engine — nodes, event queue, routing, `partition` / `heal`.
+//! - [`clock`]: what the clock nemesis makes of a node's wall clock.
 //! - [`network`]: latency distributions, loss, duplication, partition patterns.
 //! - [`services`]: Maelstrom's `lin-kv`, `seq-kv`, `lww-kv` and `lin-tso`,
 //!   which both runners serve.
 //! - [`lab`]: what a workload brings: its clients' operations and its checker.
 //! - [`run`]: one Maelstrom-style test (clients, nemesis, heal, settle,
 //!   final reads, check) — the `sim` command.
-//! - [`processes`]: the same tests on real node processes in real time.
+//! - [`processes`]: the same tests on real node processes in real time;
+//!   [`node_clocks`]: how it skews their wall clocks.
 //! - [`plots`]: charts of a run as one self-contained HTML page.
 //! - [`report`]: the table, the JSON document, distributions over seeds.
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
@@ -28,6 +30,7 @@
 //! - [`testing`]: helpers for tests on a simulated cluster.
 
 pub mod campaign;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod figure;
@@ -35,6 +38,7 @@ pub mod golden;
 pub mod lab;
 pub mod nemesis;
 pub mod network;
+pub mod node_clocks;
 pub mod plots;
 pub mod process_group;
 pub mod processes;
@@ -151,7 +155,19 @@ pub fn run_processes(
             command
         })
         .collect();
-    let cluster = processes::ProcessCluster::start(
+    // Offset files for the clock nemesis, only in a run that has it.
+    let clocks = if cfg.nemesis.has(Nemesis::Clock) {
+        let ours = matches!(program, NodeProgram::Ours(_));
+        let hook = node_clocks::ClockHook::for_node(ours);
+        Some(node_clocks::NodeClocks::new(
+            hook,
+            &dir.join("clock"),
+            &node_ids,
+        )?)
+    } else {
+        None
+    };
+    let cluster = processes::ProcessCluster::start_with_clocks(
         commands,
         node_ids.clone(),
         cfg.net(),
@@ -160,6 +176,7 @@ pub fn run_processes(
         // long as an operation may take: past that it is stuck.
         Duration::from_secs_f64(cfg.op_timeout),
         Some(dir),
+        clocks,
     )?;
     let lab = lab(&LabSetup { node_ids });
     let report = run::run_with_progress(workload, cluster, lab, cfg, progress);

@@ -11,21 +11,39 @@
 //!   Jepsen's), killed, and later restarted; the driver sends them `init`
 //!   again.
 //! - `pause`: nodes picked the same way, paused, and later resumed.
+//! - `clock`: nodes picked the same way get their wall clocks skewed
+//!   (Jepsen's clock nemesis, `jepsen.nemesis.time`), later reset to the
+//!   true time. Half the time a bump: each node's clock jumps by its own
+//!   offset, forward or back, of 2^(2..13) ms, log-uniform (4 ms to 8.2 s;
+//!   Jepsen bumps up to 2^18 ms, 262 s, longer than our runs of 10–60 s).
+//!   Otherwise a strobe: each node's clock flips between an offset ahead
+//!   of the same range and none, every period of 2^(3..10) ms (8 ms to
+//!   1 s; Jepsen's is 1 ms to 1 s, but a real runner cannot flip a file
+//!   every millisecond on time), until the reset. Only the wall clock
+//!   (`ctx.unix_micros()`) moves; timers keep time ([`crate::clock`]).
 //!
-//! Kills and pauses draw from a random stream of their own, so a run
-//! without them draws exactly what it drew before they existed. (With
-//! them, clients wait on killed and paused nodes, and the driver's later
-//! draws, partitions included, follow a different course.)
+//! Kills and pauses draw from a random stream of their own, and clock
+//! faults from another, so a run without them draws exactly what it drew
+//! before they existed. (With kills or pauses, clients wait on killed and
+//! paused nodes, and the driver's later draws, partitions included, follow
+//! a different course; clock faults move the driver's steps too.)
 
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::clock::ClockSkew;
 use crate::cluster::Backend;
 use crate::config::{Nemesis, SimConfig, sub_seed};
 use crate::network::{Partition, PartitionPattern};
-use crate::report::{FaultAction, FaultEvent};
+use crate::report::{ClockChange, FaultAction, FaultEvent};
+
+/// A clock offset's size, as a power of two of milliseconds (see above).
+const SKEW_LOG2_MS: std::ops::Range<f64> = 2.0..13.0;
+
+/// A strobe's period, as a power of two of milliseconds.
+const STROBE_PERIOD_LOG2_MS: std::ops::Range<f64> = 3.0..10.0;
 
 /// How many nodes a kill or a pause hits (Jepsen's node targets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +78,26 @@ impl Target {
         }
         .min(n)
     }
+
+    /// A random target and the nodes of `n` it hits, in order.
+    fn pick(rng: &mut StdRng, n: usize) -> (Target, Vec<usize>) {
+        let target = Target::ALL[rng.random_range(0..Target::ALL.len())];
+        let mut hit: Vec<usize> = rand::seq::index::sample(rng, n, target.size(n)).into_vec();
+        hit.sort_unstable();
+        (target, hit)
+    }
+}
+
+/// Whole milliseconds, 2^x for x uniform in `log2` (at least 1).
+fn log_uniform_ms(rng: &mut StdRng, log2: std::ops::Range<f64>) -> u64 {
+    (rng.random_range(log2).exp2().round() as u64).max(1)
 }
 
 /// One fault kind's schedule, and what it holds now.
 struct Schedule {
     kind: Nemesis,
     next: Duration,
-    /// The nodes it has killed or paused (kill, pause), if on.
+    /// The nodes it has killed, paused or skewed, if on.
     hit: Vec<usize>,
 }
 
@@ -78,6 +109,8 @@ pub struct FaultSchedule {
     partition_pattern: Option<PartitionPattern>,
     /// Kills' and pauses' random stream.
     rng: StdRng,
+    /// Clock faults' random stream.
+    clock_rng: StdRng,
     events: Vec<FaultEvent>,
 }
 
@@ -100,6 +133,7 @@ impl FaultSchedule {
             nodes: cfg.nodes,
             partition_pattern: cfg.partition_pattern,
             rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 3)),
+            clock_rng: StdRng::seed_from_u64(sub_seed(cfg.seed, 4)),
             events: Vec::new(),
         }
     }
@@ -117,6 +151,7 @@ impl FaultSchedule {
         let rng = match kind {
             Nemesis::Partition => driver_rng,
             Nemesis::Kill | Nemesis::Pause => &mut self.rng,
+            Nemesis::Clock => &mut self.clock_rng,
         };
         Duration::from_secs_f64(rng.random_range(0.5 * mean..1.5 * mean))
     }
@@ -141,6 +176,7 @@ impl FaultSchedule {
                 Nemesis::Kill | Nemesis::Pause => {
                     restarted.extend(self.flip_nodes(i, cluster));
                 }
+                Nemesis::Clock => self.flip_clocks(i, cluster),
             }
             let gap = self.gap(kind, driver_rng);
             self.schedules[i].next = cluster.now() + gap;
@@ -172,10 +208,7 @@ impl FaultSchedule {
         if !self.schedules[i].hit.is_empty() {
             return self.end(i, cluster);
         }
-        let target = Target::ALL[self.rng.random_range(0..Target::ALL.len())];
-        let mut hit: Vec<usize> =
-            rand::seq::index::sample(&mut self.rng, self.nodes, target.size(self.nodes)).into_vec();
-        hit.sort_unstable();
+        let (target, hit) = Target::pick(&mut self.rng, self.nodes);
         let kill = kind == Nemesis::Kill;
         for &node in &hit {
             if kill {
@@ -201,25 +234,83 @@ impl FaultSchedule {
         Vec::new()
     }
 
-    /// Ends schedule `i`'s fault, if on: restarts or resumes its nodes.
-    /// Returns the nodes restarted.
+    /// Skews the clocks of nodes (schedule `i`): a bump or a strobe, each
+    /// node its own offset; or resets the ones it skewed.
+    fn flip_clocks<B: Backend>(&mut self, i: usize, cluster: &mut B) {
+        if !self.schedules[i].hit.is_empty() {
+            self.end(i, cluster);
+            return;
+        }
+        let now = cluster.now();
+        let rng = &mut self.clock_rng;
+        let (target, hit) = Target::pick(rng, self.nodes);
+        let strobe = rng.random_bool(0.5);
+        let names = cluster.node_ids();
+        let mut changes = Vec::with_capacity(hit.len());
+        for &node in &hit {
+            let size_ms = log_uniform_ms(rng, SKEW_LOG2_MS) as i64;
+            let (skew, offset_ms, period_ms) = if strobe {
+                let period_ms = log_uniform_ms(rng, STROBE_PERIOD_LOG2_MS);
+                let skew = ClockSkew::Strobe {
+                    micros: size_ms * 1000,
+                    period: Duration::from_millis(period_ms),
+                    since: now,
+                };
+                (skew, size_ms, Some(period_ms))
+            } else {
+                let offset_ms = if rng.random_bool(0.5) {
+                    size_ms
+                } else {
+                    -size_ms
+                };
+                let skew = ClockSkew::Offset {
+                    micros: offset_ms * 1000,
+                };
+                (skew, offset_ms, None)
+            };
+            cluster.set_clock(node, skew);
+            changes.push(ClockChange {
+                node: names[node].clone(),
+                offset_ms,
+                period_ms,
+            });
+        }
+        let action = if strobe {
+            FaultAction::ClockStrobe
+        } else {
+            FaultAction::ClockBump
+        };
+        self.events.push(FaultEvent::clocks(
+            now,
+            action,
+            target.name(),
+            &hit,
+            &names,
+            changes,
+        ));
+        self.schedules[i].hit = hit;
+    }
+
+    /// Ends schedule `i`'s fault, if on: restarts, resumes or resets its
+    /// nodes. Returns the nodes restarted.
     fn end<B: Backend>(&mut self, i: usize, cluster: &mut B) -> Vec<usize> {
         let hit = std::mem::take(&mut self.schedules[i].hit);
         if hit.is_empty() {
             return hit;
         }
-        let kill = self.schedules[i].kind == Nemesis::Kill;
+        let kind = self.schedules[i].kind;
         for &node in &hit {
-            if kill {
-                cluster.restart(node)
-            } else {
-                cluster.resume(node)
+            match kind {
+                Nemesis::Kill => cluster.restart(node),
+                Nemesis::Pause => cluster.resume(node),
+                Nemesis::Clock => cluster.set_clock(node, ClockSkew::OnTime),
+                Nemesis::Partition => {}
             }
         }
-        let action = if kill {
-            FaultAction::Restart
-        } else {
-            FaultAction::Resume
+        let action = match kind {
+            Nemesis::Kill => FaultAction::Restart,
+            Nemesis::Clock => FaultAction::ClockReset,
+            _ => FaultAction::Resume,
         };
         let names = cluster.node_ids();
         self.events.push(FaultEvent::on_nodes(
@@ -229,10 +320,15 @@ impl FaultSchedule {
             &hit,
             &names,
         ));
-        if kill { hit } else { Vec::new() }
+        if kind == Nemesis::Kill {
+            hit
+        } else {
+            Vec::new()
+        }
     }
 
-    /// Ends every fault (the final heal, restarts and resumes) and stops
+    /// Ends every fault (the final heal, restarts, resumes and clock
+    /// resets) and stops
     /// the schedules. Returns the nodes restarted.
     pub fn end_all<B: Backend>(&mut self, cluster: &mut B) -> Vec<usize> {
         if cluster.is_partitioned() {
@@ -255,7 +351,8 @@ impl FaultSchedule {
             .flat_map(|s| s.hit.iter().copied())
     }
 
-    /// When the last fault ended (a heal, restart or resume), if any did.
+    /// When the last fault ended (a heal, restart, resume or clock reset),
+    /// if any did.
     pub fn last_recovery(&self) -> Option<Duration> {
         self.events
             .iter()

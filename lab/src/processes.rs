@@ -27,6 +27,10 @@
 //! has written it into the node's pipe; one still in the input queue at
 //! the kill is lost with the process.
 //!
+//! The clock nemesis skews a node's wall clock through an offset file that
+//! the node's runtime, or libfaketime for a foreign node, reads
+//! ([`crate::node_clocks`]).
+//!
 //! Each child runs in its own process group, killed (with anything it
 //! started) when the cluster is dropped, whatever the reason: end of run,
 //! error, panic, Ctrl-C or SIGTERM through [`INTERRUPTED`].
@@ -44,6 +48,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::clock::ClockSkew;
 use crate::cluster::{Backend, ClientDelivery, NodeDelivery, Observer};
 use crate::lab::{Metric, quantile};
 use crate::network::NetStats;
@@ -51,6 +56,7 @@ use crate::network::{
     DropReason, Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal,
     TimedQueue, journal_sink,
 };
+use crate::node_clocks::NodeClocks;
 use crate::process_group;
 use maelstrom_framework::protocol::{self, NodeId};
 
@@ -209,6 +215,10 @@ pub struct ProcessCluster {
     events: u64,
     logs: Option<PathBuf>,
     stderr_threads: Vec<Option<JoinHandle<()>>>,
+    /// The nodes' clocks, in a run with clock faults.
+    clocks: Option<NodeClocks>,
+    /// What the cluster could not do as asked, for the report.
+    notes: Vec<String>,
     /// Killed first when the cluster is dropped (see its `Drop`).
     children: Children,
 }
@@ -258,6 +268,20 @@ impl ProcessCluster {
         stall_limit: Duration,
         logs: Option<&Path>,
     ) -> std::io::Result<ProcessCluster> {
+        Self::start_with_clocks(commands, node_ids, net, seed, stall_limit, logs, None)
+    }
+
+    /// [`ProcessCluster::start`], with `clocks` (a run with clock faults)
+    /// handing each node process its offset file.
+    pub fn start_with_clocks(
+        commands: Vec<Vec<String>>,
+        node_ids: Vec<NodeId>,
+        net: NetConfig,
+        seed: u64,
+        stall_limit: Duration,
+        logs: Option<&Path>,
+        clocks: Option<NodeClocks>,
+    ) -> std::io::Result<ProcessCluster> {
         assert_eq!(commands.len(), node_ids.len(), "one command per node");
         let n = node_ids.len();
         let (from_nodes, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
@@ -301,6 +325,8 @@ impl ProcessCluster {
             events: 0,
             logs: logs.map(Path::to_path_buf),
             stderr_threads: Vec::new(),
+            clocks,
+            notes: Vec::new(),
             children: Children(Vec::new()),
         };
         for node in 0..n {
@@ -336,6 +362,9 @@ impl ProcessCluster {
         // runner, which reports the interruption and kills the groups;
         // nodes do not die first and look like crashes.
         process_group::own_group(&mut cmd);
+        if let Some(clocks) = &self.clocks {
+            cmd.envs(clocks.env(node));
+        }
         let mut child = cmd.spawn().map_err(|e| {
             let id = &self.node_ids[node];
             std::io::Error::other(format!("cannot start node {id} as `{program}`: {e}"))
@@ -773,6 +802,9 @@ impl Backend for ProcessCluster {
         if let Some(mut child) = self.children.0[node].take() {
             process_group::kill_group(&mut child);
             let _ = child.wait();
+            if let Some(clocks) = &self.clocks {
+                clocks.reaped(child.id());
+            }
         }
         self.status[node] = Status::Down;
         self.incarnations[node] += 1;
@@ -838,6 +870,26 @@ impl Backend for ProcessCluster {
         if !self.has_room(node) {
             self.note_full(node);
         }
+    }
+
+    fn set_clock(&mut self, node: usize, skew: ClockSkew) {
+        let now = self.now();
+        match &mut self.clocks {
+            Some(clocks) => clocks.set(node, skew, now),
+            None => {
+                let note = "clock faults could not be applied: this cluster was started \
+                            without offset files for its nodes"
+                    .to_string();
+                if !self.notes.contains(&note) {
+                    self.notes.push(note);
+                }
+            }
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let clocks = self.clocks.iter().flat_map(|c| c.notes());
+        clocks.chain(&self.notes).cloned().collect()
     }
 
     fn now(&self) -> Duration {
@@ -906,6 +958,10 @@ impl Backend for ProcessCluster {
             }
             self.deliver_due();
             self.check_stalls();
+            let now = self.now();
+            if let Some(clocks) = &mut self.clocks {
+                clocks.update(now);
+            }
             if INTERRUPTED.load(Ordering::Relaxed) && self.fatal.is_none() {
                 self.fatal = Some("interrupted".into());
             }
@@ -913,7 +969,11 @@ impl Backend for ProcessCluster {
             if now >= until || self.fatal.is_some() {
                 return;
             }
-            let next = self.queue.next_at().map_or(until, |due| due.min(until));
+            let mut next = self.queue.next_at().map_or(until, |due| due.min(until));
+            // A strobe's next edge, to write it on time.
+            if let Some(edge) = self.clocks.as_ref().and_then(|c| c.next_change(now)) {
+                next = next.min(edge);
+            }
             // Wake at least every 50 ms to notice Ctrl-C and stalls.
             let wait = next.saturating_sub(now).min(Duration::from_millis(50));
             // Never disconnected (the cluster keeps a sender for restarts):
@@ -1039,7 +1099,11 @@ impl Drop for ProcessCluster {
         self.closed.store(true, Ordering::Release);
         // Every process group killed, then each log made whole (with its
         // note of what it left out) before the runner can exit.
+        let pids: Vec<u32> = self.children.0.iter().flatten().map(Child::id).collect();
         drop(Children(std::mem::take(&mut self.children.0)));
+        if let Some(clocks) = &self.clocks {
+            pids.into_iter().for_each(|pid| clocks.reaped(pid));
+        }
         let deadline = Instant::now() + Duration::from_millis(500);
         for node in 0..self.stderr_threads.len() {
             self.finish_stderr_by(node, deadline);

@@ -27,6 +27,15 @@ pub enum FaultAction {
     Restart,
     Pause,
     Resume,
+    /// Nodes' wall clocks jump by an offset each (Jepsen's bump).
+    #[serde(rename = "clock-bump")]
+    ClockBump,
+    /// Nodes' wall clocks flip between an offset and none (Jepsen's strobe).
+    #[serde(rename = "clock-strobe")]
+    ClockStrobe,
+    /// The skewed clocks are on time again (Jepsen's reset).
+    #[serde(rename = "clock-reset")]
+    ClockReset,
 }
 
 impl FaultAction {
@@ -34,7 +43,10 @@ impl FaultAction {
     pub fn is_recovery(self) -> bool {
         matches!(
             self,
-            FaultAction::Heal | FaultAction::Restart | FaultAction::Resume
+            FaultAction::Heal
+                | FaultAction::Restart
+                | FaultAction::Resume
+                | FaultAction::ClockReset
         )
     }
 }
@@ -48,11 +60,36 @@ impl std::fmt::Display for FaultAction {
             FaultAction::Restart => "restart",
             FaultAction::Pause => "pause",
             FaultAction::Resume => "resume",
+            FaultAction::ClockBump => "clock-bump",
+            FaultAction::ClockStrobe => "clock-strobe",
+            FaultAction::ClockReset => "clock-reset",
         })
     }
 }
 
-/// A partition started or healed.
+/// What a clock bump or strobe did to one node's wall clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClockChange {
+    pub node: String,
+    /// A bump's offset; a strobe's, which it takes every other period.
+    pub offset_ms: i64,
+    /// A strobe's period: how long each of its two states lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_ms: Option<u64>,
+}
+
+impl std::fmt::Display for ClockChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:+} ms", self.node, self.offset_ms)?;
+        if let Some(period) = self.period_ms {
+            write!(f, " on and off every {period} ms")?;
+        }
+        Ok(())
+    }
+}
+
+/// A fault started or ended: a partition or heal, nodes killed, restarted,
+/// paused or resumed, clocks skewed or reset.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultEvent {
     #[serde(serialize_with = "secs")]
@@ -62,6 +99,9 @@ pub struct FaultEvent {
     pub pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<String>,
+    /// A clock bump's or strobe's offsets, node by node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<ClockChange>,
 }
 
 impl FaultEvent {
@@ -71,11 +111,12 @@ impl FaultEvent {
             action: FaultAction::Partition,
             pattern: Some(pattern.to_string()),
             groups: Some(p.description.clone()),
+            clocks: Vec::new(),
         }
     }
 
-    /// A kill, restart, pause or resume of `nodes` (indices into
-    /// `names`); a kill or pause names the target that chose them
+    /// A kill, restart, pause, resume or clock reset of `nodes` (indices
+    /// into `names`); a kill or pause names the target that chose them
     /// (`minority`).
     pub fn on_nodes(
         at: Duration,
@@ -90,6 +131,23 @@ impl FaultEvent {
             action,
             pattern: target.map(str::to_string),
             groups: Some(format!("[{}]", names.join(" "))),
+            clocks: Vec::new(),
+        }
+    }
+
+    /// A clock bump or strobe of `nodes`, chosen by `target`, with what it
+    /// did to each node's clock.
+    pub fn clocks(
+        at: Duration,
+        action: FaultAction,
+        target: &str,
+        nodes: &[usize],
+        names: &[String],
+        clocks: Vec<ClockChange>,
+    ) -> FaultEvent {
+        FaultEvent {
+            clocks,
+            ..FaultEvent::on_nodes(at, action, Some(target), nodes, names)
         }
     }
 
@@ -99,6 +157,7 @@ impl FaultEvent {
             action: FaultAction::Heal,
             pattern: None,
             groups: None,
+            clocks: Vec::new(),
         }
     }
 }
@@ -293,6 +352,10 @@ pub struct Report {
     pub bytes_per_op: f64,
     pub net: NetStats,
     pub faults: Vec<FaultEvent>,
+    /// What the run could not do as asked, without making it invalid (a
+    /// foreign node whose clock the runner cannot skew).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The workload checker's measurements.
     pub checker: Vec<Metric>,
     /// The runner's own measurements (real processes: scheduling lag).
@@ -338,6 +401,22 @@ impl Report {
         self.faults.iter().filter(|f| f.action == action).count()
     }
 
+    /// The clock faults (bumps and strobes) the run had.
+    pub fn clock_faults(&self) -> usize {
+        self.fault_count(FaultAction::ClockBump) + self.fault_count(FaultAction::ClockStrobe)
+    }
+
+    /// The largest clock offset any node had, in absolute milliseconds (0
+    /// without clock faults): the run's skew.
+    pub fn max_clock_skew_ms(&self) -> u64 {
+        self.faults
+            .iter()
+            .flat_map(|f| &f.clocks)
+            .map(|c| c.offset_ms.unsigned_abs())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every numeric measure, for distributions over seeds.
     pub fn metrics(&self) -> Vec<Metric> {
         let mut m = vec![
@@ -373,6 +452,11 @@ impl Report {
         if self.config.nemesis.has(crate::config::Nemesis::Pause) {
             let pauses = self.fault_count(FaultAction::Pause) as f64;
             m.push(Metric::new("pauses", pauses, ""));
+        }
+        if self.config.nemesis.has(crate::config::Nemesis::Clock) {
+            m.push(Metric::new("clock faults", self.clock_faults() as f64, ""));
+            let skew = self.max_clock_skew_ms() as f64;
+            m.push(Metric::new("max clock skew", skew, "ms"));
         }
         m.extend(self.checker.iter().cloned());
         m.extend(self.runner.iter().cloned());

@@ -921,6 +921,7 @@ impl<B: Backend> Driver<'_, '_, B> {
             ops: counts,
             net: stats,
             faults: self.nemesis.take_events(),
+            notes: self.cluster.notes(),
             checker: verdict.metrics,
             runner: self.cluster.runner_metrics(),
             probes,

@@ -66,6 +66,9 @@ impl Report {
                 String::new()
             },
         );
+        for note in &self.notes {
+            let _ = writeln!(out, "note          {note}");
+        }
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -136,20 +139,28 @@ impl Report {
             let parts = self.fault_count(FaultAction::Partition);
             let kills = self.fault_count(FaultAction::Kill);
             let pauses = self.fault_count(FaultAction::Pause);
-            if kills + pauses == 0 {
-                let _ = writeln!(out, "faults        {parts} partition(s):");
-            } else {
-                let _ = writeln!(
-                    out,
-                    "faults        {parts} partition(s), {kills} kill(s), {pauses} pause(s):"
-                );
+            let mut counts = format!("{parts} partition(s)");
+            if kills + pauses > 0 {
+                counts.push_str(&format!(", {kills} kill(s), {pauses} pause(s)"));
             }
+            if self.clock_faults() > 0 {
+                counts.push_str(&format!(
+                    ", {} clock fault(s) (skew up to {} ms)",
+                    self.clock_faults(),
+                    self.max_clock_skew_ms()
+                ));
+            }
+            let _ = writeln!(out, "faults        {counts}:");
             for f in &self.faults {
-                let what = match (f.pattern.as_deref(), f.groups.as_deref()) {
+                let mut what = match (f.pattern.as_deref(), f.groups.as_deref()) {
                     (Some(p), groups) => format!("{p} {}", groups.unwrap_or("")),
                     (None, Some(nodes)) => nodes.to_string(),
                     (None, None) => String::new(),
                 };
+                for (i, c) in f.clocks.iter().enumerate() {
+                    what.push_str(if i == 0 { ": " } else { ", " });
+                    what.push_str(&c.to_string());
+                }
                 let _ = writeln!(out, "  {:>8.3} s  {} {what}", f.at.as_secs_f64(), f.action);
             }
         }

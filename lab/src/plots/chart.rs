@@ -35,13 +35,16 @@ pub const PALETTE: [&str; 12] = [
 pub const FAULT_FILL: &str = "#f2dede";
 const KILL_FILL: &str = "#e0d4ec";
 const PAUSE_FILL: &str = "#f6ecc8";
+const CLOCK_FILL: &str = "#d6e6f2";
 const FAULT_TEXT: &str = "#a08888";
 
-/// A fault band's colour: partitions pink, kills lilac, pauses sand.
+/// A fault band's colour: partitions pink, kills lilac, pauses sand,
+/// clock faults pale blue.
 fn fault_fill(kind: FaultAction) -> &'static str {
     match kind {
         FaultAction::Kill | FaultAction::Restart => KILL_FILL,
         FaultAction::Pause | FaultAction::Resume => PAUSE_FILL,
+        FaultAction::ClockBump | FaultAction::ClockStrobe | FaultAction::ClockReset => CLOCK_FILL,
         _ => FAULT_FILL,
     }
 }
@@ -52,6 +55,7 @@ fn fault_row(kind: FaultAction) -> f64 {
     match kind {
         FaultAction::Kill | FaultAction::Restart => 1.0,
         FaultAction::Pause | FaultAction::Resume => 2.0,
+        FaultAction::ClockBump | FaultAction::ClockStrobe | FaultAction::ClockReset => 3.0,
         _ => 0.0,
     }
 }
@@ -660,6 +664,7 @@ mod tests {
                 to: Duration::from_secs(4),
                 pattern: Some("majority".into()),
                 groups: Some("[n0] | [n1 n2]".into()),
+                clocks: Vec::new(),
                 healed: true,
             }],
             phases: vec![PhaseMark {

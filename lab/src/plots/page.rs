@@ -139,6 +139,7 @@ mod tests {
                     &Partition::groups(3, &[vec![2], vec![0, 1]]),
                 ),
             ],
+            notes: Vec::new(),
             checker: Vec::new(),
             runner: Vec::new(),
             probes: None,

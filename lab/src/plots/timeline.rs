@@ -17,17 +17,20 @@ pub struct TimeFrame {
 }
 
 /// A time during which a fault was on: the network partitioned, nodes
-/// killed or paused.
+/// killed, paused or with skewed clocks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultBand {
-    /// What started it: [`FaultAction::Partition`], `Kill` or `Pause`.
+    /// What started it: [`FaultAction::Partition`], `Kill`, `Pause`,
+    /// `ClockBump` or `ClockStrobe`.
     pub kind: FaultAction,
     pub from: Duration,
     pub to: Duration,
-    /// The partition's pattern (`majority`) and groups, or the kill's or
-    /// pause's target and nodes, when known.
+    /// The partition's pattern (`majority`) and groups, or the kill's,
+    /// pause's or clock fault's target and nodes, when known.
     pub pattern: Option<String>,
     pub groups: Option<String>,
+    /// A clock fault's offsets, node by node (`n1 +512 ms`).
+    pub clocks: Vec<String>,
     /// `false`: still on when the run ended (the band runs to the end).
     pub healed: bool,
 }
@@ -47,10 +50,16 @@ impl FaultBand {
         if let Some(groups) = &self.groups {
             text.push_str(&format!(": {groups}"));
         }
+        if !self.clocks.is_empty() {
+            text.push_str(&format!(", {}", self.clocks.join(", ")));
+        }
         if !self.healed {
             text.push_str(match self.kind {
                 FaultAction::Kill => "; never restarted before the end of the run",
                 FaultAction::Pause => "; never resumed before the end of the run",
+                FaultAction::ClockBump | FaultAction::ClockStrobe => {
+                    "; never reset before the end of the run"
+                }
                 _ => "; never healed before the end of the run",
             });
         }
@@ -86,16 +95,18 @@ pub struct PhaseMark {
 /// The bands of `faults` over a run that ended at `end`: a partition opens
 /// a band and the next heal closes it (a partition that replaces another
 /// closes the old band where the new one starts); a kill opens one that
-/// the restart closes, a pause one that the resume closes. Kinds overlap
-/// freely; a band still open at the end runs to the end.
+/// the restart closes, a pause one that the resume closes, a clock bump or
+/// strobe one that the clock reset closes. Kinds overlap freely; a band
+/// still open at the end runs to the end.
 pub fn fault_bands(faults: &[FaultEvent], end: Duration) -> Vec<FaultBand> {
     let mut bands = Vec::new();
-    // The open band of each kind: partition, kill, pause.
-    let mut open: [Option<FaultBand>; 3] = [None, None, None];
+    // The open band of each kind: partition, kill, pause, clock.
+    let mut open: [Option<FaultBand>; 4] = [None, None, None, None];
     let slot = |kind: FaultAction| match kind {
         FaultAction::Partition | FaultAction::Heal => 0,
         FaultAction::Kill | FaultAction::Restart => 1,
         FaultAction::Pause | FaultAction::Resume => 2,
+        FaultAction::ClockBump | FaultAction::ClockStrobe | FaultAction::ClockReset => 3,
     };
     for event in faults {
         let i = slot(event.action);
@@ -111,6 +122,7 @@ pub fn fault_bands(faults: &[FaultEvent], end: Duration) -> Vec<FaultBand> {
                 to: end,
                 pattern: event.pattern.clone(),
                 groups: event.groups.clone(),
+                clocks: event.clocks.iter().map(ToString::to_string).collect(),
                 healed: false,
             });
         }
@@ -249,6 +261,61 @@ mod tests {
             bands[2]
                 .describe()
                 .ends_with("never resumed before the end of the run")
+        );
+    }
+
+    #[test]
+    fn clock_faults_make_bands_of_their_own_that_the_reset_closes() {
+        use crate::report::ClockChange;
+        let names: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+        let change = |node: &str, offset_ms, period_ms| ClockChange {
+            node: node.into(),
+            offset_ms,
+            period_ms,
+        };
+        let faults = [
+            FaultEvent::clocks(
+                s(1.0),
+                FaultAction::ClockBump,
+                "minority",
+                &[1],
+                &names,
+                vec![change("n1", -250, None)],
+            ),
+            partition(1.5),
+            FaultEvent::on_nodes(s(2.0), FaultAction::ClockReset, None, &[1], &names),
+            FaultEvent::clocks(
+                s(3.0),
+                FaultAction::ClockStrobe,
+                "one",
+                &[0],
+                &names,
+                vec![change("n0", 40, Some(16))],
+            ),
+        ];
+        let bands = fault_bands(&faults, s(4.0));
+        let spans: Vec<(FaultAction, f64, f64, bool)> = bands
+            .iter()
+            .map(|b| (b.kind, b.from.as_secs_f64(), b.to.as_secs_f64(), b.healed))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (FaultAction::ClockBump, 1.0, 2.0, true),
+                (FaultAction::Partition, 1.5, 4.0, false),
+                (FaultAction::ClockStrobe, 3.0, 4.0, false),
+            ]
+        );
+        assert_eq!(
+            bands[0].describe(),
+            "clock-bump 1.000–2.000 s (minority): [n1], n1 -250 ms"
+        );
+        assert!(
+            bands[2].describe().ends_with(
+                "n0 +40 ms on and off every 16 ms; never reset before the end of the run"
+            ),
+            "{}",
+            bands[2].describe()
         );
     }
 
