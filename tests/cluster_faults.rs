@@ -4,7 +4,9 @@
 //! until resumed, then everything in order, and is not taken for a stalled
 //! one; dropping the cluster ends every process. First on a cluster driven
 //! through the `Backend` trait with `tests/nodes/notes_node.py`, then
-//! through `maelstrom-node cluster --nemesis`.
+//! through `maelstrom-node cluster --nemesis`. Clock faults: our node's
+//! wall clock (through its offset file) and a foreign node's (through
+//! libfaketime) read skewed.
 
 #![cfg(unix)]
 
@@ -14,6 +16,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use maelstrom_framework::node::View;
+use maelstrom_lab::clock::ClockSkew;
+use maelstrom_lab::node_clocks::{ClockHook, NodeClocks};
 use maelstrom_lab::processes::ProcessCluster;
 use maelstrom_lab::{Backend, NetConfig};
 use serde_json::{Value, json};
@@ -568,4 +572,196 @@ fn service_replies_lost_to_kills_are_journaled_so() {
             .sum::<u64>();
     }
     assert!(service_replies_lost > 0, "no service reply met a kill");
+}
+
+/// The wall clock now, in seconds since the epoch.
+fn true_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A cluster of `nodes` processes of `command` whose clocks the runner
+/// skews through `hook`, with their offset files in `dir`.
+fn skewable_cluster(
+    command: Vec<String>,
+    nodes: usize,
+    hook: ClockHook,
+    dir: &Path,
+) -> ProcessCluster {
+    let ids: Vec<String> = (0..nodes).map(|i| format!("n{i}")).collect();
+    let clocks = NodeClocks::new(hook, &dir.join("clock"), &ids).unwrap();
+    ProcessCluster::start_with_clocks(
+        vec![command; nodes],
+        ids,
+        NetConfig::default(),
+        1,
+        Duration::from_secs(5),
+        Some(dir),
+        Some(clocks),
+    )
+    .expect("start the nodes")
+}
+
+/// Our kv node's `write_ok` carries the write's timestamp, from
+/// `ctx.unix_micros()` (`max(now, last own + 1 µs)`): it reads the offset
+/// the runner wrote into the node's offset file, forward and back, and
+/// true time after the reset.
+#[test]
+fn our_nodes_clocks_read_skewed_by_the_runners_offset() {
+    let dir = results_dir("clock-ours");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = vec![
+        env!("CARGO_BIN_EXE_maelstrom-node").to_string(),
+        "--workload".into(),
+        "kv".into(),
+    ];
+    let mut c = skewable_cluster(ours, 2, ClockHook::Framework, &dir);
+    init(&mut c, 0, 1);
+    init(&mut c, 1, 2);
+    let mut msg_id = 10;
+    let mut write_ts = |c: &mut ProcessCluster, node: usize| {
+        msg_id += 1;
+        let reply = ask(
+            c,
+            node,
+            msg_id,
+            json!({"type": "write", "key": "k", "value": msg_id}),
+        );
+        assert_eq!(reply["type"], "write_ok", "{reply}");
+        reply["ts"].as_f64().unwrap() - true_now()
+    };
+    let off = write_ts(&mut c, 0);
+    assert!(off.abs() < 0.5, "on time before any fault: {off}");
+    c.set_clock(0, ClockSkew::Offset { micros: 5_000_000 });
+    let off = write_ts(&mut c, 0);
+    assert!((off - 5.0).abs() < 0.5, "bumped forward 5 s: {off}");
+    // n1 has written nothing yet: its timestamps follow its clock back.
+    c.set_clock(1, ClockSkew::Offset { micros: -5_000_000 });
+    let off = write_ts(&mut c, 1);
+    assert!((off + 5.0).abs() < 0.5, "bumped back 5 s: {off}");
+    c.set_clock(1, ClockSkew::OnTime);
+    let off = write_ts(&mut c, 1);
+    assert!(off.abs() < 0.5, "reset: {off}");
+    assert!(c.notes().is_empty(), "{:?}", c.notes());
+}
+
+/// A foreign (Python) node's `time.time()` under libfaketime: skewed by a
+/// bump, flipping under a strobe, true after the reset; and libfaketime's
+/// per-process files are gone once the processes are. Skips when
+/// libfaketime is missing, unless `REQUIRE_FAKETIME=1` (CI installs it).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_foreign_nodes_clock_reads_skewed_through_libfaketime() {
+    let hook = ClockHook::for_node(false);
+    if hook == ClockHook::Unavailable {
+        assert!(
+            std::env::var_os("REQUIRE_FAKETIME").is_none_or(|v| v != "1"),
+            "REQUIRE_FAKETIME=1 but libfaketime is not installed"
+        );
+        eprintln!(
+            "SKIPPED: libfaketime is not installed (apt-get install faketime; \
+             REQUIRE_FAKETIME=1 makes this a failure)"
+        );
+        return;
+    }
+    let dir = results_dir("clock-foreign");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!("{}/tests/nodes/clock_node.py", env!("CARGO_MANIFEST_DIR"));
+    let mut c = skewable_cluster(vec!["python3".into(), script], 2, hook, &dir);
+    init(&mut c, 0, 1);
+    init(&mut c, 1, 2);
+    let mut msg_id = 10;
+    let mut offset = |c: &mut ProcessCluster, node: usize| {
+        msg_id += 1;
+        let reply = ask(c, node, msg_id, json!({"type": "time"}));
+        reply["unix_micros"].as_f64().unwrap() / 1e6 - true_now()
+    };
+    assert!(offset(&mut c, 0).abs() < 0.5);
+    c.set_clock(0, ClockSkew::Offset { micros: -3_000_000 });
+    let (n0, n1) = (offset(&mut c, 0), offset(&mut c, 1));
+    assert!((n0 + 3.0).abs() < 0.5 && n1.abs() < 0.5, "{n0} {n1}");
+    // A strobe of +2 s every 300 ms: both states within a couple of seconds.
+    let since = c.now();
+    c.set_clock(
+        1,
+        ClockSkew::Strobe {
+            micros: 2_000_000,
+            period: Duration::from_millis(300),
+            since,
+        },
+    );
+    let (mut ahead, mut true_time) = (0, 0);
+    let guard = Instant::now() + Duration::from_secs(20);
+    while (ahead == 0 || true_time == 0) && Instant::now() < guard {
+        let off = offset(&mut c, 1);
+        if (off - 2.0).abs() < 0.5 {
+            ahead += 1;
+        } else if off.abs() < 0.5 {
+            true_time += 1;
+        } else {
+            panic!("a strobed clock off by {off} s");
+        }
+        run_for(&mut c, Duration::from_millis(70));
+    }
+    assert!(ahead > 0 && true_time > 0, "{ahead} {true_time}");
+    c.set_clock(0, ClockSkew::OnTime);
+    c.set_clock(1, ClockSkew::OnTime);
+    assert!(offset(&mut c, 0).abs() < 0.5 && offset(&mut c, 1).abs() < 0.5);
+    let pids: Vec<u32> = (0..2).map(|n| c.pid(n).unwrap()).collect();
+    drop(c);
+    for pid in pids {
+        let shm = format!("/dev/shm/faketime_shm_{pid}");
+        assert!(!Path::new(&shm).exists(), "{shm} left behind");
+    }
+}
+
+/// `cluster --nemesis clock` on our kv nodes: clock faults in the report's
+/// fault list with their offsets, a skew figure, an offset file per node.
+#[test]
+fn the_clock_nemesis_runs_on_our_nodes_and_shows_in_the_report() {
+    let dir = results_dir("faults-clock-kv");
+    let out = cluster(
+        "kv",
+        &[
+            "--nodes",
+            "3",
+            "--nemesis",
+            "clock",
+            "--nemesis-interval",
+            "0.3",
+            "--time-limit",
+            "2",
+        ],
+        &dir,
+    );
+    // kv orders writes by its nodes' clocks: skew may make it lose some
+    // (INVALID); the run goes to its end either way.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let report = report_json(&dir);
+    assert_eq!(runner_failures(&report), Vec::<&str>::new(), "{report}");
+    let events = report["faults"].as_array().unwrap();
+    let skews: Vec<&Value> = events
+        .iter()
+        .filter(|f| f["action"] == "clock-bump" || f["action"] == "clock-strobe")
+        .collect();
+    assert!(!skews.is_empty(), "{events:?}");
+    assert!(
+        skews
+            .iter()
+            .all(|f| !f["clocks"].as_array().unwrap().is_empty())
+    );
+    assert!(events.iter().any(|f| f["action"] == "clock-reset"));
+    assert!(report.get("notes").is_none(), "{report}");
+    for node in ["n0", "n1", "n2"] {
+        let file = dir.join(format!("clock/{node}.offset"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "+0.000000\n", "reset at the end: {}", file.display());
+    }
+    assert!(
+        support::report_txt(&dir).contains("clock fault(s) (skew up to"),
+        "{}",
+        support::report_txt(&dir)
+    );
 }
