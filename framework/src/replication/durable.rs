@@ -1,13 +1,15 @@
-//! [`DurableUpdates`]: a node's own updates to a [`Crdt`], made durable
-//! before they are acknowledged, and recovered after a crash.
+//! [`DurableUpdates`]: updates to a [`Crdt`] made durable before they are
+//! acknowledged, and recovered after a crash.
 //!
-//! What a node must not lose is what only it has: its own updates until
-//! every peer holds them. Everything else comes back by gossip. So the
-//! node logs each local update (a delta) and syncs it before replying;
-//! after a restart, the join of the logged deltas is exactly its own
-//! contribution, merged back before it takes any new update. A PN-counter
-//! thus never counts its entry from zero again, and a g-set never forgets
-//! an element it acknowledged.
+//! What a node must not lose is what it acknowledged and nobody else is
+//! bound to bring back. With the replicator that is its own updates until
+//! every peer holds them (everything else comes back by gossip): the node
+//! logs each local update (a delta) and syncs it before replying; after a
+//! restart, the join of the logged deltas is exactly its own contribution,
+//! merged back before it takes any new update. A PN-counter thus never
+//! counts its entry from zero again, and a g-set never forgets an element
+//! it acknowledged. A node whose acknowledgements to peers end their
+//! re-sends (gossip_set's batches) logs what it receives as well.
 //!
 //! The log is a [`DurableLog`] of deltas; every [`COMPACT_EVERY`] updates
 //! it is replaced by a snapshot of their join, so it stays small.
