@@ -11,6 +11,8 @@
 //!   anti-entropy, a message [`budget`]), chosen by flag.
 //! - [`durable`]: a node's own updates to a [`Crdt`], durable before they
 //!   are acknowledged and recovered after a crash.
+//! - [`incarnation`]: how peers tell a restarted process from the one
+//!   before it (the replicator's and kv's messages carry it).
 //!
 //! Which workload uses what: `g-set` is a [`Replicator`] of a [`GSet`] on
 //! the ready-made [`Tagged`] wire; `counter` is a [`Replicator`] of its
@@ -22,12 +24,14 @@
 pub mod budget;
 pub mod crdt;
 pub mod durable;
+pub mod incarnation;
 pub mod link;
 pub mod replicator;
 
 pub use budget::Budget;
 pub use crdt::{Crdt, GSet, MaxRegister, OrdJson};
 pub use durable::DurableUpdates;
+pub use incarnation::{Heard, PeerIncarnation};
 pub use link::{BatchLimit, Link, Smoothed, Timing};
 pub use replicator::{
     DEFAULT_PUSH_DELAY_MS, Gossip, Incoming, News, Outgoing, ReplicationOptions, ReplicationStats,

@@ -79,6 +79,7 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::Budget;
 use super::crdt::Crdt;
+use super::incarnation::PeerIncarnation;
 use super::link::{Link, Timing};
 use crate::error::Error;
 use crate::gossip::{GossipSettings, MAX_INTERVAL_MS};
@@ -248,11 +249,7 @@ pub struct Gossip<C> {
     pub your_incarnation: u64,
 }
 
-/// For `skip_serializing_if`: an incarnation is left off until the first
-/// restart, so the wire is the same for nodes never killed.
-pub fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
+pub use super::incarnation::is_zero;
 
 impl<C> From<Gossip<C>> for Incoming<C> {
     fn from(g: Gossip<C>) -> Incoming<C> {
@@ -298,11 +295,8 @@ struct Peer<C> {
     behind_since: Option<Duration>,
     /// What we last told it everyone holds.
     told_everyone_has: C,
-    /// Its incarnation, as its messages last said.
-    incarnation: u64,
-    /// Whether it has shown it knows our current incarnation (always
-    /// true in effect until our first restart).
-    heard_us: bool,
+    /// Its incarnation, and whether it has shown it knows ours.
+    incarnation: PeerIncarnation,
 }
 
 /// A CRDT replicated across the cluster; see the module docs.
@@ -505,27 +499,29 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
         }
         // A message from a process since killed counts for its state alone
         // (merged above): its acks and what it asked for died with it.
-        let current = self
-            .peers
-            .get_mut(&req.src)
-            .filter(|peer| msg.incarnation >= peer.incarnation);
-        if let Some(peer) = current {
-            if msg.incarnation > peer.incarnation {
+        let ours = self.incarnation;
+        let current = self.peers.get_mut(&req.src).and_then(|peer| {
+            let heard = peer
+                .incarnation
+                .heard(ours, msg.incarnation, msg.your_incarnation)?;
+            Some((peer, heard))
+        });
+        if let Some((peer, heard)) = current {
+            if heard.restarted {
                 // Restarted: it holds only what it recovered and what it
                 // says now. Forget what it acked before, and its numbering.
                 *peer = Peer {
-                    incarnation: msg.incarnation,
+                    incarnation: peer.incarnation,
                     ..Peer::default()
                 };
             }
-            if self.incarnation > 0 && msg.your_incarnation == self.incarnation {
-                peer.heard_us = true;
-            }
             // A node holds what it sends.
             peer.known.merge(&msg.state);
-            // An ack meant for our previous process names one of its
-            // msg_ids, never ours ([`Ctx::incarnation`]): it settles nothing.
-            let settled = peer.link.acknowledged(&msg.acks, now, &LINK_TIMING);
+            // The shared rule: acks count only when they name our current
+            // incarnation. (Our msg_ids are apart per incarnation anyway,
+            // [`Ctx::incarnation`]; the rule is what kv's per-peer seqs need.)
+            let acks: &[u64] = if heard.acks_count { &msg.acks } else { &[] };
+            let settled = peer.link.acknowledged(acks, now, &LINK_TIMING);
             for (content, sent) in &settled.acked {
                 peer.known.merge(content);
                 let took = now.saturating_sub(*sent);
@@ -626,7 +622,10 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                         acks: Vec::new(),
                         everyone_has: None,
                         incarnation: self.incarnation,
-                        your_incarnation: self.peers.get(&dest).map_or(0, |p| p.incarnation),
+                        your_incarnation: self
+                            .peers
+                            .get(&dest)
+                            .map_or(0, |p| p.incarnation.theirs()),
                     };
                     self.wire.send(ctx, &dest, msg);
                     self.stats.full_states_sent = self.stats.full_states_sent.saturating_add(1);
@@ -776,7 +775,7 @@ impl<C: Crdt, W: Wire<C>> Replicator<C, W> {
                 .filter(|e| !peer.told_everyone_has.covers(e));
             // A restarted node tells each peer until the peer shows it
             // heard: the first announcement may have been lost.
-            let unheard = self.incarnation > 0 && !peer.heard_us;
+            let unheard = peer.incarnation.unheard(self.incarnation);
             if peer.link.owed_len() == 0 && news.is_none() && !unheard {
                 continue;
             }
@@ -824,7 +823,7 @@ fn send<C: Crdt, W: Wire<C>, H: Handler>(
             told: &peer.told_everyone_has,
         }),
         incarnation,
-        your_incarnation: peer.incarnation,
+        your_incarnation: peer.incarnation.theirs(),
     };
     let msg_id = wire.send(ctx, dest, msg);
     if let Some(news) = news {
