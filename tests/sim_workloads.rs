@@ -427,7 +427,7 @@ fn a_counter_on_seq_kv_is_exact_under_partitions() {
 
 /// Issue 17: every fault at once. Our nodes make what they acknowledge
 /// durable (counter and g-set their own updates, broadcast and tuning
-/// every value they store), so they lose nothing across kills. The same
+/// every value they store, kv its own writes), so they lose nothing across kills. The same
 /// nodes on a disk that forgets everything at a kill lose what a kill takes
 /// with every copy: the checker says so.
 #[test]
@@ -443,6 +443,7 @@ fn durable_nodes_survive_kills_and_pauses_and_forgetful_ones_do_not() {
         ("g-set", &["--strategy", "full-state"]),
         ("broadcast", &[]),
         ("tuning", &["--strategy", "hub"]),
+        ("kv", &[]),
     ] {
         for r in campaign(workload, flags, cfg.clone(), &seeds) {
             let what = format!("{workload} seed {}", r.config.seed);

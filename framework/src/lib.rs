@@ -41,7 +41,7 @@ mod timers;
 pub use error::{Error, ErrorCode};
 pub use gossip::GossipSettings;
 pub use log::Level;
-pub use lww::Ts;
+pub use lww::{Timestamps, Ts, WriteClock};
 pub use node::{Ctx, Handler, KeyVersions, Node, Now, Process, Request, RpcCallback, View};
 pub use protocol::{NodeId, Reply};
 pub use registry::{NoOptions, NodeFactory, Registration, Workload};

@@ -1,7 +1,9 @@
 //! A last-writer-wins timestamp, as key-value stores and the lab's kv
 //! checker share it: a store's nodes stamp writes with it, and the lab reads
 //! a replica's versions through [`crate::KeyVersions`] in the same type, so
-//! both order writes alike.
+//! both order writes alike. And the clock a writer stamps them with
+//! ([`WriteClock`]), by wall time or as a hybrid logical clock
+//! ([`Timestamps`]).
 
 use std::cmp::Ordering;
 
@@ -68,9 +70,100 @@ impl<'de> Deserialize<'de> for Ts {
     }
 }
 
+/// How a writer stamps its writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Timestamps {
+    /// `max(now, last own + 1 µs)`: never backwards, never repeated, but
+    /// only our own writes count as "last". A node whose clock is behind
+    /// another's stamps a write it makes after seeing the other's newer
+    /// write with an older timestamp, and the newer write loses.
+    #[default]
+    Wall,
+    /// A hybrid logical clock: `max(now, last seen + 1 µs)`, where "seen"
+    /// is every timestamp the node stamped or merged. A write made after
+    /// the node saw another write (from any clock, however far ahead) wins
+    /// over it. The price: one entry from the far future drags every later
+    /// write there too.
+    Hlc,
+}
+
+/// A writer's clock, in microseconds since the epoch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteClock {
+    mode: Timestamps,
+    /// The largest timestamp that counts as "last" ([`Timestamps`]).
+    last: Option<u64>,
+}
+
+impl WriteClock {
+    pub fn new(mode: Timestamps) -> WriteClock {
+        WriteClock { mode, last: None }
+    }
+
+    pub fn mode(&self) -> Timestamps {
+        self.mode
+    }
+
+    /// The timestamp of a write made at wall time `now_micros`; it counts
+    /// as "last" from now on.
+    pub fn stamp(&mut self, now_micros: u64) -> Ts {
+        // Saturates only in the year 586,000.
+        let micros = match self.last {
+            Some(last) => now_micros.max(last.saturating_add(1)),
+            None => now_micros,
+        };
+        self.last = Some(micros);
+        Ts::from_micros(micros)
+    }
+
+    /// One of our own earlier writes (recovered after a restart): later
+    /// ones are stamped after it, whatever the mode.
+    pub fn own(&mut self, ts: Ts) {
+        let micros = floor_micros(ts);
+        self.last = Some(self.last.map_or(micros, |last| last.max(micros)));
+    }
+
+    /// A timestamp the node merged from elsewhere: under [`Timestamps::Hlc`]
+    /// later writes are stamped after it (`floor(µs) + 1` exceeds it even
+    /// with a fraction of a microsecond); under `wall` it changes nothing.
+    pub fn seen(&mut self, ts: Ts) {
+        if self.mode == Timestamps::Hlc {
+            self.own(ts);
+        }
+    }
+}
+
+/// `ts` in whole microseconds, rounded down, within `0..=u64::MAX`.
+fn floor_micros(ts: Ts) -> u64 {
+    // `as` saturates: negative times become 0, beyond u64 its maximum.
+    (ts.secs() * 1e6).floor() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_stamps_only_follow_our_own_hlc_stamps_follow_everything_seen() {
+        let ahead = Ts::from_secs(100.000_000_5).unwrap();
+        let mut wall = WriteClock::new(Timestamps::Wall);
+        wall.seen(ahead);
+        assert_eq!(wall.stamp(50_000_000), Ts::from_micros(50_000_000));
+        // Never backwards, never repeated.
+        assert_eq!(wall.stamp(40_000_000), Ts::from_micros(50_000_001));
+        let mut hlc = WriteClock::new(Timestamps::Hlc);
+        hlc.seen(ahead);
+        let ts = hlc.stamp(50_000_000);
+        assert!(ts > ahead, "{ts:?}");
+        assert_eq!(ts, Ts::from_micros(100_000_001));
+        // Its own recovered writes count for both.
+        wall.own(Ts::from_micros(70_000_000));
+        assert_eq!(wall.stamp(0), Ts::from_micros(70_000_001));
+        // Out of range both ways: clamped, no panic.
+        hlc.seen(Ts::from_secs(-5.0).unwrap());
+        hlc.seen(Ts::from_secs(1e300).unwrap());
+        assert_eq!(hlc.stamp(0), Ts::from_micros(u64::MAX));
+    }
 
     #[test]
     fn only_finite_timestamps_exist_and_the_zeros_are_one() {

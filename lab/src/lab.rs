@@ -49,10 +49,10 @@ pub trait Lab {
     /// first reached a node, when all nodes first agreed.
     fn observe(&mut self, _now: Duration, _node: usize, _view: Option<View<'_>>) {}
 
-    /// `node` was restarted (`--nemesis kill`): a fresh process, which
-    /// holds only what it recovers or hears from now on. A lab that
+    /// `node` was restarted at `now` (`--nemesis kill`): a fresh process,
+    /// which holds only what it recovers or hears from now on. A lab that
     /// tracks what each node holds starts that node over.
-    fn restarted(&mut self, _node: usize) {}
+    fn restarted(&mut self, _now: Duration, _node: usize) {}
 
     /// The read the runner's next probe sends to `node`, when the nodes
     /// are real processes whose handlers cannot be observed (`None`: this

@@ -669,7 +669,7 @@ impl<B: Backend> Driver<'_, '_, B> {
     fn reinit(&mut self, nodes: &[usize]) {
         let node_ids = self.cluster.node_ids();
         for &node in nodes {
-            self.lab.restarted(node);
+            self.lab.restarted(self.cluster.now(), node);
             let body = json!({"type": "init", "node_id": node_ids[node], "node_ids": node_ids});
             let msg_id = self.setup_request(node, &body);
             self.reinits.insert(msg_id, (node, self.cluster.now()));

@@ -211,7 +211,7 @@ impl<const G: bool> Lab for SetLab<G> {
     /// A restarted node holds nothing it held before: its values no longer
     /// count as having reached it, and a value all nodes held waits for
     /// the restarted one again.
-    fn restarted(&mut self, node: usize) {
+    fn restarted(&mut self, _now: Duration, node: usize) {
         for v in std::mem::take(&mut self.counted[node]) {
             let entry = &mut self.reached[v as usize];
             entry.holders -= 1;
@@ -554,7 +554,7 @@ mod tests {
         lab.observe(at(10), 0, Some(View::Values(&held)));
         lab.observe(at(20), 1, Some(View::Values(&held)));
         // n1 is killed and shows the value again (recovered) at 500 ms.
-        lab.restarted(1);
+        lab.restarted(at(400), 1);
         assert_eq!(lab.reached[1].everywhere_since, None);
         lab.observe(at(500), 1, Some(View::Values(&held)));
         assert_eq!(lab.reached[1].first_everywhere, Some(at(20)));

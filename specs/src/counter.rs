@@ -147,7 +147,7 @@ impl<const G: bool> Lab for CounterLab<G> {
 
     /// A restarted node's value is unknown until it shows one again, and
     /// the nodes no longer agree.
-    fn restarted(&mut self, node: usize) {
+    fn restarted(&mut self, _now: Duration, node: usize) {
         self.values[node] = None;
         self.agreed_since = None;
     }

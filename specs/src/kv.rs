@@ -7,7 +7,18 @@
 //! - Lost writes (must be 0): for each key, every node's final value must
 //!   be the winning acknowledged write — the one with the highest `ts` —
 //!   or a later write whose outcome was indeterminate. Replicas that
-//!   disagree also fail the run.
+//!   disagree also fail the run. A write acknowledged before a kill is
+//!   like any other: a restarted node that comes back without it fails.
+//! - Writes lost to an older one: an acknowledged write W2 that began
+//!   after another acknowledged write W1 of its key completed, yet has a
+//!   lower `ts` (W1's clock was ahead), loses to it: last writer wins by
+//!   timestamp, not by real time. Maelstrom's `lww-kv` promises no more,
+//!   so this alone is a metric ("writes lost to an older write", reported
+//!   when there is one). It fails the run when W2's node had already shown
+//!   W1 (a read there returned it, or the node wrote it) before W2 began:
+//!   the node knew of a later timestamp and stamped an earlier one, which
+//!   `--timestamps hlc` rules out and a node's own wall clock, behind
+//!   another's, does not.
 //! - Stale reads, as clients see them: a read that returned an older
 //!   value (lower `ts`, or "not found") than the newest write acknowledged
 //!   before the read began. Reported as a fraction of all reads, next to
@@ -20,12 +31,20 @@
 //!   later), a reply of the node showing it (its write's acknowledgement,
 //!   a client read, a probe `kv_read` of the key it is furthest behind
 //!   on). Entries are compared by `ts` alone here, which only differs from
-//!   the store's order on exact ties.
+//!   the store's order on exact ties. A restarted node holds only what it
+//!   shows from its restart on ([`Lab::restarted`]): a write converges at
+//!   the first moment every node holds it at once, each in the process it
+//!   runs then, so a write that reached a node only before that node's
+//!   restart waits until it holds it again (a write that was everywhere
+//!   before the kill stays converged).
 //! - Convergence after last heal (runs with a nemesis): from the final
 //!   heal — or the last write's acknowledgement, if later, since winners
 //!   change until then — until every node holds the winning entry of
-//!   every key (the newest any node ever held); 0 if they all did by
-//!   then. Only reported when every node got there.
+//!   every key (the newest any node ever held, before a restart too) in
+//!   its current process; 0 if they all did by then. Only reported when
+//!   every node got there.
+//! - Stale reads are judged from the history alone, so a read from a
+//!   restarted node that has not yet caught up counts like any other.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -62,9 +81,22 @@ pub struct KvLab {
     newest: HashMap<String, (Ts, Duration)>,
     /// The `ts` of each acknowledged write, by its (unique) value.
     ts_of_value: HashMap<u64, Ts>,
-    /// Per node, per key: when its entry changed, to which `ts`. The `ts`
-    /// only grows (last writer wins), which the checker relies on.
-    held: Vec<HashMap<String, Vec<(Duration, Ts)>>>,
+    /// Per node, per key: when its entry changed, to which `ts`, in the
+    /// node's current process. The `ts` only grows (last writer wins),
+    /// which the checker relies on.
+    held: Vec<HashMap<String, Held>>,
+    /// What restarted nodes held before: (node, restarted at, what its
+    /// previous process held), for the winners and the agreement plot.
+    past: Vec<(usize, Duration, HashMap<String, Held>)>,
+}
+
+/// One key's entries at one node: when it changed, to which `ts`.
+type Held = Vec<(Duration, Ts)>;
+
+/// When these changes first reached `ts` or newer.
+fn first_holding(changes: &Held, ts: Ts) -> Option<Duration> {
+    let i = changes.partition_point(|(_, t)| *t < ts);
+    changes.get(i).map(|(at, _)| *at)
 }
 
 impl KvLab {
@@ -80,11 +112,36 @@ impl KvLab {
         self.held[node].get(key)?.last().map(|(_, ts)| *ts)
     }
 
-    /// When `node` first held `key` at `ts` or newer.
+    /// When `node` first held `key` at `ts` or newer, in its current
+    /// process.
     fn held_since(&self, node: usize, key: &str, ts: Ts) -> Option<Duration> {
-        let changes = self.held[node].get(key)?;
-        let i = changes.partition_point(|(_, t)| *t < ts);
-        changes.get(i).map(|(at, _)| *at)
+        first_holding(self.held[node].get(key)?, ts)
+    }
+
+    /// The first moment every node held `key` at `ts` or newer at once,
+    /// each in the process it ran then: a node holds it from when it first
+    /// showed it until its next restart.
+    fn everywhere_since(&self, nodes: usize, key: &str, ts: Ts) -> Option<Duration> {
+        // Per node, the spans in which it held it: [from, until).
+        let mut spans: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(); nodes];
+        for (node, restarted_at, held) in &self.past {
+            if let Some(from) = held.get(key).and_then(|h| first_holding(h, ts)) {
+                spans[*node].push((from, *restarted_at));
+            }
+        }
+        for (node, held) in self.held.iter().enumerate() {
+            if let Some(from) = held.get(key).and_then(|h| first_holding(h, ts)) {
+                spans[node].push((from, Duration::MAX));
+            }
+        }
+        let holds = |node: &[(Duration, Duration)], at: Duration| {
+            node.iter().any(|(from, until)| *from <= at && at < *until)
+        };
+        let mut starts: Vec<Duration> = spans.iter().flatten().map(|(from, _)| *from).collect();
+        starts.sort_unstable();
+        starts
+            .into_iter()
+            .find(|at| spans.iter().all(|node| holds(node, *at)))
     }
 }
 
@@ -131,6 +188,14 @@ impl Lab for KvLab {
             .iter()
             .map(|key| json!({"type": "kv_read", "key": key}))
             .collect()
+    }
+
+    /// A restarted node holds only what it shows from now on: what it held
+    /// before counts until now only, and it agrees on no key until it
+    /// shows one.
+    fn restarted(&mut self, now: Duration, node: usize) {
+        let before = std::mem::take(&mut self.held[node]);
+        self.past.push((node, now, before));
     }
 
     fn observe(&mut self, now: Duration, node: usize, view: Option<View<'_>>) {
@@ -295,6 +360,24 @@ impl Lab for KvLab {
         }
         verdict.metric("writes acknowledged", acked.len() as f64, "");
         verdict.metric("lost writes", f64::from(lost), "");
+        let older = lost_to_older(history, &acked);
+        for w in &older.after_shown {
+            verdict.fail(format!(
+                "write lost to an older one: {} = {} at {} (ts {}) was made after that node \
+                 had shown a write with a later ts",
+                w.key,
+                w.value,
+                history.node_ids[w.op.node],
+                w.ts.expect("acked").secs()
+            ));
+        }
+        if older.in_real_time > 0 {
+            verdict.metric(
+                "writes lost to an older write",
+                older.in_real_time as f64,
+                "",
+            );
+        }
 
         // Stale reads as clients see them.
         let mut reads = 0u64;
@@ -333,16 +416,12 @@ impl Lab for KvLab {
         let mut unconverged = 0;
         for w in &acked {
             let ts = w.ts.expect("acked");
-            let everywhere = (0..nodes)
-                .map(|n| self.held_since(n, w.key, ts))
-                .collect::<Option<Vec<_>>>()
-                .and_then(|times| times.into_iter().max());
-            match everywhere {
+            match self.everywhere_since(nodes, w.key, ts) {
                 Some(at) => convergence.push(millis(at.saturating_sub(w.op.complete))),
                 None => unconverged += 1,
             }
         }
-        if self.held.iter().any(|h| !h.is_empty()) {
+        if self.held.iter().any(|h| !h.is_empty()) || !self.past.is_empty() {
             let mean = convergence.iter().sum::<f64>() / convergence.len().max(1) as f64;
             verdict.quantiles_ms("convergence", &mut convergence.clone());
             verdict.metric("writes never everywhere", f64::from(unconverged), "");
@@ -385,12 +464,103 @@ impl Lab for KvLab {
     }
 }
 
+/// Acknowledged writes that lost to a write acknowledged before they
+/// began (a larger `ts` from a clock ahead): LWW by timestamp against real
+/// time.
+struct LostToOlder<'h> {
+    /// The node that made the write had already shown the winner (a read
+    /// returned it, or the node wrote it): its clock should have known.
+    after_shown: Vec<&'h Write<'h>>,
+    /// Every such write, shown or not.
+    in_real_time: usize,
+}
+
+/// How the checker orders writes: by `ts`, then by the writer's id.
+type Rank<'h> = (Ts, &'h str);
+
+/// The greatest rank among events completed before a given point of the
+/// history: events sorted by completion, with running maxima.
+struct Before<'h>(Vec<(u64, Rank<'h>)>);
+
+impl<'h> Before<'h> {
+    fn new(mut events: Vec<(u64, Rank<'h>)>) -> Before<'h> {
+        events.sort_by_key(|(at, _)| *at);
+        for i in 1..events.len() {
+            events[i].1 = events[i].1.max(events[i - 1].1);
+        }
+        Before(events)
+    }
+
+    /// The greatest rank completed before history index `index`.
+    fn max_before(&self, index: u64) -> Option<Rank<'h>> {
+        let n = self.0.partition_point(|(at, _)| *at < index);
+        n.checked_sub(1).map(|i| self.0[i].1)
+    }
+}
+
+fn lost_to_older<'h>(history: &'h History, acked: &[&'h Write<'h>]) -> LostToOlder<'h> {
+    let rank = |w: &Write<'h>| (w.ts.expect("acked"), history.node_ids[w.op.node].as_str());
+    let mut by_value: HashMap<String, Rank> = HashMap::new();
+    let mut per_key: HashMap<&str, Vec<(u64, Rank)>> = HashMap::new();
+    let mut shown: HashMap<(usize, &str), Vec<(u64, Rank)>> = HashMap::new();
+    for w in acked {
+        by_value.insert(w.value.to_string(), rank(w));
+        per_key
+            .entry(w.key)
+            .or_default()
+            .push((w.op.complete_index, rank(w)));
+        let at = shown.entry((w.op.node, w.key)).or_default();
+        at.push((w.op.complete_index, rank(w)));
+    }
+    let reads = history
+        .ops
+        .iter()
+        .filter(|op| op.kind == "read" && !op.final_read);
+    for op in reads {
+        let (Some(key), Some(body)) = (op.request["key"].as_str(), op.ok_body()) else {
+            continue;
+        };
+        if let Some(r) = by_value.get(&body["value"].to_string()) {
+            let at = shown.entry((op.node, key)).or_default();
+            at.push((op.complete_index, *r));
+        }
+    }
+    let per_key: HashMap<&str, Before> = per_key
+        .into_iter()
+        .map(|(k, events)| (k, Before::new(events)))
+        .collect();
+    let shown: HashMap<(usize, &str), Before> = shown
+        .into_iter()
+        .map(|(k, events)| (k, Before::new(events)))
+        .collect();
+    let mut lost = LostToOlder {
+        after_shown: Vec::new(),
+        in_real_time: 0,
+    };
+    for w in acked {
+        let (mine, began) = (rank(w), w.op.invoke_index);
+        let beaten = |b: Option<&Before<'h>>| {
+            b.and_then(|b| b.max_before(began))
+                .is_some_and(|r| r > mine)
+        };
+        if beaten(per_key.get(w.key)) {
+            lost.in_real_time += 1;
+            if beaten(shown.get(&(w.op.node, w.key))) {
+                lost.after_shown.push(w);
+            }
+        }
+    }
+    lost
+}
+
 impl KvLab {
     /// When every node first held the winning entry of every key (the
-    /// newest any node held); `None` if some node never did.
+    /// newest any node held, restarted or not) in its current process;
+    /// `None` if some node never did.
     fn all_hold_winners(&self) -> Option<Duration> {
         let mut winners: HashMap<&str, Ts> = HashMap::new();
-        for changes in self.held.iter().flat_map(HashMap::iter) {
+        let past = self.past.iter().map(|(_, _, held)| held);
+        for changes in self.held.iter().chain(past).flat_map(HashMap::iter) {
             if let (key, Some((_, ts))) = (changes.0.as_str(), changes.1.last()) {
                 let winner = winners.entry(key).or_insert(*ts);
                 *winner = (*winner).max(*ts);
@@ -405,26 +575,47 @@ impl KvLab {
         Some(latest)
     }
 
-    /// Keys on which every node holds the same entry, over time.
+    /// Keys on which every node holds the same entry, over time; a
+    /// restarted node agrees on nothing until it shows entries again.
     fn agreement_plot(&self, nodes: usize) -> Plot {
-        let mut events: Vec<(Duration, usize, &str, Ts)> = Vec::new();
-        for (node, keys) in self.held.iter().enumerate() {
+        // (when, a restart?, node, key, ts); a restart comes before what
+        // the new process shows at the same instant.
+        type Event<'a> = (Duration, bool, usize, &'a str, Option<Ts>);
+        let mut events: Vec<Event> = Vec::new();
+        let lives = self.held.iter().enumerate();
+        let past = self.past.iter().map(|(node, _, held)| (*node, held));
+        for (node, keys) in lives.chain(past) {
             for (key, changes) in keys {
                 for (at, ts) in changes {
-                    events.push((*at, node, key, *ts));
+                    events.push((*at, false, node, key, Some(*ts)));
                 }
             }
         }
-        events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
+        for (node, at, _) in &self.past {
+            events.push((*at, true, *node, "", None));
+        }
+        events.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(b.3))
+        });
+        let agree = |row: &[Option<Ts>]| row.iter().all(|t| t.is_some() && *t == row[0]);
         let mut current: HashMap<&str, Vec<Option<Ts>>> = HashMap::new();
         let mut agreeing = 0i64;
         let mut points = Vec::new();
-        for (at, node, key, ts) in events {
-            let row = current.entry(key).or_insert_with(|| vec![None; nodes]);
-            let before = row.iter().all(|t| t.is_some() && *t == row[0]);
-            row[node] = Some(ts);
-            let after = row.iter().all(|t| t.is_some() && *t == row[0]);
-            agreeing += i64::from(after) - i64::from(before);
+        for (at, restart, node, key, ts) in events {
+            if restart {
+                for row in current.values_mut() {
+                    agreeing -= i64::from(agree(row));
+                    row[node] = None;
+                }
+            } else {
+                let row = current.entry(key).or_insert_with(|| vec![None; nodes]);
+                let before = agree(row);
+                row[node] = ts;
+                agreeing += i64::from(agree(row)) - i64::from(before);
+            }
             points.push((at.as_secs_f64(), agreeing as f64));
         }
         Plot::over_time(
@@ -447,6 +638,218 @@ impl LabSpec for KvLab {
             newest: HashMap::new(),
             ts_of_value: HashMap::new(),
             held: vec![HashMap::new(); setup.node_ids.len()],
+            past: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-built histories: ops at nodes `n0..n2`, one history index per
+    /// event, 1 ms apart.
+    #[derive(Default)]
+    struct Builder {
+        ops: Vec<Op>,
+        index: u64,
+    }
+
+    impl Builder {
+        fn op(&mut self, node: usize, request: Value, outcome: Outcome, final_read: bool) {
+            let invoke_index = self.index;
+            self.index += 2;
+            let ms = |i: u64| Duration::from_millis(i);
+            self.ops.push(Op {
+                client: format!("c{node}"),
+                node,
+                kind: request["type"].as_str().unwrap().to_string(),
+                request,
+                invoke: ms(invoke_index),
+                complete: ms(invoke_index + 1),
+                outcome,
+                final_read,
+                invoke_index,
+                complete_index: invoke_index + 1,
+            });
+        }
+
+        fn write(&mut self, node: usize, key: &str, value: u64, ts: f64) {
+            let ok = Outcome::Ok {
+                body: json!({"type": "write_ok", "ts": ts}),
+            };
+            let request = json!({"type": "write", "key": key, "value": value});
+            self.op(node, request, ok, false);
+        }
+
+        fn read(&mut self, node: usize, key: &str, value: u64) {
+            let ok = Outcome::Ok {
+                body: json!({"type": "read_ok", "value": value}),
+            };
+            self.op(node, json!({"type": "read", "key": key}), ok, false);
+        }
+
+        /// Final reads of `key` at every node, each showing `shows[node]`
+        /// (`None`: not found).
+        fn finals(&mut self, key: &str, shows: &[Option<u64>]) {
+            for (node, value) in shows.iter().enumerate() {
+                let outcome = match value {
+                    Some(v) => Outcome::Ok {
+                        body: json!({"type": "kv_read_ok", "key": key, "value": v, "ts": 0}),
+                    },
+                    None => Outcome::Fail {
+                        code: 20,
+                        text: "Key not found".into(),
+                    },
+                };
+                self.op(node, json!({"type": "kv_read", "key": key}), outcome, true);
+            }
+        }
+
+        fn check(self) -> Verdict {
+            let node_ids: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+            let setup = LabSetup {
+                node_ids: node_ids.clone(),
+            };
+            let options = KvLabOptions {
+                keys: 1,
+                read_fraction: 0.5,
+            };
+            let history = History {
+                ops: self.ops,
+                node_ids,
+                healed_at: None,
+            };
+            KvLab::new(&options, &setup).check(&history, &NetStats::default())
+        }
+    }
+
+    fn metric(verdict: &Verdict, name: &str) -> Option<f64> {
+        verdict
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+    }
+
+    /// A write acknowledged and then gone from one replica (a node killed
+    /// and restarted without it) is a lost write; gone from all, too.
+    #[test]
+    fn an_acknowledged_write_missing_from_the_final_reads_is_lost() {
+        for shows in [[Some(2), None, Some(2)], [None, None, None]] {
+            let mut h = Builder::default();
+            h.write(0, "k0", 1, 10.0);
+            h.write(1, "k0", 2, 11.0);
+            h.finals("k0", &shows);
+            let verdict = h.check();
+            assert!(!verdict.valid);
+            let lost = verdict
+                .failures
+                .iter()
+                .filter(|f| f.starts_with("lost write"));
+            let expected = shows.iter().filter(|s| s.is_none()).count();
+            assert_eq!(lost.count(), expected, "{:?}", verdict.failures);
+            assert_eq!(metric(&verdict, "lost writes"), Some(expected as f64));
+        }
+    }
+
+    /// n1 reads n0's write (ts 20) and then writes with ts 15 (its clock
+    /// behind): its write loses to the older one, which it had seen —
+    /// what a hybrid logical clock prevents. Had n1 not read it, the loss
+    /// is only against real time: counted, not failed.
+    #[test]
+    fn a_write_losing_to_one_its_node_had_shown_fails_the_run() {
+        let mut h = Builder::default();
+        h.write(0, "k0", 1, 20.0);
+        h.read(1, "k0", 1);
+        h.write(1, "k0", 2, 15.0);
+        h.finals("k0", &[Some(1), Some(1), Some(1)]);
+        let verdict = h.check();
+        assert!(!verdict.valid);
+        assert!(
+            verdict.failures[0].starts_with("write lost to an older one: k0 = 2 at n1"),
+            "{:?}",
+            verdict.failures
+        );
+        assert_eq!(metric(&verdict, "writes lost to an older write"), Some(1.0));
+
+        let mut h = Builder::default();
+        h.write(0, "k0", 1, 20.0);
+        h.write(2, "k0", 2, 15.0);
+        h.finals("k0", &[Some(1), Some(1), Some(1)]);
+        let verdict = h.check();
+        assert!(verdict.valid, "{:?}", verdict.failures);
+        assert_eq!(metric(&verdict, "writes lost to an older write"), Some(1.0));
+    }
+
+    /// In order, nothing lost to an older write, and the metric is left
+    /// out (reports without clock skew are as before).
+    #[test]
+    fn writes_in_timestamp_order_lose_to_nothing_older() {
+        let mut h = Builder::default();
+        h.write(0, "k0", 1, 20.0);
+        h.read(1, "k0", 1);
+        h.write(1, "k0", 2, 21.0);
+        h.finals("k0", &[Some(2), Some(2), Some(2)]);
+        let verdict = h.check();
+        assert!(verdict.valid, "{:?}", verdict.failures);
+        assert_eq!(metric(&verdict, "writes lost to an older write"), None);
+    }
+
+    /// A restarted node counts as holding only what it shows after the
+    /// restart: a write it held before converges again when it holds it
+    /// again, and the keys agree again only then.
+    #[test]
+    fn a_restarted_node_holds_only_what_it_shows_after_the_restart() {
+        let node_ids: Vec<String> = (0..2).map(|i| format!("n{i}")).collect();
+        let setup = LabSetup {
+            node_ids: node_ids.clone(),
+        };
+        let options = KvLabOptions {
+            keys: 1,
+            read_fraction: 0.5,
+        };
+        let mut lab = KvLab::new(&options, &setup);
+        let ts = Ts::from_secs(10.0).unwrap();
+        let s = Duration::from_secs;
+        lab.record(s(1), 0, "k0", ts);
+        lab.record(s(1), 1, "k0", ts);
+        assert_eq!(lab.held_since(1, "k0", ts), Some(s(1)));
+        assert_eq!(lab.all_hold_winners(), Some(s(1)));
+        lab.restarted(s(3), 1);
+        assert_eq!(lab.held_since(1, "k0", ts), None);
+        assert_eq!(
+            lab.all_hold_winners(),
+            None,
+            "the winner is still the one held before"
+        );
+        lab.record(s(5), 1, "k0", ts);
+        assert_eq!(lab.held_since(1, "k0", ts), Some(s(5)));
+        assert_eq!(lab.all_hold_winners(), Some(s(5)));
+        // Everywhere at 1 s: converged then, whatever came after.
+        assert_eq!(lab.everywhere_since(2, "k0", ts), Some(s(1)));
+        // A write n1 held only before its restart waits for it again.
+        let newer = Ts::from_secs(11.0).unwrap();
+        lab.record(s(2), 1, "k1", newer);
+        lab.restarted(s(6), 1);
+        lab.record(s(7), 0, "k1", newer);
+        assert_eq!(lab.everywhere_since(2, "k1", newer), None);
+        lab.record(s(8), 1, "k1", newer);
+        assert_eq!(lab.everywhere_since(2, "k1", newer), Some(s(8)));
+        let plot = lab.agreement_plot(2);
+        let points: Vec<(f64, f64)> = plot.series[0].points.clone();
+        // k0 agreed at 1 s, n1's restarts at 3 s and 6 s undo it (the
+        // second also k0's return at 5 s); k1 agrees at 8 s.
+        let expected = [
+            (1.0, 0.0),
+            (1.0, 1.0),
+            (2.0, 1.0),
+            (3.0, 0.0),
+            (5.0, 1.0),
+            (6.0, 0.0),
+            (7.0, 0.0),
+            (8.0, 1.0),
+        ];
+        assert_eq!(points, expected);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::Duration;
 
-use maelstrom_framework::replication::{BatchLimit, Link, Timing};
+use maelstrom_framework::replication::{BatchLimit, Link, PeerIncarnation, Timing};
 use maelstrom_framework::{Ctx, Error, Request};
 use serde::Serialize;
 
@@ -41,6 +41,10 @@ pub(crate) struct Peer {
     /// since: pushes skip it, and anti-entropy retries its due keys,
     /// backing off ([`Link::retried`]).
     pub(crate) silent: bool,
+    /// Its incarnation, and whether it has shown it heard of our restart.
+    pub(crate) incarnation: PeerIncarnation,
+    /// When we last announced our restart to it.
+    pub(crate) announced_at: Option<Duration>,
 }
 
 impl Peer {
@@ -52,6 +56,8 @@ impl Peer {
             last_seq: 0,
             link: Link::default(),
             silent: false,
+            incarnation: PeerIncarnation::default(),
+            announced_at: None,
         }
     }
 
@@ -81,6 +87,16 @@ impl Peer {
     }
 }
 
+/// What only a `kv_merge` between our nodes carries (all absent from a
+/// client's).
+#[derive(Debug, Default)]
+pub(crate) struct BetweenNodes {
+    pub(crate) seq: Option<u64>,
+    pub(crate) acks: Option<Vec<u64>>,
+    pub(crate) incarnation: Option<u64>,
+    pub(crate) your_incarnation: Option<u64>,
+}
+
 /// One `kv_merge` of ours waiting for its acknowledgement.
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -105,13 +121,23 @@ impl KvNode {
         ctx: &mut Ctx<Self>,
         req: &Request,
         entries: BTreeMap<String, Entry>,
-        seq: Option<u64>,
-        acks: Option<Vec<u64>>,
-    ) -> Result<(), Error> {
+        between: BetweenNodes,
+    ) -> anyhow::Result<()> {
         let from = self.peer_index(&req.src);
+        let BetweenNodes {
+            seq,
+            acks,
+            incarnation,
+            your_incarnation,
+        } = between;
         let Some(seq) = seq else {
-            if acks.is_some() {
-                return Err(Error::malformed("acks come only with a seq"));
+            if acks.is_some() || incarnation.is_some() || your_incarnation.is_some() {
+                return Err(Error::malformed("acks and incarnations come only with a seq").into());
+            }
+            if from.is_none() && !entries.is_empty() {
+                // A client's entries are acknowledged by kv_merge_ok: durable
+                // first, as a write is.
+                self.persist(ctx, entries.iter().map(|(k, e)| (k.as_str(), e)))?;
             }
             let updated = self.apply(ctx, from, &req.src, entries);
             let reply = Reply::KvMergeOk { updated };
@@ -122,17 +148,34 @@ impl KvNode {
             return Ok(());
         };
         let Some(i) = from else {
-            return Err(Error::malformed(
-                "seq and acks are for kv_merges between nodes",
-            ));
+            return Err(Error::malformed("seq and acks are for kv_merges between nodes").into());
         };
+        let (theirs, yours) = (incarnation.unwrap_or(0), your_incarnation.unwrap_or(0));
+        let acks = acks.unwrap_or_default();
+        let Some(heard) = self.peers[i]
+            .incarnation
+            .heard(self.incarnation, theirs, yours)
+        else {
+            // From a process since killed: its entries count as state
+            // alone (the new process may lack them: they go to it too).
+            self.apply(ctx, None, &req.src, entries);
+            return Ok(());
+        };
+        if heard.restarted {
+            self.peer_restarted(ctx, i);
+        }
+        // A restarted node's announcement carries neither entries nor acks
+        // (an ack-only kv_merge always has acks): it is acknowledged, so
+        // that the announcer hears that we heard.
+        let announcement = theirs > 0 && entries.is_empty() && acks.is_empty();
+        // Acks name seqs of the process that the peer has heard of: our
+        // previous process numbered from 1 too.
+        let acks = if heard.acks_count { acks } else { Vec::new() };
         // Any message is a sign of life: pushes to the peer resume.
         let (now, timing) = (ctx.now(), self.timing());
         let peer = &mut self.peers[i];
         peer.silent = false;
-        let settled = peer
-            .link
-            .acknowledged(&acks.unwrap_or_default(), now, &timing);
+        let settled = peer.link.acknowledged(&acks, now, &timing);
         let mut lost = peer.forget_all(settled.lost);
         for (batch, _) in settled.acked {
             self.acknowledged(ctx, i, batch);
@@ -141,7 +184,7 @@ impl KvNode {
         let heard = peer.link.heard_from(now, &timing);
         lost += peer.forget_all(heard.lost);
         self.presumed_lost = self.presumed_lost.saturating_add(count(lost));
-        if !entries.is_empty() {
+        if !entries.is_empty() || announcement {
             let peer = &mut self.peers[i];
             // A duplicate is owed one ack; past MAX_PENDING_SEQS the
             // oldest is forgotten (the peer will send it again).
@@ -159,6 +202,42 @@ impl KvNode {
         }
         Ok(())
     }
+    /// Peer `i` is a new process: it holds only what it recovered, and
+    /// what we sent the previous one, acknowledged or not, died with it.
+    /// Every key is due to it again, until it shows it holds it.
+    fn peer_restarted(&mut self, ctx: &mut Ctx<Self>, i: usize) {
+        let peer = &mut self.peers[i];
+        let mut fresh = Peer::new(std::mem::take(&mut peer.id));
+        fresh.incarnation = peer.incarnation;
+        // Our numbering goes on: the new process accepts any seq.
+        fresh.last_seq = peer.last_seq;
+        fresh.unsynced = self
+            .store
+            .iter()
+            .map(|(k, _)| (k.to_owned(), None))
+            .collect();
+        *peer = fresh;
+        self.arm_push(ctx);
+    }
+
+    /// Tells peer `i` that we restarted: a `kv_merge` with no entries and
+    /// no acks, which it acknowledges. Repeated by anti-entropy until the
+    /// peer names our incarnation.
+    pub(crate) fn announce(&mut self, ctx: &mut Ctx<Self>, i: usize) {
+        let peer = &mut self.peers[i];
+        peer.last_seq = peer.last_seq.saturating_add(1);
+        peer.announced_at = Some(ctx.now());
+        let body = Gossip::KvMerge {
+            entries: BTreeMap::new(),
+            seq: peer.last_seq,
+            acks: Vec::new(),
+            incarnation: self.incarnation,
+            your_incarnation: peer.incarnation.theirs(),
+        };
+        ctx.send(&peer.id, &body);
+        self.count_gossip(&body);
+    }
+
     /// Merges `entries` from `src` (peer `from`, if it is one); returns how
     /// many won.
     pub(crate) fn apply(
@@ -171,6 +250,7 @@ impl KvNode {
         self.reads.check(&entries);
         let mut updated = 0u64;
         for (key, entry) in entries {
+            self.clock.seen(entry.ts);
             let from_writer = from.is_some() && entry.node.as_deref() == Some(src);
             match self.store.merge(&key, entry) {
                 Outcome::Changed => {
@@ -288,7 +368,13 @@ impl KvNode {
         let seq = peer.last_seq;
         let mut acks = peer.link.take_owed_acks();
         acks.sort_unstable();
-        let body = Gossip::KvMerge { entries, seq, acks };
+        let body = Gossip::KvMerge {
+            entries,
+            seq,
+            acks,
+            incarnation: self.incarnation,
+            your_incarnation: peer.incarnation.theirs(),
+        };
         let body_bytes = store::json_len(&body);
         ctx.send(&peer.id, &body);
         if let Some(last) = sent.last() {
@@ -349,6 +435,18 @@ impl KvNode {
             let n = peer.forget_all(expired);
             self.presumed_lost = self.presumed_lost.saturating_add(count(n));
             peer.silent = true;
+        }
+        // A restart not yet heard of is told again, every two merge
+        // timeouts (the announcement or its ack may have been lost).
+        let again = timing.resend_after.saturating_mul(2);
+        for i in 0..self.peers.len() {
+            let peer = &self.peers[i];
+            let due = peer
+                .announced_at
+                .is_none_or(|at| now.saturating_sub(at) >= again);
+            if peer.incarnation.unheard(self.incarnation) && due {
+                self.announce(ctx, i);
+            }
         }
         let waiting: Vec<&str> = self
             .peers

@@ -4,8 +4,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use maelstrom_framework::replication::Crdt;
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 pub use maelstrom_framework::Ts;
@@ -201,6 +202,74 @@ impl Store {
             .iter()
             .filter(|(key, entry)| self.merge(key, (*entry).clone()) == Outcome::Changed)
             .count()
+    }
+}
+
+/// The store as a [`Crdt`], so that a node's own writes can be kept by the
+/// framework's [`maelstrom_framework::replication::DurableUpdates`] (a
+/// write is a store of one entry; their join is the node's own
+/// contribution, what it must not lose).
+impl Crdt for Store {
+    /// Each key's value.
+    type Value = BTreeMap<String, Value>;
+
+    fn merge(&mut self, other: &Store) -> bool {
+        self.merge_from(other) > 0
+    }
+
+    /// The entries that beat `known`'s (or that it lacks).
+    fn delta_from(&self, known: &Store) -> Store {
+        let mut delta = Store::default();
+        for (key, entry) in self.iter() {
+            if known
+                .get(key)
+                .is_none_or(|k| entry.lww_cmp(k) == Ordering::Greater)
+            {
+                delta.merge(key, entry.clone());
+            }
+        }
+        delta
+    }
+
+    /// The keys both hold, each with the older of the two entries: a
+    /// replica holding either holds that one or newer.
+    fn meet(&self, other: &Store) -> Store {
+        let mut meet = Store::default();
+        for (key, entry) in self.iter() {
+            if let Some(theirs) = other.get(key) {
+                let older = if entry.lww_cmp(theirs) == Ordering::Greater {
+                    theirs
+                } else {
+                    entry
+                };
+                meet.merge(key, older.clone());
+            }
+        }
+        meet
+    }
+
+    fn value(&self) -> BTreeMap<String, Value> {
+        self.iter()
+            .map(|(key, entry)| (key.to_owned(), entry.value.clone()))
+            .collect()
+    }
+}
+
+/// On disk as `kv_merge` carries entries: `{key: {value, ts, node?}}`.
+impl Serialize for Store {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Store {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Store, D::Error> {
+        let entries = BTreeMap::<String, Entry>::deserialize(d)?;
+        let mut store = Store::default();
+        for (key, entry) in entries {
+            store.merge(&key, entry);
+        }
+        Ok(store)
     }
 }
 

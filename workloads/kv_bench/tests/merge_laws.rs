@@ -2,6 +2,7 @@
 //! which replicas merge the same entries, they end with the same store.
 
 use kv_bench::{Entry, Store, Ts};
+use maelstrom_framework::replication::crdt::laws;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -77,6 +78,25 @@ proptest! {
         let mut twice = a.clone();
         prop_assert_eq!(twice.merge_from(&a), 0);
         prop_assert_eq!(&twice, &a);
+    }
+
+    /// The store is a [`Crdt`] (what the durable log of own writes needs),
+    /// and keeps every law the framework checks.
+    #[test]
+    fn the_store_keeps_the_crdt_laws(
+        a in prop::collection::vec(entry(), 0..8),
+        b in prop::collection::vec(entry(), 0..8),
+        c in prop::collection::vec(entry(), 0..8),
+    ) {
+        laws::check(&store_of(&a), &store_of(&b), &store_of(&c));
+    }
+
+    /// On disk a store is its entries; read back, it is the same store.
+    #[test]
+    fn a_store_reads_back_as_written(a in prop::collection::vec(entry(), 0..8)) {
+        let store = store_of(&a);
+        let text = serde_json::to_string(&store).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Store>(&text).unwrap(), store);
     }
 
     #[test]
