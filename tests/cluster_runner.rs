@@ -272,8 +272,10 @@ fn real_runs_keep_the_rate_they_were_asked_for() {
     assert!(
         // The same draws give the same count; should a different set of
         // free clients shift the draws, the count still varies by ~1.3 %
-        // (one standard deviation). A runner that drifts loses ~9 %.
-        (real - simulated).abs() <= 0.04 * simulated,
+        // (one standard deviation), and by up to ~5 % when the other tests
+        // of the suite load both cores (seen: 1,922 against 2,015). A
+        // runner that drifts loses ~9 %.
+        (real - simulated).abs() <= 0.065 * simulated,
         "real run {real} operations, its simulated twin {simulated}"
     );
 }

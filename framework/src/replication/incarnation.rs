@@ -1,12 +1,14 @@
 //! Incarnations: telling a restarted process from the one before it.
 //!
 //! A killed node comes back as a fresh process that holds only what it
-//! recovered, and that numbers its messages from 1 again. Its peers must
-//! therefore (1) forget what they believed it held, and (2) not take an
-//! ack meant for the previous process as one for the new process's
-//! message of the same number. So every replication message carries the
-//! sender's `incarnation` (how often it started before, from its disk:
-//! [`crate::replication::DurableUpdates::incarnation`]) and
+//! recovered. Its msg_ids are in a range of their own
+//! ([`crate::Ctx::incarnation`]), but a workload's own numbering (kv's
+//! per-peer `seq`) starts from 1 again. Its peers must therefore (1)
+//! forget what they believed it held, and (2) not take an ack meant for
+//! the previous process as one for the new process's message of the same
+//! number. So every replication message carries the sender's
+//! `incarnation` (how often it started before, from its disk:
+//! [`crate::Ctx::incarnation`]) and
 //! `your_incarnation` (the receiver's, as the sender last heard it); both
 //! are 0, and left off the wire ([`is_zero`]), until a first restart, so
 //! runs without kills send the same bytes as before.
