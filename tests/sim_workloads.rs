@@ -526,3 +526,48 @@ impl Process for Forgetful {
     }
     fn attach_disk(&mut self, _: Box<dyn maelstrom_framework::storage::Disk>) {}
 }
+
+/// Issue 17: under clock skew (and every other fault), kv with its nodes'
+/// own clocks loses writes to older ones, and the checker says so; with
+/// hybrid logical clocks the same seeds lose none.
+#[test]
+fn kv_under_clock_skew_loses_writes_with_wall_clocks_and_none_with_hlc() {
+    let cfg = SimConfig {
+        nemesis: sim::Faults::of(&[
+            Nemesis::Partition,
+            Nemesis::Kill,
+            Nemesis::Pause,
+            Nemesis::Clock,
+        ]),
+        settle: 10.0,
+        loss: 0.1,
+        ..partitioned(5, 20.0, 50.0, 20.0)
+    };
+    let seeds: Vec<u64> = (1..=8).collect();
+    for r in campaign("kv", &["--timestamps", "hlc"], cfg.clone(), &seeds) {
+        assert!(
+            r.clock_faults() > 0,
+            "seed {}: no clock was skewed",
+            r.config.seed
+        );
+    }
+    let choice = sim::registry::choose("kv", None).unwrap();
+    let (nodes, lab) = choice.build_from(&["--timestamps", "wall"]).unwrap();
+    let reports = sim::run_seeds("kv", &nodes, &lab, &cfg, &seeds, 2, &|_, _| {});
+    let failed: Vec<_> = reports.iter().filter(|r| !r.valid).collect();
+    assert!(
+        failed.len() >= 2,
+        "{} of 8 wall-clock runs failed",
+        failed.len()
+    );
+    for r in failed {
+        assert!(
+            r.failures
+                .iter()
+                .any(|f| f.starts_with("write lost to an older one")),
+            "seed {}: {:?}",
+            r.config.seed,
+            r.failures
+        );
+    }
+}
