@@ -470,3 +470,41 @@ fn a_g_counter_that_sends_seq_kv_a_malformed_cas_fails_and_says_which() {
         "{report}"
     );
 }
+
+const LIN_KV_FLAGS: &[&str] = &[
+    "--nodes",
+    "3",
+    "--concurrency",
+    "6",
+    "--rate",
+    "50",
+    "--time-limit",
+    "3",
+];
+
+/// A lin-kv node that serves reads from a local cache (the last value it
+/// wrote or saw) returns values other nodes have since overwritten: the
+/// checker finds a key that is not linearizable and shows the window that
+/// proves it. Our proxy to lin-kv passes the same run.
+#[test]
+fn a_lin_kv_node_that_reads_from_a_cache_is_not_linearizable() {
+    let (code, report, all) = run("lin-kv", "lin_kv_cache.py", "", LIN_KV_FLAGS);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("\nINVALID"), "{report}");
+    assert!(
+        report.contains(" is not linearizable: no order of ")
+            && report.contains(" explains what they returned"),
+        "{report}"
+    );
+    assert!(
+        report.contains("] read "),
+        "the stale read is shown: {report}"
+    );
+
+    let dir = results_dir("judging-lin-kv-proxy");
+    let out = cluster("lin-kv", LIN_KV_FLAGS, &dir);
+    let report = report_txt(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(report.contains("\nVALID"), "{report}");
+    assert!(report.contains("cas_ok"), "the service answered: {report}");
+}

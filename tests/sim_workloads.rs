@@ -571,3 +571,26 @@ fn kv_under_clock_skew_loses_writes_with_wall_clocks_and_none_with_hlc() {
         );
     }
 }
+
+/// Maelstrom's lin-kv through our proxy to the lin-kv service: every key
+/// linearizable under partitions (the service is never cut off, as in
+/// Maelstrom), with Maelstrom's `--concurrency 2n`, on fixed seeds.
+#[test]
+fn a_lin_kv_proxy_is_linearizable_under_partitions() {
+    let cfg = SimConfig {
+        concurrency: Some(10),
+        ..partitioned(5, 10.0, 100.0, 8.0)
+    };
+    for r in campaign_node("lin-kv", "lin-kv-proxy", &[], cfg, &[1, 2, 3]) {
+        let seed = r.config.seed;
+        assert!(r.faults.len() >= 2, "seed {seed}: partitions happened");
+        assert!(r.unknown.is_empty(), "seed {seed}: {:?}", r.unknown);
+        assert!(
+            metric(&r, "operations checked").unwrap() > 500.0,
+            "seed {seed}"
+        );
+        for kind in ["read_ok", "write_ok", "cas_ok"] {
+            assert!(r.net.by_type.contains_key(kind), "seed {seed}: no {kind}");
+        }
+    }
+}

@@ -11,6 +11,7 @@ use echo as _;
 use g_set as _;
 use gossip_tuning as _;
 use kv_bench as _;
+use lin_kv_proxy as _;
 use maelstrom_specs as _;
 use pn_counter_gossip as _;
 use seq_kv_counter as _;

@@ -20,6 +20,20 @@ pub struct LabSetup {
     pub node_ids: Vec<NodeId>,
 }
 
+/// The client thread an operation is for: Jepsen's worker thread (bound
+/// to one node for the run) and the process now running on it (a new
+/// client id after an indeterminate operation).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientThread<'a> {
+    /// The thread's number, 0-based, as in Jepsen (thread i works node
+    /// i mod the node count).
+    pub thread: usize,
+    /// How many threads the run has (`--concurrency`).
+    pub threads: usize,
+    /// The client id it sends as now (`c7`).
+    pub client: &'a str,
+}
+
 /// A workload's clients and checker, for one run.
 pub trait Lab {
     /// A message to send each node right after `init` (Maelstrom sends
@@ -31,6 +45,14 @@ pub trait Lab {
     /// The body of the next client operation (`{"type": "add", "delta": 3}`),
     /// or `None` when the lab's clients are done.
     fn next_op(&mut self, rng: &mut StdRng) -> Option<Value>;
+
+    /// The next operation for a given client thread, which the driver
+    /// asks: a lab whose operations depend on the thread (Maelstrom's
+    /// lin-kv gives each group of threads a key, and half of a group only
+    /// reads) overrides it; the others get [`Lab::next_op`].
+    fn next_op_for(&mut self, _client: ClientThread<'_>, rng: &mut StdRng) -> Option<Value> {
+        self.next_op(rng)
+    }
 
     /// How many operations the clients will issue in all, when the lab
     /// has a fixed amount of work (the counter's `--adds N`); `None` when

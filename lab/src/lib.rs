@@ -58,7 +58,7 @@ use std::time::Duration;
 
 pub use cluster::{Backend, Cluster, SentMessage};
 pub use config::{Availability, Faults, Nemesis, ProbeSetting, SimConfig, Tested};
-pub use lab::{History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
+pub use lab::{ClientThread, History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, NetStats, Partition, PartitionPattern};
 pub use report::{Report, Summary, Validity};
 

@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::cluster::{Backend, Cluster};
-use crate::lab::{History, Indeterminate, Lab, Op, Outcome};
+use crate::lab::{ClientThread, History, Indeterminate, Lab, Op, Outcome};
 use crate::nemesis::FaultSchedule;
 use crate::network::PROBE_CLIENT;
 use crate::report::{OpCounts, Phases, ProbeLoad, ReplyProblems, Report};
@@ -726,7 +726,12 @@ impl<B: Backend> Driver<'_, '_, B> {
                         continue;
                     }
                     let slot = free[self.rng.random_range(0..free.len())];
-                    match self.lab.next_op(&mut self.rng) {
+                    let client = ClientThread {
+                        thread: slot,
+                        threads: self.clients.len(),
+                        client: &self.clients[slot].id,
+                    };
+                    match self.lab.next_op_for(client, &mut self.rng) {
                         Some(body) => {
                             self.invoke(slot, body, false, now + timeout);
                             issued += 1;

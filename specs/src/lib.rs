@@ -11,6 +11,7 @@
 //!   The same module is Maelstrom's `g-set` ([`broadcast::GSetLab`]).
 //! - [`counter`]: Maelstrom's `g-counter` and `pn-counter`.
 //! - [`kv`]: our `kv`, the seed's last-writer-wins store.
+//! - [`lin_kv`]: Maelstrom's `lin-kv` (a linearizability checker per key).
 //! - [`topology`]: Maelstrom's `--topology` shapes, for `broadcast`.
 //! - [`unique_ids`]: Maelstrom's `unique-ids`.
 
@@ -18,6 +19,7 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kv;
+pub mod lin_kv;
 pub mod topology;
 pub mod unique_ids;
 
@@ -50,4 +52,8 @@ inventory::submit!(SpecRegistration::new::<unique_ids::UniqueIdsLab>(
 inventory::submit!(SpecRegistration::new::<kv::KvLab>(
     "kv",
     "the seed's last-writer-wins store: no lost writes, stale reads and convergence measured"
+));
+inventory::submit!(SpecRegistration::new::<lin_kv::LinKvLab>(
+    "lin-kv",
+    "Maelstrom's lin-kv: read, write and cas on independent keys; each key linearizable (cas-register)"
 ));
