@@ -425,6 +425,31 @@ fn a_counter_on_seq_kv_is_exact_under_partitions() {
     }
 }
 
+/// Maelstrom's kafka on our log in lin-kv (Gossip Glomers challenge 5):
+/// under partitions nothing is lost, duplicated, skipped or inconsistent,
+/// every seed; clients crash and start over from the committed offsets.
+#[test]
+fn a_kafka_log_on_lin_kv_passes_under_partitions() {
+    let cfg = partitioned(5, 10.0, 100.0, 8.0);
+    for r in campaign_node("kafka", "kafka-log", &[], cfg, &[1, 2, 3]) {
+        let what = format!("kafka seed {}", r.config.seed);
+        assert!(r.faults.len() >= 2, "{what}: partitions happened");
+        assert!(metric(&r, "sends acknowledged").unwrap() > 100.0, "{what}");
+        assert!(metric(&r, "messages polled").unwrap() > 100.0, "{what}");
+        let assigns = r
+            .ops
+            .by_kind
+            .get("list_committed_offsets")
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            assigns > 5,
+            "{what}: clients crashed and assigned again ({assigns})"
+        );
+        assert!(r.ops.by_kind.contains_key("commit_offsets"), "{what}");
+    }
+}
+
 /// Issue 17: every fault at once. Our nodes make what they acknowledge
 /// durable (counter and g-set their own updates, broadcast and tuning
 /// every value they store, kv its own writes), so they lose nothing across kills. The same

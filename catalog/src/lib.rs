@@ -10,6 +10,7 @@ use broadcast_fanout as _;
 use echo as _;
 use g_set as _;
 use gossip_tuning as _;
+use kafka_log as _;
 use kv_bench as _;
 use lin_kv_proxy as _;
 use maelstrom_specs as _;

@@ -49,10 +49,18 @@ pub trait Lab {
     /// The next operation for a given client thread, which the driver
     /// asks: a lab whose operations depend on the thread (Maelstrom's
     /// lin-kv gives each group of threads a key, and half of a group only
-    /// reads) overrides it; the others get [`Lab::next_op`].
+    /// reads) or on the client process (`client.client`: a client whose
+    /// operation timed out is closed, and its thread goes on under a new
+    /// id; kafka's clients keep their assigned keys and poll positions)
+    /// overrides it; the others get [`Lab::next_op`].
     fn next_op_for(&mut self, _client: ClientThread<'_>, rng: &mut StdRng) -> Option<Value> {
         self.next_op(rng)
     }
+
+    /// A client operation completed (ok, failed or indeterminate, final
+    /// reads included): a lab whose clients act on what they were told
+    /// (kafka's polls advance its positions) learns it here.
+    fn completed(&mut self, _op: &Op) {}
 
     /// How many operations the clients will issue in all, when the lab
     /// has a fixed amount of work (the counter's `--adds N`); `None` when

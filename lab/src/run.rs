@@ -500,6 +500,7 @@ impl<B: Backend> Driver<'_, '_, B> {
             op.complete = delivery.at;
             op.complete_index = index;
             op.outcome = outcome;
+            self.lab.completed(&self.ops[op_index]);
         }
     }
 
@@ -596,6 +597,7 @@ impl<B: Backend> Driver<'_, '_, B> {
                 },
             };
             self.timed_out.insert(flight.op, flight.deadline);
+            self.lab.completed(&self.ops[flight.op]);
             let node = self.clients[slot].node;
             self.clients[slot] = self.new_client(node);
         }

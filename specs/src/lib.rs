@@ -10,6 +10,8 @@
 //!   latency).
 //!   The same module is Maelstrom's `g-set` ([`broadcast::GSetLab`]).
 //! - [`counter`]: Maelstrom's `g-counter` and `pn-counter`.
+//! - [`kafka`]: Maelstrom's `kafka` (Jepsen's kafka checker, `assign`
+//!   clients).
 //! - [`kv`]: our `kv`, the seed's last-writer-wins store.
 //! - [`lin_kv`]: Maelstrom's `lin-kv` (a linearizability checker per key).
 //! - [`topology`]: Maelstrom's `--topology` shapes, for `broadcast`.
@@ -18,6 +20,7 @@
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
+pub mod kafka;
 pub mod kv;
 pub mod lin_kv;
 pub mod topology;
@@ -56,4 +59,8 @@ inventory::submit!(SpecRegistration::new::<kv::KvLab>(
 inventory::submit!(SpecRegistration::new::<lin_kv::LinKvLab>(
     "lin-kv",
     "Maelstrom's lin-kv: read, write and cas on independent keys; each key linearizable (cas-register)"
+));
+inventory::submit!(SpecRegistration::new::<kafka::KafkaLab>(
+    "kafka",
+    "Maelstrom's kafka: no lost, duplicate, skipped or inconsistent offsets in per-key logs"
 ));
