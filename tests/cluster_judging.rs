@@ -508,3 +508,40 @@ fn a_lin_kv_node_that_reads_from_a_cache_is_not_linearizable() {
     assert!(report.contains("\nVALID"), "{report}");
     assert!(report.contains("cas_ok"), "the service answered: {report}");
 }
+
+/// Kafka's runs on real processes: enough sends to every key from every
+/// node for offsets to collide.
+const KAFKA_FLAGS: &[&str] = &[
+    "--nodes",
+    "3",
+    "--rate",
+    "50",
+    "--time-limit",
+    "2",
+    "--settle",
+    "1",
+];
+
+/// A kafka node that hands out offsets from a counter of its own fails
+/// for what it does, one offset given to different messages, naming the
+/// key, the offset, the messages and who was told; our log on lin-kv
+/// passes the same run.
+#[test]
+fn kafka_offsets_from_a_local_counter_fail_as_inconsistent_and_ours_pass() {
+    let (code, report, all) = run("kafka", "kafka_local_offsets.py", "", KAFKA_FLAGS);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("INVALID"), "{report}");
+    assert!(
+        report.contains("inconsistent-offsets: key ")
+            && report.contains(" offset 0 holds different messages: "),
+        "{report}"
+    );
+    let dir = results_dir("judging-kafka-ours");
+    let out = cluster("kafka", KAFKA_FLAGS, &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = report_txt(&dir);
+    assert!(report.contains("\nVALID"), "{report}");
+    let json = report_json(&dir);
+    let sends = metric(&json, "sends acknowledged").expect("the metric");
+    assert!(sends > 20.0, "{report}");
+}

@@ -180,20 +180,16 @@ impl Lab for KafkaLab {
 
     fn next_op_for(&mut self, thread: ClientThread<'_>, rng: &mut StdRng) -> Option<Value> {
         let client = thread.client;
-        if !self.clients.contains_key(client) {
-            let fresh = self.fresh_client(rng);
-            self.clients.insert(client.to_string(), fresh);
-        } else if rng.random_bool(self.options.crash_chance.clamp(0.0, 1.0)) {
+        // A new client, or one that crashes now, starts afresh.
+        let crash = self.options.crash_chance.clamp(0.0, 1.0);
+        if !self.clients.contains_key(client) || rng.random_bool(crash) {
             let fresh = self.fresh_client(rng);
             self.clients.insert(client.to_string(), fresh);
         }
         let c = self.clients.get_mut(client)?;
         let op = match std::mem::replace(&mut c.step, Step::Work) {
-            Step::Assign => {
-                // Stays Assign until the offsets come back.
-                c.step = Step::Assign;
-                json!({"type": "list_committed_offsets", "keys": c.keys})
-            }
+            // Its keys start where the reply says (`completed`).
+            Step::Assign => json!({"type": "list_committed_offsets", "keys": c.keys}),
             Step::Commit(offsets) => json!({"type": "commit_offsets", "offsets": offsets}),
             Step::Work if rng.random_bool(self.options.send_fraction.clamp(0.0, 1.0)) => {
                 let key = &self.keys[rng.random_range(0..self.keys.len())];
@@ -242,8 +238,9 @@ impl Lab for KafkaLab {
                     let start = committed.get(key).copied().unwrap_or(0);
                     c.positions.entry(key.clone()).or_insert(start);
                 }
-                c.step = Step::Work;
             }
+            // Not assigned: ask again.
+            (Outcome::Fail { .. }, "list_committed_offsets") => c.step = Step::Assign,
             (Outcome::Ok { body }, "poll") => {
                 let highest = highest_polled(body);
                 for (key, top) in &highest {

@@ -51,6 +51,12 @@ use serde_json::Value;
 /// (serde_json writes object keys sorted), so any JSON value can be one.
 type Msg = String;
 
+/// One key's (offset, message) pairs, in the order a poll returned them.
+type Pairs = Vec<(i64, Msg)>;
+
+/// An ok poll: its position in the history and its pairs by key.
+type Poll = (usize, Vec<(String, Pairs)>);
+
 /// An error class, named as Jepsen names it, and whether it fails a run
 /// (Maelstrom's `allowed-error-types` with `:assign`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -142,7 +148,7 @@ fn who(history: &History, op: &Op) -> String {
 
 /// The (offset, message) pairs of an ok poll, by key; `None` for anything
 /// that is not a well-formed ok poll (the lab's schema lets none through).
-fn poll_pairs(op: &Op) -> Option<Vec<(String, Vec<(i64, Msg)>)>> {
+fn poll_pairs(op: &Op) -> Option<Vec<(String, Pairs)>> {
     let msgs = op.ok_body()?.get("msgs")?.as_object()?;
     let mut keys = Vec::with_capacity(msgs.len());
     for (key, pairs) in msgs {
@@ -198,8 +204,7 @@ pub fn check(history: &History) -> Findings {
     let mut findings = Findings::default();
     let ops = &history.ops;
     let mut sends: Vec<Send> = Vec::new();
-    // (history index, key → pairs) of every ok poll.
-    let mut polls: Vec<(usize, Vec<(String, Vec<(i64, Msg)>)>)> = Vec::new();
+    let mut polls: Vec<Poll> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         match op.kind.as_str() {
             "send" => {
@@ -316,7 +321,7 @@ fn skipped(log: &Log, from: usize, to: usize) -> String {
 fn internal_poll_errors(
     history: &History,
     logs: &BTreeMap<String, Log>,
-    polls: &[(usize, Vec<(String, Vec<(i64, Msg)>)>)],
+    polls: &[Poll],
     f: &mut Findings,
 ) {
     for (i, keys) in polls {
@@ -378,11 +383,11 @@ fn session_errors(
     history: &History,
     logs: &BTreeMap<String, Log>,
     sends: &[Send],
-    polls: &[(usize, Vec<(String, Vec<(i64, Msg)>)>)],
+    polls: &[Poll],
     f: &mut Findings,
 ) {
     let session_of: Vec<usize> = sessions(history).into_iter().map(|(s, _)| s).collect();
-    let poll_at: HashMap<usize, &Vec<(String, Vec<(i64, Msg)>)>> =
+    let poll_at: HashMap<usize, &Vec<(String, Pairs)>> =
         polls.iter().map(|(i, keys)| (*i, keys)).collect();
     let send_at: HashMap<usize, &Send> = sends
         .iter()
@@ -450,7 +455,7 @@ fn read_errors(
     history: &History,
     logs: &BTreeMap<String, Log>,
     sends: &[Send],
-    polls: &[(usize, Vec<(String, Vec<(i64, Msg)>)>)],
+    polls: &[Poll],
     f: &mut Findings,
 ) {
     let ops = &history.ops;
@@ -556,14 +561,7 @@ fn read_errors(
 /// polls of its key returned pages that stop short of it (a node may
 /// answer a poll with any number of messages; Maelstrom polls again until
 /// it catches up, which one round of final polls cannot).
-fn unseen(
-    history: &History,
-    s: &Send,
-    offset: i64,
-    sent: &str,
-    polls: &[(usize, Vec<(String, Vec<(i64, Msg)>)>)],
-    f: &mut Findings,
-) {
+fn unseen(history: &History, s: &Send, offset: i64, sent: &str, polls: &[Poll], f: &mut Findings) {
     let ops = &history.ops;
     // Final ok polls asked for the key from at most this offset: did any
     // of them answer nothing for it?

@@ -205,8 +205,12 @@ impl Handler for KafkaLog {
                         let Some(Value::Array(log)) = log else {
                             continue;
                         };
-                        let pairs: Vec<(u64, Value)> = (from..)
-                            .zip(log.into_iter().skip(from.min(usize::MAX as u64) as usize))
+                        // Every message from `from` on, with its offset.
+                        let pairs: Vec<(u64, Value)> = log
+                            .into_iter()
+                            .enumerate()
+                            .skip(usize::try_from(from).unwrap_or(usize::MAX))
+                            .map(|(offset, m)| (offset as u64, m))
                             .collect();
                         if !pairs.is_empty() {
                             msgs.insert(key, pairs);
