@@ -16,6 +16,8 @@
 //! - [`lin_kv`]: Maelstrom's `lin-kv` (a linearizability checker per key).
 //! - [`topology`]: Maelstrom's `--topology` shapes, for `broadcast`.
 //! - [`unique_ids`]: Maelstrom's `unique-ids`.
+//! - [`txn`]: Maelstrom's `txn-list-append` and `txn-rw-register`, with an
+//!   Elle-style checker.
 
 pub mod broadcast;
 pub mod counter;
@@ -24,6 +26,7 @@ pub mod kafka;
 pub mod kv;
 pub mod lin_kv;
 pub mod topology;
+pub mod txn;
 pub mod unique_ids;
 
 use maelstrom_lab::{SpecRegistration, inventory};
@@ -63,4 +66,12 @@ inventory::submit!(SpecRegistration::new::<lin_kv::LinKvLab>(
 inventory::submit!(SpecRegistration::new::<kafka::KafkaLab>(
     "kafka",
     "Maelstrom's kafka: no lost, duplicate, skipped or inconsistent offsets in per-key logs"
+));
+inventory::submit!(SpecRegistration::new::<txn::TxnLab<txn::ListAppend>>(
+    "txn-list-append",
+    "Maelstrom's txn-list-append: no G0, G1, G-single, G2 (Elle-style) under --consistency-models"
+));
+inventory::submit!(SpecRegistration::new::<txn::TxnLab<txn::RwRegister>>(
+    "txn-rw-register",
+    "Maelstrom's txn-rw-register: no G0, G1, G-single, G2 (Elle-style) under --consistency-models"
 ));
