@@ -63,6 +63,7 @@ fn correct_nodes_that_are_not_ours_pass() {
             &["--nodes", "3", "--rate", "50", "--time-limit", "2"],
         ),
         ("g-counter", "g_counter_seq_kv.py", SEQ_KV_FLAGS),
+        ("txn-rw-register", "txn_no_isolation.py", TXN_FLAGS),
     ] {
         let (code, report, all) = run(workload, script, "", extra);
         assert_eq!(code, Some(0), "{workload} {script} {extra:?}: {all}");
@@ -544,4 +545,43 @@ fn kafka_offsets_from_a_local_counter_fail_as_inconsistent_and_ours_pass() {
     let json = report_json(&dir);
     let sends = metric(&json, "sends acknowledged").expect("the metric");
     assert!(sends > 20.0, "{report}");
+}
+
+/// Six clients on one node, so that transactions overlap there.
+const TXN_FLAGS: &[&str] = &[
+    "--nodes",
+    "1",
+    "--concurrency",
+    "6",
+    "--rate",
+    "150",
+    "--time-limit",
+    "4",
+    "--consistency-models",
+    "read-committed",
+];
+
+/// A transactional node that applies writes one at a time while other
+/// transactions read, and keeps the writes of the ones that fail, breaks
+/// read committed both ways: reads of failed transactions' writes (G1a)
+/// and of a transaction's overwritten writes (G1b), each named with the
+/// transactions involved.
+#[test]
+fn a_txn_node_without_isolation_fails_read_committed_with_g1a_and_g1b() {
+    let (code, report, all) = run(
+        "txn-rw-register",
+        "txn_no_isolation.py",
+        "no-isolation",
+        TXN_FLAGS,
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("\nINVALID"), "{report}");
+    assert!(
+        report.contains("- G1a: ") && report.contains("written by a failed transaction"),
+        "{report}"
+    );
+    assert!(
+        report.contains("- G1b: ") && report.contains("an intermediate write of"),
+        "{report}"
+    );
 }

@@ -619,3 +619,21 @@ fn a_lin_kv_proxy_is_linearizable_under_partitions() {
         }
     }
 }
+
+#[test]
+fn txn_kv_is_read_committed_under_partitions() {
+    // Gossip Glomers 6b/6c: totally available, read committed. Every
+    // transaction is answered by its own node, partitions or not.
+    let reports = campaign_node(
+        "txn-rw-register",
+        "txn-kv",
+        &["--consistency-models", "read-committed"],
+        partitioned(5, 10.0, 50.0, 10.0),
+        &[1, 2, 3],
+    );
+    for r in &reports {
+        assert!(metric(r, "transactions committed").unwrap() > 300.0);
+        assert_eq!(metric(r, "transactions indeterminate"), Some(0.0));
+        assert!(metric(r, "dependency edges wr").unwrap() > 0.0);
+    }
+}

@@ -16,4 +16,5 @@ use lin_kv_proxy as _;
 use maelstrom_specs as _;
 use pn_counter_gossip as _;
 use seq_kv_counter as _;
+use txn_kv as _;
 use unique_ids as _;
