@@ -335,7 +335,7 @@ fn random_and_mutated_lines_never_break_a_node() {
     // Bad input is logged, once a line: thousands of lines of noise here.
     maelstrom_framework::log::set_level(maelstrom_framework::Level::Off);
     let workloads = registry::workloads();
-    assert_eq!(workloads.len(), 10, "every workload crate is linked");
+    assert_eq!(workloads.len(), 11, "every workload crate is linked");
     for workload in workloads {
         fuzz(workload, cases);
     }
