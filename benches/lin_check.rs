@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use maelstrom_lab::lab::Indeterminate;
 use maelstrom_lab::network::NetStats;
 use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Op, Outcome};
-use maelstrom_specs::lin_kv::{LinKvLab, LinKvLabOptions};
+use maelstrom_specs::lin_kv::{self, LinKvLab, LinKvLabOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -44,14 +44,7 @@ fn plan(rng: &mut StdRng, indeterminate: f64) -> Vec<Planned> {
             let client = key * CLIENTS_PER_KEY + c;
             let mut t = rng.random_range(0..5_000u64);
             for _ in 0..per_client {
-                let request = if c < CLIENTS_PER_KEY / 2 {
-                    json!({"type": "read", "key": key})
-                } else if rng.random_range(0..3) == 0 {
-                    json!({"type": "write", "key": key, "value": rng.random_range(0..5)})
-                } else {
-                    let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
-                    json!({"type": "cas", "key": key, "from": from, "to": to})
-                };
+                let request = lin_kv::request(key, c < CLIENTS_PER_KEY / 2, rng);
                 let took = rng.random_range(1_000..10_000u64);
                 let info = rng.random_bool(indeterminate);
                 let point = t + rng.random_range(0..took);

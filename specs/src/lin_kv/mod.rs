@@ -147,15 +147,7 @@ impl Lab for LinKvLab {
         let members = size.min(client.threads.saturating_sub(group * size)).max(1);
         let reader = client.thread % size < members / 2;
         let key = self.key_for(group, client.client, rng);
-        let op = if reader {
-            json!({"type": "read", "key": key})
-        } else if rng.random_range(0..3) == 0 {
-            json!({"type": "write", "key": key, "value": rng.random_range(0..5)})
-        } else {
-            let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
-            json!({"type": "cas", "key": key, "from": from, "to": to})
-        };
-        Some(op)
+        Some(request(key, reader, rng))
     }
 
     /// Maelstrom's lin-kv has no final phase.
@@ -270,6 +262,19 @@ impl<'a> KeyHistory<'a> {
 
 /// Checks one key's history; a failure or an unknown goes to `verdict`,
 /// in words.
+/// One client request on `key`, as Maelstrom's lin-kv clients draw them:
+/// a read for a reader; else a write (a third) or a cas, of values 0..4.
+pub fn request(key: u64, reader: bool, rng: &mut StdRng) -> Value {
+    if reader {
+        json!({"type": "read", "key": key})
+    } else if rng.random_range(0..3) == 0 {
+        json!({"type": "write", "key": key, "value": rng.random_range(0..5)})
+    } else {
+        let (from, to) = (rng.random_range(0..5), rng.random_range(0..5));
+        json!({"type": "cas", "key": key, "from": from, "to": to})
+    }
+}
+
 pub fn check_key(
     key: &str,
     h: &KeyHistory<'_>,
