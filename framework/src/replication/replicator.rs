@@ -862,40 +862,8 @@ mod tests {
 
         fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
             self.0.start(ctx);
-            Ok(())
-        }
-
-        fn handle(&mut self, ctx: &mut Ctx<Self>, req: &Request, msg: Msg) -> anyhow::Result<()> {
-            match msg {
-                Msg::Add { element } => {
-                    let mut delta = GSet::default();
-                    delta.insert(element);
-                    self.0.update(ctx, delta);
-                    ctx.reply(req, &json!({"type": "add_ok"}));
-                }
-                Msg::Replicate(gossip) => {
-                    self.0.on_message(ctx, req, gossip.into());
-                }
-            }
-            Ok(())
-        }
-
-        fn on_timer(&mut self, ctx: &mut Ctx<Self>, t: ReplicationTimer) -> anyhow::Result<()> {
-            self.0.on_timer(ctx, t);
-            Ok(())
-        }
-    }
-
-    /// A set node that recovered nothing (on a disk that says it started
-    /// before: [`restarted_node`]).
-    struct Restarted(Replicator<GSet<u64>, Tagged>);
-
-    impl Handler for Restarted {
-        type Message = Msg;
-        type Timer = ReplicationTimer;
-
-        fn init(&mut self, ctx: &mut Ctx<Self>) -> anyhow::Result<()> {
-            self.0.start(ctx);
+            // On a disk that says it started before ([`restarted_node`]):
+            // a restart that recovered nothing.
             self.0.restarted(ctx, GSet::default());
             Ok(())
         }
@@ -972,7 +940,7 @@ mod tests {
         // The third process on this disk numbers from 2 × 2^32.
         let first_id = 2 << 32;
         assert!((first_id..first_id + 10).contains(&id), "{push}");
-        let knows_4 = |node: &Node<Restarted>| {
+        let knows_4 = |node: &Node<SetNode>| {
             let replica = &node.handler_ref().0;
             replica.known_state_of("n2").is_some_and(|s| s.contains(&4))
         };
@@ -989,15 +957,15 @@ mod tests {
     }
 
     /// n1 under `options`, on a disk that counts `starts` starts before.
-    fn restarted_node(options: ReplicationOptions, starts: u64) -> Node<Restarted> {
-        let mut node = Node::new(Restarted(Replicator::new(Tagged("replicate"), options)), 7);
+    fn restarted_node(options: ReplicationOptions, starts: u64) -> Node<SetNode> {
+        let mut node = Node::new(SetNode(Replicator::new(Tagged("replicate"), options)), 7);
         let mut disk = crate::storage::SimDisk::new();
         crate::storage::Disk::replace(&mut disk, "starts", starts.to_string().as_bytes()).unwrap();
         node.attach_disk(Box::new(disk));
         node
     }
 
-    fn run_restarted(node: &mut Node<Restarted>, from: u64, until: u64) -> Vec<Value> {
+    fn run_restarted(node: &mut Node<SetNode>, from: u64, until: u64) -> Vec<Value> {
         let mut out = Vec::new();
         for t in from..=until {
             node.on_wake(at(ms(t)));
