@@ -7,9 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use maelstrom_framework::{Registration, stdio};
 use maelstrom_lab::campaign::{self, Plan};
 use maelstrom_lab::network::{LatencyDist, PartitionPattern};
-use maelstrom_lab::{
-    Availability, Faults, Nemesis, ProbeSetting, SimConfig, SpecRegistration, registry,
-};
+use maelstrom_lab::{Availability, Faults, Nemesis, ProbeSetting, SimConfig, registry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -270,20 +268,22 @@ impl RunFlags {
 
 /// The command line's flags, with those of the workload's spec and node
 /// when one is named.
-pub fn command(
-    workload: Option<(&'static SpecRegistration, &'static Registration)>,
-) -> clap::Command {
+pub fn command(workload: Option<registry::Choice>) -> clap::Command {
     let command = Cli::command().after_help(format!(
         "Run a node under Maelstrom:\n  maelstrom test -w echo --bin target/release/maelstrom-node -- --workload echo\n\n\
          Use --workload NAME --help to see a workload's own flags.\n\n{}",
         registry::listing()
     ));
-    let Some((spec, node)) = workload else {
+    let Some(choice) = workload else {
         return command;
     };
-    let choice = registry::Choice { spec, node };
     let both = |sub: clap::Command| choice.augment(sub);
-    (node.augment_args)(command)
+    // Our node's flags also at the top, for running it on stdin/stdout.
+    let command = match choice.node {
+        Some(node) => (node.augment_args)(command),
+        None => command,
+    };
+    command
         .mut_subcommand("sim", both)
         .mut_subcommand("cluster", both)
 }

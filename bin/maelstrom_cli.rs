@@ -67,6 +67,11 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
             "--concurrency" => concurrency = value()?,
             "--topology" => topology = Some(value()?),
             "--availability" => passed.extend([flag.to_string(), value()?]),
+            // The transactional workloads' own, named as Maelstrom names them.
+            "--consistency-models"
+            | "--max-txn-length"
+            | "--max-writes-per-key"
+            | "--key-count" => passed.extend([flag.to_string(), value()?]),
             // Ours: the simulator, our node for it, the seed.
             "--sim" => simulate = true,
             "--node" | "--seed" => passed.extend([flag.to_string(), value()?]),
@@ -77,7 +82,9 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
                     "`{other}` is a flag of Maelstrom's test this lab does not have yet \
                      (it has -w, --bin, --node-count, --time-limit, --rate, --latency, \
                      --latency-dist, --nemesis (partition,kill,pause,clock), --nemesis-interval, \
-                     --topology, --concurrency, --availability, --log-stderr, and its own --sim, \
+                     --topology, --concurrency, --availability, --log-stderr, \
+                     --consistency-models, --max-txn-length, --max-writes-per-key, --key-count, \
+                     and its own --sim, \
                      --node, --seed)"
                 ));
             }
@@ -299,6 +306,20 @@ mod tests {
             "{a}"
         );
         assert!(t.results.starts_with("store/broadcast"), "{:?}", t.results);
+    }
+
+    #[test]
+    fn the_transactional_flags_pass_on_as_they_are() {
+        let t = translate(
+            "mn",
+            &args("-w txn-list-append --bin ./n --consistency-models serializable --max-txn-length 2 --key-count 3 --max-writes-per-key 8"),
+        )
+        .unwrap();
+        let a = t.argv.join(" ");
+        assert!(
+            a.ends_with("--consistency-models serializable --max-txn-length 2 --key-count 3 --max-writes-per-key 8"),
+            "{a}"
+        );
     }
 
     #[test]

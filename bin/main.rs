@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 use flags::{CampaignFlags, Cli, ClusterArgs, Command, GoldenArgs, SimArgs};
-use maelstrom_framework::{NodeFactory, Registration, stdio};
+use maelstrom_framework::{Registration, stdio};
 use maelstrom_lab::campaign::{self, Campaign, Outcome, Runner, Sweep, SweepError, SweepSetting};
 use maelstrom_lab::golden;
 use maelstrom_lab::registry::Choice;
@@ -32,11 +32,21 @@ use maelstrom_lab::{self as lab, LabFactory, SimConfig, SpecRegistration, sweep}
 use maelstrom_catalog as _;
 
 /// The workload a command line names: the name as given (reports and
-/// results folders use it), the spec that judges it and our node for it.
+/// results folders use it), the spec that judges it and our node for it
+/// (none when no node of ours implements the spec: `cluster --bin` only).
 struct Selected {
     name: String,
     spec: &'static SpecRegistration,
-    node: &'static Registration,
+    node: Option<&'static Registration>,
+}
+
+impl Selected {
+    fn choice(&self) -> Choice {
+        Choice {
+            spec: self.spec,
+            node: self.node,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -72,7 +82,7 @@ fn dispatch(argv: &[String]) -> ExitCode {
             }
         }
     };
-    let command = flags::command(workload.as_ref().map(|w| (w.spec, w.node)));
+    let command = flags::command(workload.as_ref().map(Selected::choice));
     let matches = command.clone().get_matches_from(argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if cli.list {
@@ -92,7 +102,11 @@ fn dispatch(argv: &[String]) -> ExitCode {
         (Some(Command::Sim(args)), Some((_, m)), Some(w)) => sim(w, args, m),
         (Some(Command::Cluster(args)), Some((_, m)), Some(w)) => cluster(w, args, m),
         (_, _, Some(w)) => {
-            let factory = (w.node.build)(&matches).unwrap_or_else(|e| e.exit());
+            let node = match w.choice().our_node() {
+                Ok(node) => node,
+                Err(why) => return usage(&why),
+            };
+            let factory = (node.build)(&matches).unwrap_or_else(|e| e.exit());
             let mut node = factory(cli.seed.unwrap_or_else(rand_seed));
             if let Some(dir) = &cli.data_dir {
                 match maelstrom_framework::storage::FileDisk::open(dir) {
@@ -109,7 +123,13 @@ fn dispatch(argv: &[String]) -> ExitCode {
 }
 
 fn sim(w: &Selected, args: &SimArgs, m: &clap::ArgMatches) -> ExitCode {
+    let node = match w.choice().our_node() {
+        Ok(node) => node,
+        Err(why) => return usage(&why),
+    };
+    let nodes = (node.build)(m).unwrap_or_else(|e| e.exit());
     let runner = Runner::Simulator {
+        nodes: &nodes,
         threads: args.threads,
     };
     test(
@@ -128,12 +148,20 @@ fn cluster(w: &Selected, args: &ClusterArgs, m: &clap::ArgMatches) -> ExitCode {
             Ok(words) => lab::NodeProgram::Foreign(words),
             Err(why) => return usage(&why),
         },
-        None => match std::env::current_exe() {
-            Ok(exe) => {
-                lab::NodeProgram::Ours(flags::node_command(exe.to_string_lossy().into(), w.node, m))
+        None => {
+            let node = match w.choice().our_node() {
+                Ok(node) => node,
+                Err(why) => return usage(&why),
+            };
+            match std::env::current_exe() {
+                Ok(exe) => lab::NodeProgram::Ours(flags::node_command(
+                    exe.to_string_lossy().into(),
+                    node,
+                    m,
+                )),
+                Err(e) => return fail(&format!("cannot find this binary: {e}")),
             }
-            Err(e) => return fail(&format!("cannot find this binary: {e}")),
-        },
+        }
     };
     // Ctrl-C (or SIGTERM) stops the run; dropping the cluster kills every
     // node.
@@ -161,7 +189,7 @@ fn test(
     m: &clap::ArgMatches,
     runner: Runner,
 ) -> ExitCode {
-    let Ok((nodes, lab, mut config)) = test_of(w, run, m) else {
+    let Ok((lab, mut config)) = test_of(w, run, m) else {
         return ExitCode::from(2);
     };
     if let Runner::Processes(lab::NodeProgram::Foreign(words)) = &runner {
@@ -173,7 +201,6 @@ fn test(
     };
     let campaign = Campaign {
         workload: &w.name,
-        nodes: &nodes,
         lab: &lab,
         config,
         runner,
@@ -190,6 +217,10 @@ fn test(
 /// `sim --sweep`: re-parses the command line once per setting of the grid,
 /// with the swept flags replaced, so every flag keeps its own validation.
 fn sim_sweep(w: &Selected, args: &SimArgs, command: &clap::Command, argv: &[String]) -> ExitCode {
+    let node = match w.choice().our_node() {
+        Ok(node) => node,
+        Err(why) => return usage(&why),
+    };
     let axes: Vec<sweep::Axis> = match args.sweep.iter().map(|a| sweep::Axis::parse(a)).collect() {
         Ok(axes) => axes,
         Err(e) => return usage(&format!("--sweep {e}")),
@@ -210,8 +241,8 @@ fn sim_sweep(w: &Selected, args: &SimArgs, command: &clap::Command, argv: &[Stri
             unreachable!("the sweep re-parses a sim command line");
         };
         let run = flags::RunFlags::from_arg_matches(m).unwrap_or_else(|e| e.exit());
-        let (nodes, lab, config) =
-            test_of(w, &run, m).map_err(|()| "invalid setting".to_string())?;
+        let nodes = (node.build)(m).unwrap_or_else(|e| e.exit());
+        let (lab, config) = test_of(w, &run, m).map_err(|()| "invalid setting".to_string())?;
         Ok(SweepSetting { nodes, lab, config })
     };
     let sweep = Sweep {
@@ -231,34 +262,33 @@ fn sim_sweep(w: &Selected, args: &SimArgs, command: &clap::Command, argv: &[Stri
     }
 }
 
-/// The test a command line describes: our node's factory, the spec's lab
-/// and the run's settings (named, validated, the time limit fitted to the
-/// lab's work). `Err` after saying why.
+/// The test a command line describes: the spec's lab and the run's
+/// settings (named, validated, the time limit fitted to the lab's work).
+/// `Err` after saying why.
 fn test_of(
     w: &Selected,
     run: &flags::RunFlags,
     m: &clap::ArgMatches,
-) -> Result<(NodeFactory, LabFactory, SimConfig), ()> {
-    let choice = lab::registry::Choice {
-        spec: w.spec,
-        node: w.node,
-    };
-    let (nodes, lab) = choice.build(m).unwrap_or_else(|e| e.exit());
+) -> Result<(LabFactory, SimConfig), ()> {
+    let lab = w.choice().lab(m).unwrap_or_else(|e| e.exit());
     let mut config = run.config();
-    config.tested = lab::Tested::ours(
-        tool_version(),
-        &flags::node_command("maelstrom-node".into(), w.node, m),
-    );
+    // A foreign program's run names its command instead (see `test`).
+    if let Some(node) = w.node {
+        config.tested = lab::Tested::ours(
+            tool_version(),
+            &flags::node_command("maelstrom-node".into(), node, m),
+        );
+    }
     let given = m.value_source("time_limit") == Some(clap::parser::ValueSource::CommandLine);
     campaign::fit_time_limit(&mut config, &lab, given);
     config.validate().map_err(|e| {
         eprintln!("maelstrom-node: {e}");
     })?;
-    Ok((nodes, lab, config))
+    Ok((lab, config))
 }
 
 fn golden_run(args: &GoldenArgs, w: Option<&Selected>) -> ExitCode {
-    let workload = w.map(|w| w.node.name);
+    let workload = w.and_then(|w| w.node).map(|node| node.name);
     let node = match golden::NodeCommand::from_flags(args.bin.as_deref(), workload) {
         Ok(node) => node,
         Err(why) => return usage(&why),

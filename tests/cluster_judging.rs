@@ -603,3 +603,29 @@ fn correct_foreign_kafka_and_txn_nodes_pass() {
     assert_eq!(code, Some(0), "{all}");
     assert!(report.contains("\nVALID"), "{report}");
 }
+
+/// txn-list-append, a spec no node of ours implements (so only `--bin`
+/// can run it): the same script appending to lists passes on one node,
+/// each transaction whole; without isolation, another transaction reads
+/// the appends of a failed one (G1a) and interleaved appends make write
+/// cycles (G0).
+#[test]
+fn list_append_judges_foreign_nodes() {
+    let (code, report, all) = run("txn-list-append", "txn_no_isolation.py", "", TXN_FLAGS);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(report.contains("\nVALID"), "{report}");
+    let (code, report, all) = run(
+        "txn-list-append",
+        "txn_no_isolation.py",
+        "no-isolation",
+        TXN_FLAGS,
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert!(report.contains("\nINVALID"), "{report}");
+    assert!(
+        report.contains("- G1a: ") && report.contains("appended by a failed transaction"),
+        "{report}"
+    );
+    // Interleaved appends to two keys order two transactions both ways.
+    assert!(report.contains("- G0: a cycle"), "{report}");
+}

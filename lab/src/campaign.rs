@@ -17,10 +17,14 @@ use crate::table::side_by_side;
 use crate::{LabFactory, LabSetup, NodeProgram};
 
 /// Where the nodes run.
-pub enum Runner {
-    /// The simulator, on `threads` threads across seeds.
-    Simulator { threads: usize },
-    /// Real processes, one run after the other.
+pub enum Runner<'a> {
+    /// Our nodes, made by `nodes`, in the simulator, on `threads` threads
+    /// across seeds.
+    Simulator {
+        nodes: &'a NodeFactory,
+        threads: usize,
+    },
+    /// Real processes (ours or a foreign program), one run after the other.
     Processes(NodeProgram),
 }
 
@@ -40,10 +44,9 @@ pub enum Plan {
 pub struct Campaign<'a> {
     /// The workload's name as the user gave it (reports and folders).
     pub workload: &'a str,
-    pub nodes: &'a NodeFactory,
     pub lab: &'a LabFactory,
     pub config: SimConfig,
-    pub runner: Runner,
+    pub runner: Runner<'a>,
     pub plan: Plan,
     /// The results folder: a run's files, or per seed `seed<N>/`, or
     /// `normal/` and `partitioned/`. Real processes always write one
@@ -97,11 +100,11 @@ impl Campaign<'_> {
             ..self.config.clone()
         };
         let report = match (&self.runner, dir) {
-            (Runner::Simulator { .. }, None) => {
-                return Ok(crate::run_one(self.workload, self.nodes, self.lab, &cfg));
+            (Runner::Simulator { nodes, .. }, None) => {
+                return Ok(crate::run_one(self.workload, nodes, self.lab, &cfg));
             }
-            (Runner::Simulator { .. }, Some(dir)) => {
-                let report = crate::run_one_into(self.workload, self.nodes, self.lab, &cfg, &dir)?;
+            (Runner::Simulator { nodes, .. }, Some(dir)) => {
+                let report = crate::run_one_into(self.workload, nodes, self.lab, &cfg, &dir)?;
                 say(&format!("results in {}", dir.display()));
                 report
             }
@@ -130,7 +133,7 @@ impl Campaign<'_> {
 
     fn seeds(&self, seeds: &[u64], say: &mut (dyn FnMut(&str) + Send)) -> std::io::Result<Outcome> {
         let reports = match &self.runner {
-            Runner::Simulator { threads } => {
+            Runner::Simulator { nodes, threads } => {
                 let total = seeds.len();
                 let say = std::sync::Mutex::new(say);
                 let on_done = |report: &Report, done: usize| {
@@ -144,7 +147,7 @@ impl Campaign<'_> {
                 };
                 crate::run_seeds(
                     self.workload,
-                    self.nodes,
+                    nodes,
                     self.lab,
                     &self.config,
                     seeds,
@@ -230,11 +233,13 @@ impl Campaign<'_> {
     fn same(&self) -> Campaign<'_> {
         Campaign {
             workload: self.workload,
-            nodes: self.nodes,
             lab: self.lab,
             config: self.config.clone(),
             runner: match &self.runner {
-                Runner::Simulator { threads } => Runner::Simulator { threads: *threads },
+                Runner::Simulator { nodes, threads } => Runner::Simulator {
+                    nodes,
+                    threads: *threads,
+                },
                 Runner::Processes(p) => Runner::Processes(p.clone()),
             },
             plan: Plan::One,
@@ -519,10 +524,12 @@ mod tests {
         let (nodes, lab) = (poked(), told("unknown"));
         let campaign = Campaign {
             workload: "poke",
-            nodes: &nodes,
             lab: &lab,
             config: config(),
-            runner: Runner::Simulator { threads: 1 },
+            runner: Runner::Simulator {
+                nodes: &nodes,
+                threads: 1,
+            },
             plan: Plan::Seeds(vec![1, 2]),
             results: None,
             json: false,

@@ -79,17 +79,22 @@ pub fn nodes_for(spec: &str) -> Vec<&'static Registration> {
 
 /// A test to run: the spec that judges it and our node that runs it (the
 /// default for the spec unless another was named; with `--bin` a foreign
-/// program runs instead).
+/// program runs instead). `node` is `None` for a spec no node of ours
+/// implements: only a foreign program can then be tested.
 #[derive(Clone, Copy)]
 pub struct Choice {
     pub spec: &'static SpecRegistration,
-    pub node: &'static Registration,
+    pub node: Option<&'static Registration>,
 }
 
 impl Choice {
     /// `command` with the node's flags and the spec's.
     pub fn augment(&self, command: clap::Command) -> clap::Command {
-        (self.spec.augment_args)((self.node.augment_args)(command))
+        let command = match self.node {
+            Some(node) => (node.augment_args)(command),
+            None => command,
+        };
+        (self.spec.augment_args)(command)
     }
 
     /// The node factory and the lab factory, from flags parsed by a command
@@ -98,7 +103,25 @@ impl Choice {
         &self,
         matches: &clap::ArgMatches,
     ) -> Result<(maelstrom_framework::NodeFactory, LabFactory), clap::Error> {
-        Ok(((self.node.build)(matches)?, (self.spec.build)(matches)?))
+        let node = self.our_node().map_err(|why| {
+            clap::Error::raw(clap::error::ErrorKind::MissingRequiredArgument, why)
+        })?;
+        Ok(((node.build)(matches)?, self.lab(matches)?))
+    }
+
+    /// The lab factory alone, for a foreign program under the spec.
+    pub fn lab(&self, matches: &clap::ArgMatches) -> Result<LabFactory, clap::Error> {
+        (self.spec.build)(matches)
+    }
+
+    /// Our node, or why there is none.
+    pub fn our_node(&self) -> Result<&'static Registration, String> {
+        self.node.ok_or_else(|| {
+            format!(
+                "no node of ours implements `{}`: test your own with `cluster --bin COMMAND`",
+                self.spec.name
+            )
+        })
     }
 
     /// The same from a list of flags (`["--strategy", "hub"]`), for tests
@@ -132,12 +155,7 @@ pub fn choose(workload: &str, node: Option<&str>) -> Result<Choice, String> {
         (None, None) => return Err(format!("unknown workload `{workload}`")),
     };
     let node = match node {
-        None => default_node.ok_or_else(|| {
-            format!(
-                "no node of ours implements `{}`; run one with --bin",
-                spec.name
-            )
-        })?,
+        None => default_node,
         Some(name) => {
             let node = nodes::find(name).ok_or_else(|| format!("unknown node `{name}`"))?;
             if !node.specs.contains(&spec.name) {
@@ -147,7 +165,7 @@ pub fn choose(workload: &str, node: Option<&str>) -> Result<Choice, String> {
                     node.specs.join(", ")
                 ));
             }
-            node
+            Some(node)
         }
     };
     Ok(Choice { spec, node })

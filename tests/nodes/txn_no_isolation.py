@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A transactional key-value node for txn-rw-register, one store per node.
+"""A transactional key-value node for txn-rw-register and txn-list-append
+(`w` writes a register, `append` extends a list), one store per node.
 
 With no MODE it runs each transaction whole when it arrives: nothing else
 happens in between, so it is serializable on its own node and read
@@ -40,7 +41,10 @@ def step(mop):
     f, k, v = mop
     if f == "r":
         return ["r", k, store.get(str(k))]
-    store[str(k)] = v
+    if f == "append":
+        store[str(k)] = store.get(str(k), []) + [v]
+    else:
+        store[str(k)] = v
     return [f, k, v]
 
 
