@@ -199,3 +199,35 @@ impl Plot {
         self.x == XAxis::RunTime
     }
 }
+
+/// A window of the history as bars: a lane per client, each operation a
+/// bar from its invocation to its completion (Knossos's `linear.svg`).
+/// A checker draws one to show which operations no order explains.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpsWindow {
+    pub title: String,
+    /// One per lane, top to bottom (`c4 at n0`).
+    pub lanes: Vec<String>,
+    pub bars: Vec<OpBar>,
+    /// Under the picture (empty: none).
+    pub caption: String,
+}
+
+/// One operation of an [`OpsWindow`].
+#[derive(Debug, Clone, Serialize)]
+pub struct OpBar {
+    /// An index into [`OpsWindow::lanes`].
+    pub lane: usize,
+    /// Seconds since the run started.
+    pub invoke_s: f64,
+    /// `None`: it never completed (indeterminate), so it may have taken
+    /// effect at any time after its invocation.
+    pub complete_s: Option<f64>,
+    /// On the bar: `write 3`, `cas 1→2`, `read 2`.
+    pub label: String,
+    /// The tooltip: the whole operation in words.
+    pub detail: String,
+    /// The operation the explanation ends at (the checker got stuck at its
+    /// completion): drawn outlined.
+    pub stuck: bool,
+}

@@ -450,6 +450,10 @@ pub struct Verdict {
     /// Charts of what the checker saw (convergence over time, latencies).
     #[serde(skip)]
     pub plots: Vec<crate::figure::Plot>,
+    /// Windows of the history that show why it failed, drawn on the
+    /// report page.
+    #[serde(skip)]
+    pub windows: Vec<crate::figure::OpsWindow>,
 }
 
 impl Verdict {

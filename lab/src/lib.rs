@@ -219,6 +219,7 @@ pub fn run_seeds(
                     // run). `on_done` saw them whole; a seed replays them.
                     report.history = Default::default();
                     report.plots = Vec::new();
+                    report.windows = Vec::new();
                     results.lock().expect("no panics while holding it")[i] = Some(report);
                 }
             });

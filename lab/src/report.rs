@@ -381,6 +381,10 @@ pub struct Report {
     /// the page draws the run's own ([`Report::run_plots`]) beside them.
     #[serde(skip)]
     pub plots: Vec<Plot>,
+    /// The checker's pictures of why it failed
+    /// ([`Verdict::windows`](crate::Verdict)).
+    #[serde(skip)]
+    pub windows: Vec<crate::figure::OpsWindow>,
 }
 
 impl Report {

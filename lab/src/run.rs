@@ -940,6 +940,7 @@ impl<B: Backend> Driver<'_, '_, B> {
             journal,
             history,
             plots: std::mem::take(&mut verdict.plots),
+            windows: std::mem::take(&mut verdict.windows),
         }
     }
 

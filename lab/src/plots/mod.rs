@@ -11,6 +11,7 @@
 //! - [`ops`]: Maelstrom's pictures of client operations (latency, latency
 //!   quantiles, rate) and the messages per second.
 //! - [`diagram`]: the message (Lamport) diagram of a window of the run.
+//! - [`ops_window`]: a checker's window of operations, a lane per client.
 //! - [`page`]: the report page a user opens first.
 //!
 //! The charts are drawn by hand rather than with a plotting crate: they need
@@ -20,11 +21,14 @@
 pub mod chart;
 pub mod diagram;
 pub mod ops;
+pub mod ops_window;
 pub mod page;
 pub mod ticks;
 pub mod timeline;
 
-pub use crate::figure::{Mark, Plot, PlotKind, Scale, Series, Stroke, Style, XAxis, YAxis};
+pub use crate::figure::{
+    Mark, OpBar, OpsWindow, Plot, PlotKind, Scale, Series, Stroke, Style, XAxis, YAxis,
+};
 pub use timeline::TimeFrame;
 
 /// Escapes text for HTML and SVG.

@@ -1,10 +1,10 @@
 //! The report page (`report.html`), the page a user opens first: the text
-//! report, a line on how to read the page, then every chart over the run's
-//! time on one shared time frame, the message diagram, and the
-//! distributions.
+//! report, a line on how to read the page, the checker's pictures of why
+//! the run failed, then every chart over the run's time on one shared time
+//! frame, the message diagram, and the distributions.
 
 use super::diagram::{self, Window};
-use super::{Plot, TimeFrame, chart, esc, figure, page_start};
+use super::{Plot, TimeFrame, chart, esc, figure, ops_window, page_start};
 use crate::report::Report;
 
 /// The page of `report`, under its text report `table`.
@@ -25,6 +25,13 @@ pub fn report_page(report: &Report, table: &str) -> String {
         .collect();
     let (over_time, others): (Vec<&Plot>, Vec<&Plot>) =
         plots.iter().partition(|p| p.is_over_time());
+
+    if !report.windows.is_empty() {
+        out.push_str("<h2>Why it failed</h2>");
+        for window in &report.windows {
+            out.push_str(&figure(&ops_window::svg(window), &window.caption));
+        }
+    }
 
     out.push_str("<h2>Over the run</h2>");
     for plot in over_time {
@@ -174,6 +181,7 @@ mod tests {
                 ),
                 Plot::histogram("Convergence", "convergence (ms)", &[3.0, 5.0, 8.0]),
             ],
+            windows: Vec::new(),
         }
     }
 
@@ -254,5 +262,36 @@ mod tests {
         assert!(page.contains(
             "Messages sent in 0.100–1.100 s (the first second after setup): all 1 of them."
         ));
+    }
+
+    #[test]
+    fn a_checkers_windows_are_drawn_first_under_why_it_failed() {
+        let page = report_page(&report(None), "");
+        assert!(
+            !page.contains("Why it failed"),
+            "a valid run has no such section"
+        );
+
+        let mut failed = report(None);
+        failed.windows.push(crate::figure::OpsWindow {
+            title: "key 0 is not linearizable".into(),
+            lanes: vec!["c1 at n0".into()],
+            bars: vec![crate::figure::OpBar {
+                lane: 0,
+                invoke_s: 0.1,
+                complete_s: Some(0.2),
+                label: "read 3".into(),
+                detail: "c1 at n0 read [100.0–200.0 ms] read 3".into(),
+                stuck: true,
+            }],
+            caption: "the read saw a value never written".into(),
+        });
+        let page = report_page(&failed, "");
+        let why = page.find("<h2>Why it failed</h2>").expect("the section");
+        let picture = page
+            .find("class=\"chart ops-window\"")
+            .expect("the picture");
+        assert!(why < picture && picture < page.find("<h2>Over the run</h2>").unwrap());
+        assert!(page.contains("<figcaption>the read saw a value never written</figcaption>"));
     }
 }

@@ -40,6 +40,10 @@ impl Model for CasRegister {
             RegisterOp::Cas { from, to } => (*state == Some(from)).then_some(Some(to)),
         }
     }
+
+    fn changes_nothing(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_))
+    }
 }
 
 /// The JSON values of one key's history, numbered (equal by value:

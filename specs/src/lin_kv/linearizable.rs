@@ -28,6 +28,14 @@ pub trait Model {
     /// The state after `op` in `state`, or `None` if `op` (with the
     /// result it returned) cannot happen in `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Whether `op` never changes the state (a read). Leaving such a call
+    /// out of calls that no order explains leaves calls that none explains
+    /// either (any order of the whole, without it, is still an order of
+    /// the rest), so an explanation can drop it when the rest still fails.
+    fn changes_nothing(&self, _op: &Self::Op) -> bool {
+        false
+    }
 }
 
 /// One call of the history. Positions are the history's event order

@@ -35,6 +35,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashSet};
 
+use maelstrom_lab::figure::{OpBar, OpsWindow};
 use maelstrom_lab::lab::{ClientThread, Field, closed_schema, millis};
 use maelstrom_lab::network::NetStats;
 use maelstrom_lab::{History, Lab, LabSetup, LabSpec, Op, Outcome, Verdict};
@@ -69,6 +70,8 @@ pub struct LinKvLabOptions {
 /// Operations of a key quoted from the start of a prefix that only fails
 /// from the key's first state (the stuck operation and those before it).
 const QUOTED: usize = 12;
+/// At most this many of a long explanation's calls are drawn.
+const DRAWN: usize = 40;
 
 /// What one group of client threads is working on.
 #[derive(Debug, Default)]
@@ -260,8 +263,6 @@ impl<'a> KeyHistory<'a> {
     }
 }
 
-/// Checks one key's history; a failure or an unknown goes to `verdict`,
-/// in words.
 /// One client request on `key`, as Maelstrom's lin-kv clients draw them:
 /// a read for a reader; else a write (a third) or a cas, of values 0..4.
 pub fn request(key: u64, reader: bool, rng: &mut StdRng) -> Value {
@@ -275,6 +276,8 @@ pub fn request(key: u64, reader: bool, rng: &mut StdRng) -> Value {
     }
 }
 
+/// Checks one key's history; a failure goes to `verdict` in words and as
+/// a picture, an unknown in words.
 pub fn check_key(
     key: &str,
     h: &KeyHistory<'_>,
@@ -329,9 +332,89 @@ pub fn check_key(
                 )
             };
             verdict.fail(text);
+            verdict
+                .windows
+                .push(picture(key, h, &w, stuck, history, &say));
         }
     }
     effort
+}
+
+/// The window `w` as bars, a lane per client (the last [`DRAWN`] calls of
+/// a long prefix).
+fn picture(
+    key: &str,
+    h: &KeyHistory<'_>,
+    w: &window::Window,
+    stuck: usize,
+    history: &History,
+    say: &dyn Fn(usize) -> String,
+) -> OpsWindow {
+    let shown = &w.calls[w.calls.len().saturating_sub(DRAWN)..];
+    let mut lanes: Vec<String> = Vec::new();
+    let mut lane_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let bars = shown
+        .iter()
+        .map(|&i| {
+            let op = h.ops[i];
+            let lane = *lane_of.entry(op.client.as_str()).or_insert_with(|| {
+                let node = history.node_ids.get(op.node).map_or("?", String::as_str);
+                lanes.push(format!("{} at {node}", op.client));
+                lanes.len() - 1
+            });
+            let call = &h.calls[i];
+            OpBar {
+                lane,
+                invoke_s: op.invoke.as_secs_f64(),
+                complete_s: call.complete.map(|_| op.complete.as_secs_f64()),
+                label: bar_label(call, &h.values),
+                detail: say(i),
+                stuck: i == stuck,
+            }
+        })
+        .collect();
+    let title = if shown.len() < w.calls.len() {
+        format!(
+            "key {key}: the last {} of its first {} operations",
+            shown.len(),
+            w.calls.len()
+        )
+    } else {
+        format!("key {key}: {} operations no order explains", w.calls.len())
+    };
+    let from = if w.from_any_state {
+        "whatever the key held before"
+    } else {
+        "from the key missing"
+    };
+    OpsWindow {
+        title,
+        lanes,
+        bars,
+        caption: format!(
+            "Why key {key} is not linearizable: no order of these operations explains what they \
+             returned, {from}. Each bar runs from an operation's invocation to its completion, in \
+             its client's lane; a dashed open bar never completed (it may have taken effect at \
+             any point after it began, or never). Outlined in red: the operation at whose \
+             completion every order of the others fails. Hover a bar for its times."
+        ),
+    }
+}
+
+/// "write 3", "cas 1→2", "read 2"; an indeterminate call ends in "?".
+fn bar_label(call: &Call<RegisterOp>, values: &Values) -> String {
+    let what = match call.op {
+        RegisterOp::Read(seen) => format!("read {}", values.text(seen)),
+        RegisterOp::Write(v) => format!("write {}", values.text(Some(v))),
+        RegisterOp::Cas { from, to } => {
+            format!("cas {}→{}", values.text(Some(from)), values.text(Some(to)))
+        }
+    };
+    if call.complete.is_some() {
+        what
+    } else {
+        format!("{what} ?")
+    }
 }
 
 /// "c3 at n1 cas 1→4 [12.0–14.5 ms] ok".

@@ -301,3 +301,62 @@ fn the_search_is_exact_on_small_cases() {
     let (r, _) = check(&CasRegister, None, &broken, Budget::default());
     assert_eq!(r, Linearizability::NotLinearizable { stuck: 4 });
 }
+
+#[test]
+fn a_concurrent_read_that_saw_nothing_wrong_is_left_out_of_the_explanation() {
+    // c4's read of 2 overlaps the window but any order fails without it:
+    // the window is c2's write and c3's stale read.
+    let h = history(&[
+        ("c1", write(1), 0, 10, ok()),
+        ("c2", write(2), 20, 30, ok()),
+        ("c4", read(), 25, 45, value(2)),
+        ("c3", read(), 40, 50, value(1)),
+    ]);
+    let why = assert_fails(&h);
+    assert!(
+        why.starts_with("key 0 is not linearizable: no order of these 2 operations"),
+        "{why}"
+    );
+    assert!(!why.contains("c4 "), "c4's read explains nothing: {why}");
+}
+
+#[test]
+fn a_failure_is_drawn_with_the_stuck_operation_marked() {
+    let h = history(&[
+        ("c1", write(1), 0, 10, ok()),
+        ("c2", write(2), 20, 30, ok()),
+        ("c3", read(), 40, 50, value(1)),
+        ("c5", write(3), 45, 60, Got::Timeout),
+    ]);
+    let v = judge(&h);
+    assert!(!v.valid);
+    assert_eq!(v.windows.len(), 1, "one picture per failing key");
+    let w = &v.windows[0];
+    // c5's write may have happened anywhere after 45 ms, so it is part of
+    // the window (a write is never left out: it might explain a read).
+    assert_eq!(w.lanes, ["c2 at n0", "c3 at n0", "c5 at n0"], "{w:?}");
+    let stuck: Vec<&str> = w
+        .bars
+        .iter()
+        .filter(|b| b.stuck)
+        .map(|b| b.label.as_str())
+        .collect();
+    assert_eq!(stuck, ["read 1"], "{w:?}");
+    let open: Vec<&str> = w
+        .bars
+        .iter()
+        .filter(|b| b.complete_s.is_none())
+        .map(|b| b.label.as_str())
+        .collect();
+    assert_eq!(open, ["write 3 ?"], "{w:?}");
+    assert_eq!(w.bars[0].invoke_s, 0.020);
+}
+
+#[test]
+fn a_passing_history_draws_nothing() {
+    let h = history(&[
+        ("c1", write(1), 0, 10, ok()),
+        ("c3", read(), 40, 50, value(1)),
+    ]);
+    assert!(judge(&h).windows.is_empty());
+}

@@ -15,6 +15,9 @@
 //! never fails where the history passes). Windows are tried from the
 //! shortest back; past the budget, or if none fails from every state, the
 //! whole prefix up to `T` from the real first state is the explanation.
+//! A failing window then loses, one by one, the reads it fails without
+//! ([`Model::changes_nothing`]): concurrent reads that saw nothing wrong
+//! explain nothing.
 
 use super::linearizable::{Budget, Call, Linearizability, Model, check};
 
@@ -78,29 +81,17 @@ where
                 }
             })
             .collect();
-        let mut fails_everywhere = true;
-        for state in states {
-            let (verdict, effort) = check(model, state.clone(), &window, left);
-            left.steps = left.steps.saturating_sub(effort.steps);
-            match verdict {
-                Linearizability::NotLinearizable { .. } => {}
-                Linearizability::Linearizable => {
-                    fails_everywhere = false;
-                    break;
-                }
-                Linearizability::Unknown { .. } => {
-                    return Window {
-                        calls: prefix(0),
-                        from_any_state: false,
-                    };
-                }
+        match fails_everywhere(model, states, &window, &mut left) {
+            Some(true) => {
+                return prune_reads(model, states, members, window, stuck, &mut left);
             }
-        }
-        if fails_everywhere {
-            return Window {
-                calls: members,
-                from_any_state: true,
-            };
+            Some(false) => {}
+            None => {
+                return Window {
+                    calls: prefix(0),
+                    from_any_state: false,
+                };
+            }
         }
         if left.steps == 0 {
             break;
@@ -109,5 +100,63 @@ where
     Window {
         calls: prefix(0),
         from_any_state: false,
+    }
+}
+
+/// Whether no order explains `window` from any of `states`; `None` when
+/// the budget ran out before that was known.
+fn fails_everywhere<M: Model>(
+    model: &M,
+    states: &[M::State],
+    window: &[Call<M::Op>],
+    left: &mut Budget,
+) -> Option<bool>
+where
+    M::Op: Clone,
+{
+    for state in states {
+        let (verdict, effort) = check(model, state.clone(), window, *left);
+        left.steps = left.steps.saturating_sub(effort.steps);
+        match verdict {
+            Linearizability::NotLinearizable { .. } => {}
+            Linearizability::Linearizable => return Some(false),
+            Linearizability::Unknown { .. } => return None,
+        }
+    }
+    Some(true)
+}
+
+/// `members` (whose calls are `window`, failing from every state) without
+/// each read it still fails without; the stuck call stays, as the
+/// explanation ends at it.
+fn prune_reads<M: Model>(
+    model: &M,
+    states: &[M::State],
+    mut members: Vec<usize>,
+    mut window: Vec<Call<M::Op>>,
+    stuck: usize,
+    left: &mut Budget,
+) -> Window
+where
+    M::Op: Clone,
+{
+    for i in (0..members.len()).rev() {
+        if members[i] == stuck || !model.changes_nothing(&window[i].op) {
+            continue;
+        }
+        let mut without = window.clone();
+        without.remove(i);
+        match fails_everywhere(model, states, &without, left) {
+            Some(true) => {
+                window = without;
+                members.remove(i);
+            }
+            Some(false) => {}
+            None => break,
+        }
+    }
+    Window {
+        calls: members,
+        from_any_state: true,
     }
 }
