@@ -67,7 +67,7 @@ pub fn translate(program: &str, args: &[String]) -> Result<Translated, String> {
             "--concurrency" => concurrency = value()?,
             "--topology" => topology = Some(value()?),
             "--availability" => passed.extend([flag.to_string(), value()?]),
-            // The transactional workloads' own, named as Maelstrom names them.
+            // The txn and kafka workloads' own, named as Maelstrom names them.
             "--consistency-models"
             | "--max-txn-length"
             | "--max-writes-per-key"

@@ -9,20 +9,28 @@
 //! - `list_committed_offsets {keys}` → `list_committed_offsets_ok
 //!   {offsets}` (keys without one left out).
 //!
-//! Clients, as Maelstrom's (`workload/kafka.clj`, `assign` only, no
-//! transactions): a fresh client is assigned a random non-empty set of
-//! the `--key-count` keys and asks their committed offsets
-//! (`list_committed_offsets`, Maelstrom's `assign`), starting each key
-//! there (or at 0). Then it sends unique integer messages to any key, or
-//! polls its keys from where it last polled; after a poll that returned
-//! messages, its next operation commits the highest offsets it polled. A
-//! client whose operation was indeterminate crashed (a timed-out one is
-//! replaced by a new client id, as Maelstrom does), and a client crashes of
-//! itself with `--crash-chance` before an operation (Jepsen's
-//! `crash-clients?`): either way it starts over from the committed
-//! offsets. Final polls: every node is polled for every key from offset 0,
-//! then, for keys with acknowledged messages no poll had returned yet,
-//! from the lowest of those.
+//! Clients, as Maelstrom's (`workload/kafka.clj` over Jepsen's kafka
+//! generator, `assign` only, no transactions). Each operation is a draw
+//! from Elle's key pool ([`crate::key_pool`]: `--key-count` active keys,
+//! one hot, each retired after `--max-writes-per-key` sends, messages
+//! numbered 1, 2, … per key): a send of the key's next message, or a poll
+//! of the client's assigned keys from where it last polled each (an empty
+//! `offsets` map before its first assignment, as in Maelstrom). With
+//! `--assign-chance` (Jepsen's `sub-p`, 1/64) the draw becomes an
+//! `assign` of its key instead, a third of the time with every key that
+//! has acknowledged messages no poll has returned yet: the client asks
+//! their committed offsets (`list_committed_offsets`) and its assignment
+//! becomes exactly those keys, a key it already polls keeping its
+//! position, a new one starting at its committed offset or 0. After a
+//! poll that returned messages, its next operation commits the highest
+//! offsets it polled (Maelstrom commits inside the poll). A client whose
+//! operation was indeterminate crashed (a timed-out one is replaced by a
+//! new client id, as Maelstrom does), and a client crashes of itself with
+//! `--crash-chance` before an operation (Jepsen's `crash-clients?`):
+//! either way it starts over with no keys. Final polls: every node is
+//! polled for every key any operation touched, from offset 0, then, for
+//! keys with acknowledged messages no poll had returned yet, from the
+//! lowest of those.
 //!
 //! The checker is [`checker`]'s; every error class it finds fails the run,
 //! as Maelstrom's allowed set with `assign` allows none of them.
@@ -40,71 +48,64 @@ use serde_json::{Map, Value, json};
 
 use checker::ErrorClass;
 
+use crate::key_pool::{Draw, KeyPool};
+
 /// Error lines of one class quoted in a report before "and N more".
 const QUOTED: usize = 5;
 
 /// The lab's flags on `sim` and `cluster`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaLabOptions {
-    /// How many keys (logs) the clients send to and poll.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    /// Keys (logs) active at a time (Maelstrom sets none; Elle's default).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub key_count: u64,
-    /// Fraction of operations that are sends (the others poll, assign and
-    /// commit).
+    /// Sends to a key before it retires and a fresh key takes its place.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_writes_per_key: u64,
+    /// Fraction of draws that are sends (the others poll; Elle's 0.5).
     #[arg(long, default_value_t = 0.5)]
     pub send_fraction: f64,
+    /// Chance that a draw becomes an assign of its key (Jepsen's sub-p).
+    #[arg(long, default_value_t = 1.0 / 64.0)]
+    pub assign_chance: f64,
     /// Chance that a client crashes before an operation and is replaced
-    /// by a fresh one, which starts from the committed offsets.
+    /// by a fresh one, which has no keys until it is assigned some.
     #[arg(long, default_value_t = 0.02)]
     pub crash_chance: f64,
 }
 
-/// What a client does next.
-#[derive(Debug, Clone)]
-enum Step {
-    /// Ask the committed offsets of its keys (Maelstrom's `assign`).
-    Assign,
-    /// Send or poll.
-    Work,
-    /// Commit these offsets, the highest of its last poll.
-    Commit(BTreeMap<String, i64>),
-}
-
-/// One client's state: its keys and where it polls each from next.
-#[derive(Debug, Clone)]
+/// One client's state: its assigned keys, each with the offset it polls
+/// from next, and whether its next operation commits.
+#[derive(Debug, Clone, Default)]
 struct Client {
-    keys: Vec<String>,
     positions: BTreeMap<String, i64>,
-    step: Step,
+    /// The highest offsets of its last poll, to commit next.
+    commit: Option<BTreeMap<String, i64>>,
 }
 
 pub struct KafkaLab {
     options: KafkaLabOptions,
-    keys: Vec<String>,
+    keys: KeyPool,
     clients: HashMap<String, Client>,
-    next_msg: u64,
     /// Offsets acknowledged to sends and returned by polls, by key: the
-    /// final polls ask for what was acknowledged and not yet seen.
+    /// assigns and final polls ask for what was acknowledged and not yet
+    /// seen.
     acknowledged: BTreeMap<String, BTreeSet<i64>>,
     polled: BTreeMap<String, BTreeSet<i64>>,
 }
 
 impl KafkaLab {
-    fn fresh_client(&self, rng: &mut StdRng) -> Client {
-        let mut keys: Vec<String> = self
-            .keys
+    /// Keys with an acknowledged offset above every polled one (Jepsen's
+    /// `poll-unseen`).
+    fn unseen_keys(&self) -> Vec<String> {
+        self.acknowledged
             .iter()
-            .filter(|_| rng.random_bool(0.5))
-            .cloned()
-            .collect();
-        if keys.is_empty() {
-            keys.push(self.keys[rng.random_range(0..self.keys.len())].clone());
-        }
-        Client {
-            keys,
-            positions: BTreeMap::new(),
-            step: Step::Assign,
-        }
+            .filter(|(key, acked)| {
+                let top_polled = self.polled.get(*key).and_then(|p| p.last());
+                acked.last() > top_polled
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 }
 
@@ -183,26 +184,32 @@ impl Lab for KafkaLab {
         // A new client, or one that crashes now, starts afresh.
         let crash = self.options.crash_chance.clamp(0.0, 1.0);
         if !self.clients.contains_key(client) || rng.random_bool(crash) {
-            let fresh = self.fresh_client(rng);
-            self.clients.insert(client.to_string(), fresh);
+            self.clients.insert(client.to_string(), Client::default());
         }
-        let c = self.clients.get_mut(client)?;
-        let op = match std::mem::replace(&mut c.step, Step::Work) {
-            // Its keys start where the reply says (`completed`).
-            Step::Assign => json!({"type": "list_committed_offsets", "keys": c.keys}),
-            Step::Commit(offsets) => json!({"type": "commit_offsets", "offsets": offsets}),
-            Step::Work if rng.random_bool(self.options.send_fraction.clamp(0.0, 1.0)) => {
-                let key = &self.keys[rng.random_range(0..self.keys.len())];
-                self.next_msg += 1;
-                json!({"type": "send", "key": key, "msg": self.next_msg})
+        if let Some(offsets) = self.clients.get_mut(client)?.commit.take() {
+            return Some(json!({"type": "commit_offsets", "offsets": offsets}));
+        }
+        let draw = self.keys.draw(rng);
+        let (Draw::Read(key) | Draw::Write(key, _)) = draw;
+        let assign = self.options.assign_chance.clamp(0.0, 1.0);
+        if rng.random_bool(assign) {
+            let mut keys = vec![key.to_string()];
+            if rng.random_bool(1.0 / 3.0) {
+                for unseen in self.unseen_keys() {
+                    if !keys.contains(&unseen) {
+                        keys.push(unseen);
+                    }
+                }
             }
-            Step::Work => {
-                let offsets: Map<String, Value> = c
-                    .keys
-                    .iter()
-                    .map(|k| (k.clone(), json!(c.positions.get(k).copied().unwrap_or(0))))
-                    .collect();
-                json!({"type": "poll", "offsets": offsets})
+            // Its assignment becomes these keys when the reply comes
+            // (`completed`).
+            return Some(json!({"type": "list_committed_offsets", "keys": keys}));
+        }
+        let op = match draw {
+            Draw::Write(key, n) => json!({"type": "send", "key": key.to_string(), "msg": n}),
+            Draw::Read(_) => {
+                let positions = &self.clients.get(client)?.positions;
+                json!({"type": "poll", "offsets": positions})
             }
         };
         Some(op)
@@ -226,21 +233,26 @@ impl Lab for KafkaLab {
         };
         match (&op.outcome, op.kind.as_str()) {
             // A crash: the client starts over.
-            (Outcome::Info { .. }, _) => {
-                c.positions.clear();
-                c.step = Step::Assign;
-            }
+            (Outcome::Info { .. }, _) => *c = Client::default(),
             (Outcome::Ok { body }, "list_committed_offsets") => {
-                // Maelstrom's client: a key it already polls keeps its
-                // position, a new one starts at the committed offset or 0.
+                // Maelstrom's assign: exactly the keys asked, a key it
+                // already polls keeping its position, a new one starting
+                // at the committed offset or 0.
                 let committed = offsets_of(&body["offsets"]);
-                for key in &c.keys {
-                    let start = committed.get(key).copied().unwrap_or(0);
-                    c.positions.entry(key.clone()).or_insert(start);
-                }
+                let asked = op.request["keys"].as_array().into_iter().flatten();
+                c.positions = asked
+                    .filter_map(Value::as_str)
+                    .map(|key| {
+                        let start = c
+                            .positions
+                            .get(key)
+                            .or_else(|| committed.get(key))
+                            .copied()
+                            .unwrap_or(0);
+                        (key.to_string(), start)
+                    })
+                    .collect();
             }
-            // Not assigned: ask again.
-            (Outcome::Fail { .. }, "list_committed_offsets") => c.step = Step::Assign,
             (Outcome::Ok { body }, "poll") => {
                 let highest = highest_polled(body);
                 for (key, top) in &highest {
@@ -258,7 +270,7 @@ impl Lab for KafkaLab {
                     );
                 }
                 if !highest.is_empty() {
-                    c.step = Step::Commit(highest);
+                    c.commit = Some(highest);
                 }
             }
             _ => {}
@@ -266,8 +278,13 @@ impl Lab for KafkaLab {
     }
 
     fn final_reads(&self) -> Vec<Value> {
+        let touched: BTreeSet<&String> =
+            self.acknowledged.keys().chain(self.polled.keys()).collect();
+        if touched.is_empty() {
+            return Vec::new();
+        }
         let from_zero: Map<String, Value> =
-            self.keys.iter().map(|k| (k.clone(), json!(0))).collect();
+            touched.iter().map(|k| (k.to_string(), json!(0))).collect();
         let mut rounds = vec![json!({"type": "poll", "offsets": from_zero})];
         let empty = BTreeSet::new();
         let unseen: Map<String, Value> = self
@@ -357,11 +374,113 @@ impl LabSpec for KafkaLab {
     fn new(options: &KafkaLabOptions, _: &LabSetup) -> Self {
         KafkaLab {
             options: options.clone(),
-            keys: (0..options.key_count).map(|k| k.to_string()).collect(),
+            keys: KeyPool::new(options.key_count as usize, options.max_writes_per_key)
+                .with_write_chance(options.send_fraction),
             clients: HashMap::new(),
-            next_msg: 0,
             acknowledged: BTreeMap::new(),
             polled: BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use std::time::Duration;
+
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn lab(assign_chance: f64) -> KafkaLab {
+        let options = KafkaLabOptions {
+            key_count: 2,
+            max_writes_per_key: 3,
+            send_fraction: 0.5,
+            assign_chance,
+            crash_chance: 0.0,
+        };
+        KafkaLab::new(&options, &LabSetup { node_ids: vec![] })
+    }
+
+    fn next(lab: &mut KafkaLab, rng: &mut StdRng) -> Value {
+        let thread = ClientThread {
+            thread: 0,
+            threads: 1,
+            client: "c1",
+        };
+        lab.next_op_for(thread, rng).unwrap()
+    }
+
+    fn ok(request: Value, body: Value) -> Op {
+        Op {
+            client: "c1".into(),
+            node: 0,
+            kind: request["type"].as_str().unwrap().into(),
+            request,
+            invoke: Duration::ZERO,
+            complete: Duration::ZERO,
+            outcome: Outcome::Ok { body },
+            final_read: false,
+            invoke_index: 0,
+            complete_index: 1,
+        }
+    }
+
+    #[test]
+    fn a_client_polls_nothing_until_assigned_then_exactly_its_keys() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut never = lab(0.0);
+        let polls: Vec<Value> = (0..40)
+            .map(|_| next(&mut never, &mut rng))
+            .filter(|op| op["type"] == "poll")
+            .collect();
+        assert!(!polls.is_empty());
+        assert!(polls.iter().all(|p| p["offsets"] == json!({})), "{polls:?}");
+
+        let mut lab = lab(1.0);
+        let assign = next(&mut lab, &mut rng);
+        assert_eq!(assign["type"], "list_committed_offsets", "{assign}");
+        let request = json!({"type": "list_committed_offsets", "keys": ["0", "1"]});
+        lab.completed(&ok(request, json!({"offsets": {"1": 5}})));
+        let positions = &lab.clients["c1"].positions;
+        assert_eq!(
+            positions,
+            &BTreeMap::from([("0".into(), 0), ("1".into(), 5)])
+        );
+        // A poll moves key 1 on; a new assignment keeps its position,
+        // drops key 0 and starts key 7 at its committed offset.
+        let poll = json!({"type": "poll", "offsets": {"0": 0, "1": 5}});
+        lab.completed(&ok(poll, json!({"msgs": {"1": [[5, 1], [6, 2]]}})));
+        assert_eq!(
+            lab.clients["c1"].commit,
+            Some(BTreeMap::from([("1".into(), 6)]))
+        );
+        let request = json!({"type": "list_committed_offsets", "keys": ["1", "7"]});
+        lab.completed(&ok(request, json!({"offsets": {"1": 2, "7": 3}})));
+        let positions = &lab.clients["c1"].positions;
+        assert_eq!(
+            positions,
+            &BTreeMap::from([("1".into(), 7), ("7".into(), 3)])
+        );
+    }
+
+    #[test]
+    fn sends_are_numbered_per_key_and_keys_rotate() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut lab = lab(0.0);
+        let mut sent: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for _ in 0..200 {
+            let op = next(&mut lab, &mut rng);
+            if op["type"] == "send" {
+                let key = op["key"].as_str().unwrap().to_string();
+                sent.entry(key)
+                    .or_default()
+                    .push(op["msg"].as_i64().unwrap());
+            }
+        }
+        assert!(sent.len() > 10, "keys retire after 3 sends: {sent:?}");
+        for msgs in sent.values() {
+            assert!(msgs.len() <= 3 && msgs.iter().copied().eq(1..=msgs.len() as i64));
         }
     }
 }

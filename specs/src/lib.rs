@@ -14,6 +14,8 @@
 //!   clients).
 //! - [`kv`]: our `kv`, the seed's last-writer-wins store.
 //! - [`lin_kv`]: Maelstrom's `lin-kv` (a linearizability checker per key).
+//! - [`key_pool`]: Elle's active keys, which the txn and kafka clients
+//!   draw from.
 //! - [`topology`]: Maelstrom's `--topology` shapes, for `broadcast`.
 //! - [`unique_ids`]: Maelstrom's `unique-ids`.
 //! - [`txn`]: Maelstrom's `txn-list-append` and `txn-rw-register`, with an
@@ -23,6 +25,7 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod kafka;
+pub mod key_pool;
 pub mod kv;
 pub mod lin_kv;
 pub mod topology;

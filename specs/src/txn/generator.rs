@@ -1,53 +1,38 @@
 //! Maelstrom's transaction generator (Elle's `txn/gen`, as Maelstrom sets
-//! it): transactions of 1..=`--max-txn-length` micro-ops, each a read or a
-//! write (an append) with equal odds, on one of `--key-count` active keys.
-//! Each key's written values are 1, 2, 3, … (unique per key); after
-//! `--max-writes-per-key` writes a key retires and a fresh one takes its
-//! place, so version orders stay short.
+//! it): transactions of 1..=`--max-txn-length` micro-ops drawn from
+//! Elle's key pool ([`crate::key_pool`]: reads and writes with equal odds,
+//! `--key-count` active keys, one hot, each retired after
+//! `--max-writes-per-key` writes).
 
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
+use crate::key_pool::{Draw, KeyPool};
+
 #[derive(Debug, Clone)]
 pub struct TxnGenerator {
     max_txn_length: usize,
-    max_writes_per_key: u64,
-    /// Active keys and the writes each has had.
-    active: Vec<(i64, u64)>,
-    next_key: i64,
+    keys: KeyPool,
 }
 
 impl TxnGenerator {
     pub fn new(key_count: usize, max_txn_length: usize, max_writes_per_key: u64) -> TxnGenerator {
-        let key_count = key_count.max(1);
         TxnGenerator {
             max_txn_length: max_txn_length.max(1),
-            max_writes_per_key: max_writes_per_key.max(1),
-            active: (0..key_count as i64).map(|k| (k, 0)).collect(),
-            next_key: key_count as i64,
+            keys: KeyPool::new(key_count, max_writes_per_key),
         }
     }
 
     /// The next transaction's micro-ops, with `write` as the write's `f`.
     pub fn next(&mut self, rng: &mut StdRng, write: &str) -> Value {
         let length = rng.random_range(1..=self.max_txn_length);
-        let mut mops = Vec::with_capacity(length);
-        for _ in 0..length {
-            let slot = rng.random_range(0..self.active.len());
-            let key = self.active[slot].0;
-            if rng.random_bool(0.5) {
-                mops.push(json!(["r", key, null]));
-                continue;
-            }
-            let written = &mut self.active[slot].1;
-            *written += 1;
-            mops.push(json!([write, key, *written]));
-            if *written >= self.max_writes_per_key {
-                self.active[slot] = (self.next_key, 0);
-                self.next_key += 1;
-            }
-        }
+        let mops = (0..length)
+            .map(|_| match self.keys.draw(rng) {
+                Draw::Read(key) => json!(["r", key, null]),
+                Draw::Write(key, n) => json!([write, key, n]),
+            })
+            .collect();
         Value::Array(mops)
     }
 }
