@@ -100,6 +100,15 @@ pub fn check<D: Datatype>(history: &History, options: &CheckOptions) -> Verdict 
         }
         verdict.metric(format!("anomalies {kind}"), list.len() as f64, "");
     }
+    if found.components_unknown {
+        verdict.cannot_tell(format!(
+            "the cycle search ran out of its budget (--cycle-search-budget {}) while finding \
+             the cyclic components of the dependency graph of {} transactions: cycles are \
+             unknown",
+            options.budget,
+            txns.len()
+        ));
+    }
     if found.unsearched > 0 {
         verdict.cannot_tell(format!(
             "the cycle search ran out of its budget (--cycle-search-budget {}) with {} of {} \

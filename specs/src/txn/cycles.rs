@@ -23,6 +23,9 @@ pub struct CycleReport {
     pub largest: usize,
     /// Components left unsearched when the budget ran out.
     pub unsearched: usize,
+    /// The budget ran out before the components were known (then
+    /// `components` is 0 and nothing was searched).
+    pub components_unknown: bool,
 }
 
 /// Names and explains cycles: `describe` gives a transaction in words,
@@ -47,9 +50,10 @@ pub fn search(
         components: 0,
         largest: 0,
         unsearched: 0,
+        components_unknown: false,
     };
     let Ok(components) = search.components(&all, Deps::ALL, budget) else {
-        report.unsearched = 1;
+        report.components_unknown = true;
         return report;
     };
     report.components = components.len();

@@ -305,6 +305,15 @@ fn a_search_out_of_budget_is_unknown_not_valid() {
             .any(|u| u.contains("ran out of its budget")),
         "{v:#?}"
     );
+    // Three steps do not even find the components: the report says so,
+    // not "1 of 0 components left unsearched".
+    assert!(
+        v.unknown.iter().any(|u| u.contains(
+            "while finding the cyclic components of the dependency graph of 3 transactions"
+        )),
+        "{v:#?}"
+    );
+    assert!(!v.unknown.iter().any(|u| u.contains(" of 0 ")), "{v:#?}");
 }
 
 // ---- rw-register ----
