@@ -6,7 +6,9 @@
 //!   each read's value filled in (`null` for a key never written).
 //! - Between nodes: `replicate {versions: [[key, {stamp: {clock, node},
 //!   value}], …], …}`, the framework's
-//!   [`Replicator`] of a [`Versions`] map on the [`Tagged`] wire.
+//!   [`Replicator`] of a [`Versions`] map on the [`Tagged`] wire. A
+//!   `replicate` with a clock above [`MAX_PEER_CLOCK`] is refused whole
+//!   (error 12): this node could stamp nothing above it.
 //!
 //! A transaction runs whole inside one step of the node: its reads see the
 //! node's committed state and its own earlier writes, and its writes go
@@ -60,8 +62,28 @@ pub enum Reply {
 /// A write's stamp: the writer's clock, then its node id to break ties.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Stamp {
+    #[serde(deserialize_with = "clock_with_room")]
     pub clock: u64,
     pub node: String,
+}
+
+/// The highest clock a peer's stamp may carry. A node stamps each write one
+/// above every clock it holds, so a stamp near `u64::MAX` would leave it no
+/// clock to stamp with (and one that wrapped to 0 would lose to every
+/// write held: a lost write). Counting one per transaction from here, a
+/// node cannot run out in 2^63 transactions.
+pub const MAX_PEER_CLOCK: u64 = i64::MAX as u64;
+
+/// A stamp's clock, refused (error 12, nothing merged) above
+/// [`MAX_PEER_CLOCK`].
+fn clock_with_room<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let clock = u64::deserialize(d)?;
+    if clock > MAX_PEER_CLOCK {
+        return Err(serde::de::Error::custom(format!(
+            "clock {clock} is above {MAX_PEER_CLOCK}: no room to stamp later writes"
+        )));
+    }
+    Ok(clock)
 }
 
 /// A key's last write.
@@ -315,6 +337,17 @@ mod tests {
         #[test]
         fn versions_are_a_crdt(a in arb(), b in arb(), c in arb()) {
             laws::check(&a, &b, &c);
+        }
+    }
+
+    #[test]
+    fn a_stamp_without_room_above_it_is_refused() {
+        let stamp = |clock: u64| format!(r#"{{"clock": {clock}, "node": "n2"}}"#);
+        let ok: Stamp = serde_json::from_str(&stamp(MAX_PEER_CLOCK)).unwrap();
+        assert_eq!(ok.clock, MAX_PEER_CLOCK);
+        for clock in [MAX_PEER_CLOCK + 1, u64::MAX] {
+            let err = serde_json::from_str::<Stamp>(&stamp(clock)).unwrap_err();
+            assert!(err.to_string().contains("no room"), "{err}");
         }
     }
 
