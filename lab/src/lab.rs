@@ -73,6 +73,14 @@ pub trait Lab {
     /// settling, one after the other (kv reads every key).
     fn final_reads(&self) -> Vec<Value>;
 
+    /// A final read that succeeded (`op`), and the read its client sends
+    /// next in the same round, if any: kafka polls on from where a page
+    /// ended until it has what was acknowledged, as Maelstrom's final
+    /// polls do. The round's deadline still bounds them all.
+    fn final_read_after(&self, _op: &Op) -> Option<Value> {
+        None
+    }
+
     /// Called after every step of a node with what it shows of its state
     /// (none for a node without [`maelstrom_framework::Handler::view`]), so
     /// the lab can record what only the simulator can see: when a value

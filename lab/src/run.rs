@@ -808,6 +808,8 @@ impl<B: Backend> Driver<'_, '_, B> {
             // A round started in time runs its whole timeout (with real
             // processes the clock moves between here and each read).
             let deadline = self.cluster.now() + timeout;
+            // The round's reads by client slot, to follow up on.
+            let mut reading: Vec<(usize, usize)> = Vec::new();
             for node in self.final_read_nodes() {
                 // A free client bound to the node reads, or a new one.
                 let free = self
@@ -822,16 +824,52 @@ impl<B: Backend> Driver<'_, '_, B> {
                         self.clients.len() - 1
                     }
                 };
+                reading.push((slot, self.ops.len()));
                 self.invoke(slot, body.clone(), true, deadline);
             }
-            while let Some(deadline) = self.next_deadline() {
+            while let Some(next) = self.next_deadline() {
                 if self.cluster.fatal().is_some() {
                     return;
                 }
                 // Real processes answer asynchronously: look often.
-                let t = deadline.min(self.cluster.now() + Duration::from_millis(5));
+                let t = next.min(self.cluster.now() + Duration::from_millis(5));
                 self.step_to(t);
                 self.expire_timeouts();
+                self.follow_up_final_reads(&mut reading, deadline);
+            }
+        }
+    }
+
+    /// Each of the round's reads that has completed well gets the lab's
+    /// next read on the same client, if it wants one ([`Lab::final_read_after`]).
+    fn follow_up_final_reads(&mut self, reading: &mut Vec<(usize, usize)>, deadline: Duration) {
+        if self.cluster.now() >= deadline {
+            return;
+        }
+        let mut i = 0;
+        while i < reading.len() {
+            let (slot, op) = reading[i];
+            let done = self.clients[slot].in_flight.is_none();
+            let op = &self.ops[op];
+            let same_client = self.clients[slot].id == op.client;
+            if !done || !same_client || !matches!(op.outcome, Outcome::Ok { .. }) {
+                // In flight, or over for good (failed, timed out).
+                if done {
+                    reading.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            match self.lab.final_read_after(op) {
+                Some(body) => {
+                    reading[i].1 = self.ops.len();
+                    self.invoke(slot, body, true, deadline);
+                    i += 1;
+                }
+                None => {
+                    reading.swap_remove(i);
+                }
             }
         }
     }

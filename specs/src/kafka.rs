@@ -28,9 +28,11 @@
 //! new client id, as Maelstrom does), and a client crashes of itself with
 //! `--crash-chance` before an operation (Jepsen's `crash-clients?`):
 //! either way it starts over with no keys. Final polls: every node is
-//! polled for every key any operation touched, from offset 0, then, for
-//! keys with acknowledged messages no poll had returned yet, from the
-//! lowest of those.
+//! polled for every key any operation touched, from offset 0, and on
+//! from where each page ended while it ended short of the key's highest
+//! acknowledged offset (Maelstrom's final polls); then, for keys with
+//! acknowledged messages no poll had returned yet, from the lowest of
+//! those.
 //!
 //! The checker is [`checker`]'s; every error class it finds fails the run,
 //! as Maelstrom's allowed set with `assign` allows none of them.
@@ -302,6 +304,25 @@ impl Lab for KafkaLab {
         rounds
     }
 
+    /// Maelstrom's final polls poll on until they have caught up: a page
+    /// that ended below a key's highest acknowledged offset is followed by
+    /// a poll from just past it (a key whose page did not move on is left,
+    /// so a node that returns nothing cannot keep the round going).
+    fn final_read_after(&self, op: &Op) -> Option<Value> {
+        let body = op.ok_body()?;
+        let asked = offsets_of(&op.request["offsets"]);
+        let behind: Map<String, Value> = highest_polled(body)
+            .into_iter()
+            .filter(|(key, top)| {
+                let moved_on = asked.get(key).is_some_and(|from| top >= from);
+                let acked = self.acknowledged.get(key).and_then(|a| a.last());
+                moved_on && acked.is_some_and(|a| a > top)
+            })
+            .map(|(key, top)| (key, json!(top + 1)))
+            .collect();
+        (!behind.is_empty()).then(|| json!({"type": "poll", "offsets": behind}))
+    }
+
     fn validate_reply(&self, kind: &str, reply: &Value) -> Result<(), String> {
         match kind {
             "send" => closed_schema(reply, &[("offset", Field::Integer)]),
@@ -462,6 +483,31 @@ mod client_tests {
             positions,
             &BTreeMap::from([("1".into(), 7), ("7".into(), 3)])
         );
+    }
+
+    #[test]
+    fn a_final_page_short_of_what_was_acknowledged_is_polled_on() {
+        let mut lab = lab(0.0);
+        for offset in [0, 1, 2, 3] {
+            let send = json!({"type": "send", "key": "0", "msg": offset + 1});
+            lab.completed(&ok(send, json!({"offset": offset})));
+        }
+        let mut page = |request: Value, body: Value| {
+            let mut op = ok(request, body);
+            op.final_read = true;
+            lab.final_read_after(&op)
+        };
+        let first = json!({"type": "poll", "offsets": {"0": 0, "5": 0}});
+        let next = page(first, json!({"msgs": {"0": [[0, 1], [1, 2]]}}));
+        assert_eq!(next, Some(json!({"type": "poll", "offsets": {"0": 2}})));
+        let last = json!({"type": "poll", "offsets": {"0": 2}});
+        assert_eq!(
+            page(last.clone(), json!({"msgs": {"0": [[2, 3], [3, 4]]}})),
+            None
+        );
+        // A page that does not move on ends the key's polling.
+        assert_eq!(page(last.clone(), json!({"msgs": {}})), None);
+        assert_eq!(page(last, json!({"msgs": {"0": [[1, 2]]}})), None);
     }
 
     #[test]

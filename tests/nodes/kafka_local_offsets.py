@@ -2,9 +2,15 @@
 """A kafka node broken as users break it: each node keeps its own logs and
 hands out offsets from its own counter per key, so two nodes give the same
 offset to different messages (and a poll at one node never shows what
-another acknowledged). The lab must fail it for inconsistent offsets."""
+another acknowledged). The lab must fail it for inconsistent offsets.
+
+On one node it is a correct kafka node. With MODE (argv[1]) `page` it
+returns at most two messages per key and poll, as nodes that page do:
+still correct, and the lab's final polls must poll on to see the rest."""
 import json
 import sys
+
+PAGE = 2 if sys.argv[1:] == ["page"] else None
 
 node_id = None
 next_id = 0
@@ -35,6 +41,7 @@ for line in sys.stdin:
         msgs = {}
         for key, offset in body["offsets"].items():
             pairs = [[o, m] for o, m in enumerate(logs.get(key, [])) if o >= offset]
+            pairs = pairs[:PAGE] if PAGE else pairs
             if pairs:
                 msgs[key] = pairs
         reply(msg, {"type": "poll_ok", "msgs": msgs})
