@@ -18,8 +18,7 @@ use serde_json::value::RawValue;
 
 use crate::clock::ClockSkew;
 use crate::network::{
-    Fate, JournalFile, JournalSummary, NetConfig, NetStats, Network, Partition, SharedJournal,
-    TimedQueue, journal_sink,
+    Fate, JournalFile, JournalSummary, NetConfig, NetStats, Network, Partition, TimedQueue,
 };
 use maelstrom_framework::node::{Now, Process, View};
 use maelstrom_framework::protocol::{self, BodyHeader, NodeId};
@@ -273,9 +272,7 @@ impl Backend for Cluster {
             .filter(|e| matches!(e, Event::Deliver { .. } | Event::ServiceReply { .. }))
             .count();
         self.network.end_of_run(self.now, in_flight as u64);
-        let journal = self.journal.take()?;
-        let mut file = journal.lock().ok()?;
-        Some(file.finish())
+        self.network.finish_journal()
     }
 }
 
@@ -433,7 +430,6 @@ pub struct Cluster {
     spare: Vec<u8>,
     events: u64,
     log: Option<Vec<SentMessage>>,
-    journal: Option<SharedJournal>,
     services: crate::services::Services,
     rebuild: Option<Rebuild>,
     disk_rng: rand::rngs::StdRng,
@@ -488,7 +484,6 @@ impl Cluster {
             spare: Vec::new(),
             events: 0,
             log: None,
-            journal: None,
             services: crate::services::Services::new(seed),
             rebuild: None,
             // Apart from the network's randomness: what a crash keeps of
@@ -633,9 +628,7 @@ impl Cluster {
     /// Keeps the network's journal in `file` (every message's fate, for
     /// `messages.jsonl` and the report's message diagram) from now on.
     pub fn record_journal(&mut self, file: JournalFile) {
-        let shared: SharedJournal = std::sync::Arc::new(std::sync::Mutex::new(file));
-        self.network.record_journal(journal_sink(&shared));
-        self.journal = Some(shared);
+        self.network.keep_journal(file);
     }
 
     /// Handler panics across all nodes.

@@ -508,6 +508,8 @@ pub struct Network {
     names: Vec<String>,
     next_id: u64,
     journal: Option<Journal>,
+    /// The file the journal writes to, when it is one ([`Self::keep_journal`]).
+    journal_file: Option<SharedJournal>,
 }
 
 impl Network {
@@ -525,7 +527,24 @@ impl Network {
             names,
             next_id: 0,
             journal: None,
+            journal_file: None,
         }
+    }
+
+    /// Keeps the journal in `file` from now on (every message's fate, for
+    /// `messages.jsonl` and the report's message diagram).
+    pub fn keep_journal(&mut self, file: JournalFile) {
+        let shared: SharedJournal = std::sync::Arc::new(std::sync::Mutex::new(file));
+        self.record_journal(journal_sink(&shared));
+        self.journal_file = Some(shared);
+    }
+
+    /// Closes the journal file [`Self::keep_journal`] opened: what it
+    /// wrote (`None` without one).
+    pub fn finish_journal(&mut self) -> Option<JournalSummary> {
+        let file = self.journal_file.take()?;
+        let mut file = file.lock().ok()?;
+        Some(file.finish())
     }
 
     /// Turns the journal on: from now on every message's fate goes to

@@ -53,8 +53,7 @@ use crate::cluster::{Backend, ClientDelivery, NodeDelivery, Observer};
 use crate::lab::{Metric, quantile};
 use crate::network::NetStats;
 use crate::network::{
-    DropReason, Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, SharedJournal,
-    TimedQueue, journal_sink,
+    DropReason, Fate, JournalFile, JournalSummary, NetConfig, Network, Partition, TimedQueue,
 };
 use crate::node_clocks::NodeClocks;
 use crate::process_group;
@@ -204,7 +203,6 @@ pub struct ProcessCluster {
     in_flight_bytes: usize,
     services: crate::services::Services,
     network: Network,
-    journal: Option<SharedJournal>,
     inbox: Vec<ClientDelivery>,
     /// Node-to-node messages handed over, for a lab that reads them.
     deliveries: Option<Vec<NodeDelivery>>,
@@ -286,15 +284,10 @@ impl ProcessCluster {
         let n = node_ids.len();
         let (from_nodes, rx) = sync_channel(FROM_NODES_QUEUE_LINES);
         let mut network = Network::new(net, seed, node_ids.clone());
-        let journal = match logs {
-            Some(dir) => {
-                let file = JournalFile::create(Some(&dir.join("messages.jsonl")), Duration::ZERO)?;
-                let shared: SharedJournal = Arc::new(std::sync::Mutex::new(file));
-                network.record_journal(journal_sink(&shared));
-                Some(shared)
-            }
-            None => None,
-        };
+        if let Some(dir) = logs {
+            let file = JournalFile::create(Some(&dir.join("messages.jsonl")), Duration::ZERO)?;
+            network.keep_journal(file);
+        }
         let mut cluster = ProcessCluster {
             start: Instant::now(),
             index: node_ids
@@ -316,7 +309,6 @@ impl ProcessCluster {
             in_flight_bytes: 0,
             services: crate::services::Services::new(seed),
             network,
-            journal,
             inbox: Vec::new(),
             deliveries: None,
             problems: Vec::new(),
@@ -1056,9 +1048,7 @@ impl Backend for ProcessCluster {
         }
         let now = self.now();
         self.network.end_of_run(now, self.queue.len() as u64);
-        let journal = self.journal.take()?;
-        let mut file = journal.lock().ok()?;
-        Some(file.finish())
+        self.network.finish_journal()
     }
 }
 
