@@ -293,7 +293,7 @@ fn test_of(
 }
 
 fn merge(args: &MergeArgs) -> ExitCode {
-    match lab::shard::merge_files(&args.shards, args.json) {
+    match campaign::merge_shards(&args.shards, args.json) {
         Ok(outcome) => print(&outcome),
         Err(why) => usage(&why.to_string()),
     }

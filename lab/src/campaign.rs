@@ -12,7 +12,7 @@ use maelstrom_framework::NodeFactory;
 use crate::config::{Faults, MAX_SECONDS, Nemesis, SimConfig};
 use crate::processes::INTERRUPTED;
 use crate::report::{Report, SeedResult, Summary, Validity};
-use crate::shard::{Parameters, Part, RunnerKind, ShardFile};
+use crate::shard::{Parameters, Part, RunnerKind, ShardError, ShardFile};
 use crate::sweep::{self, Axis, SweepPoint};
 use crate::table::side_by_side;
 use crate::{LabFactory, LabSetup, NodeProgram};
@@ -361,6 +361,18 @@ pub fn summary_outcome(summary: &Summary, validity: Validity, json: bool) -> Out
         },
         validity,
     }
+}
+
+/// The output of the campaign whose shard files are at `paths`, as the
+/// unsplit campaign prints it (`json`: as with `--json`).
+pub fn merge_shards(paths: &[PathBuf], json: bool) -> Result<Outcome, ShardError> {
+    let (workload, results) = crate::shard::merge_files(paths)?;
+    let validity = Validity::worst(results.iter().map(|r| r.validity));
+    Ok(summary_outcome(
+        &Summary::of(&workload, &results),
+        validity,
+        json,
+    ))
 }
 
 fn pretty(value: &impl serde::Serialize) -> String {

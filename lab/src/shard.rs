@@ -4,11 +4,11 @@
 //! `--shard K/N` runs the seeds at positions K−1, K−1+N, K−1+2N, … of the
 //! campaign's seed list and writes a shard file: the campaign's parameters
 //! (everything that decides its results), the whole seed list, K and N,
-//! and each run's [`SeedResult`]. `merge` reads the N shard files, checks
-//! that they are the N parts of one campaign, puts the results back in
-//! seed-list order and summarises them with [`Summary::of`], the
-//! summary of the unsplit campaign: the same text or JSON, byte for byte,
-//! and the same verdict.
+//! and each run's [`SeedResult`]. [`merge`] checks that N shard files are
+//! the N parts of one campaign and puts their results back in seed-list
+//! order, for [`crate::campaign::merge_shards`] to summarise as the
+//! unsplit campaign does: the same text or JSON, byte for byte, and the
+//! same verdict.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,9 +16,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::{self, Outcome};
 use crate::config::Tested;
-use crate::report::{SeedResult, Summary, Validity};
+use crate::report::SeedResult;
 
 /// The `format` of a shard file, so that another JSON file is told apart.
 pub const FORMAT: &str = "maelstrom-node shard 1";
@@ -379,22 +378,15 @@ pub fn merge(shards: &[(PathBuf, ShardFile)]) -> Result<Vec<SeedResult>, ShardEr
     Ok(results)
 }
 
-/// Reads the shard files at `paths` and merges them into the unsplit
-/// campaign's output: its summary as text, or as JSON with `json`, and
-/// the worst verdict of its seeds.
-pub fn merge_files(paths: &[PathBuf], json: bool) -> Result<Outcome, ShardError> {
+/// Reads the shard files at `paths` and merges them (see [`merge`]):
+/// the unsplit campaign's workload and per-seed results.
+pub fn merge_files(paths: &[PathBuf]) -> Result<(String, Vec<SeedResult>), ShardError> {
     let shards = paths
         .iter()
         .map(|path| Ok((path.clone(), ShardFile::read(path)?)))
         .collect::<Result<Vec<_>, ShardError>>()?;
     let results = merge(&shards)?;
-    let workload = &shards[0].1.parameters.workload;
-    let validity = Validity::worst(results.iter().map(|r| r.validity));
-    Ok(campaign::summary_outcome(
-        &Summary::of(workload, &results),
-        validity,
-        json,
-    ))
+    Ok((shards[0].1.parameters.workload.clone(), results))
 }
 
 /// The first field at which two campaigns' parameters differ, with both
@@ -438,7 +430,7 @@ fn difference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::SeedMetric;
+    use crate::report::{SeedMetric, Validity};
 
     fn result(seed: u64, value: f64) -> SeedResult {
         SeedResult {
