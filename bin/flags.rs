@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use maelstrom_framework::{Registration, stdio};
-use maelstrom_lab::campaign::{self, Plan};
+use maelstrom_lab::campaign::{self, Plan, ShardPlan};
 use maelstrom_lab::network::{LatencyDist, PartitionPattern};
+use maelstrom_lab::shard::Part;
 use maelstrom_lab::{Availability, Faults, Nemesis, ProbeSetting, SimConfig, registry};
 
 #[derive(Debug, Parser)]
@@ -71,6 +72,24 @@ pub enum Command {
         after_help = "Examples:\n  maelstrom-node golden fixtures/\n  maelstrom-node golden --bin \"python3 echo.py\" fixtures/echo/echo.json\n  maelstrom-node golden --bin \"sh -c 'exec python3 node.py'\" fixtures/broadcast\n\nWith --bin, cases with `args` (maelstrom-node's flags) are skipped, and `stderr`\nexpectations (maelstrom-node's log wording) are not checked. The fixture format:\nthe docs of maelstrom_lab::golden (cargo doc --open)."
     )]
     Golden(GoldenArgs),
+    /// Merge the shard files of a campaign split with --shard K/N into the
+    /// output the unsplit campaign prints (its summary, text or --json),
+    /// with its exit status. Exit status 2 if the files are not the N
+    /// shards of one campaign, each once.
+    #[command(
+        after_help = "Example:\n  for k in 1 2 3 4; do maelstrom-node sim --workload broadcast --seeds 1..100 --shard $k/4 > shard-$k.json; done\n  maelstrom-node merge shard-*.json"
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shard files, one per shard, in any order.
+    #[arg(value_name = "SHARD.json", required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Print the summary as JSON, as the campaign's --json does.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,7 +147,7 @@ pub struct SimArgs {
     #[arg(
         long,
         value_name = "FLAG=V1,V2,..",
-        conflicts_with = "versus_partition"
+        conflicts_with_all = ["versus_partition", "shard"]
     )]
     pub sweep: Vec<String>,
     /// A column of the sweep table (repeatable; default: msgs-per-op and
@@ -155,14 +174,32 @@ pub struct CampaignFlags {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Run only shard K of N of --seeds (the seeds at positions K, K+N,
+    /// K+2N, … of the list, counted from 1) and print its shard file, a
+    /// JSON document, instead of the summary; `maelstrom-node merge` makes
+    /// the N shard files the unsplit campaign's output.
+    #[arg(
+        long,
+        value_name = "K/N",
+        requires = "seeds",
+        conflicts_with = "versus_partition"
+    )]
+    pub shard: Option<Part>,
 }
 
 impl CampaignFlags {
-    pub fn plan(&self) -> Result<Plan, String> {
-        match (&self.seeds, self.versus_partition) {
-            (_, true) => Ok(Plan::VersusPartition),
-            (None, false) => Ok(Plan::One),
-            (Some(range), false) => parse_seeds(range).map(Plan::Seeds),
+    /// The plan of these flags; a shard records `workload_flags` (see
+    /// [`workload_flags`]).
+    pub fn plan(&self, workload_flags: Vec<String>) -> Result<Plan, String> {
+        match (&self.seeds, self.versus_partition, self.shard) {
+            (_, true, _) => Ok(Plan::VersusPartition),
+            (None, false, _) => Ok(Plan::One),
+            (Some(range), false, None) => parse_seeds(range).map(Plan::Seeds),
+            (Some(range), false, Some(part)) => Ok(Plan::Shard(ShardPlan {
+                seeds: parse_seeds(range)?,
+                part,
+                workload_flags,
+            })),
         }
     }
 
@@ -299,6 +336,13 @@ pub fn node_command(program: String, node: &Registration, m: &clap::ArgMatches) 
     command
 }
 
+/// Every flag of the workload's spec and node with its value, defaults
+/// included, as a command line: what decides a shard's runs besides the
+/// run's settings (`--keys 20 --strategy full-state`).
+pub fn workload_flags(choice: registry::Choice, m: &clap::ArgMatches) -> Vec<String> {
+    flags_of(choice.augment(clap::Command::new("flags")), m, true)
+}
+
 /// `argv` without `--sweep*` flags and without the swept flags (in either
 /// `--flag value` or `--flag=value` form), so they can be set anew.
 pub fn without_flags(argv: &[String], swept: &[&str]) -> Vec<String> {
@@ -341,15 +385,25 @@ pub fn flag_value(args: &[String], long: &str, short: Option<&str>) -> Option<St
 /// The flags of `declared` given on this command line, as they were given,
 /// to pass on to our node processes.
 fn given_flags(declared: clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
+    flags_of(declared, matches, false)
+}
+
+/// The flags of `declared` on this command line, as they were given, and
+/// with `defaults` also the valued ones left at their defaults.
+fn flags_of(declared: clap::Command, matches: &clap::ArgMatches, defaults: bool) -> Vec<String> {
+    use clap::parser::ValueSource;
     let mut flags = Vec::new();
     for arg in declared.get_arguments() {
         let id = arg.get_id().as_str();
-        let (Some(long), Some(clap::parser::ValueSource::CommandLine)) =
-            (arg.get_long(), matches.value_source(id))
-        else {
+        let (Some(long), Some(source)) = (arg.get_long(), matches.value_source(id)) else {
             continue;
         };
-        if arg.get_action().takes_values() {
+        let valued = arg.get_action().takes_values();
+        // A switch's default is its absence: only a given one is a flag.
+        if source != ValueSource::CommandLine && !(defaults && valued) {
+            continue;
+        }
+        if valued {
             for value in matches.get_raw(id).into_iter().flatten() {
                 flags.push(format!("--{long}"));
                 flags.push(value.to_string_lossy().into_owned());

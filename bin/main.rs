@@ -6,6 +6,9 @@
 //! - `maelstrom-node sim|cluster --workload NAME [flags]` runs a test on the
 //!   simulator or on real processes and prints its report (exit status 0
 //!   valid, 1 invalid, 2 unknown, as Maelstrom's).
+//! - `maelstrom-node merge SHARD.json... [--json]` merges the shard files
+//!   of a campaign split with `--shard K/N` into the unsplit campaign's
+//!   output and exit status.
 //! - `maelstrom-node golden [--bin CMD] FIXTURES...` checks a node (this
 //!   binary, or any program) against fixture cases.
 //! - `maelstrom-node test -w W --bin BIN [opts] [-- args]` is Maelstrom's
@@ -20,7 +23,7 @@ mod maelstrom_cli;
 use std::process::ExitCode;
 
 use clap::FromArgMatches;
-use flags::{CampaignFlags, Cli, ClusterArgs, Command, GoldenArgs, SimArgs};
+use flags::{CampaignFlags, Cli, ClusterArgs, Command, GoldenArgs, MergeArgs, SimArgs};
 use maelstrom_framework::{Registration, stdio};
 use maelstrom_lab::campaign::{self, Campaign, Outcome, Runner, Sweep, SweepError, SweepSetting};
 use maelstrom_lab::golden;
@@ -92,6 +95,8 @@ fn dispatch(argv: &[String]) -> ExitCode {
     match (&cli.command, matches.subcommand(), &workload) {
         // `golden` finds the workload in each fixture's folder.
         (Some(Command::Golden(args)), _, w) => golden_run(args, w.as_ref()),
+        // The shard files name their workload.
+        (Some(Command::Merge(args)), _, _) => merge(args),
         (_, _, None) => usage(&format!(
             "--workload NAME is required; known ones:\n{}",
             lab::registry::listing()
@@ -195,7 +200,7 @@ fn test(
     if let Runner::Processes(lab::NodeProgram::Foreign(words)) = &runner {
         config.tested = lab::Tested::foreign(tool_version(), words);
     }
-    let plan = match flags.plan() {
+    let plan = match flags.plan(flags::workload_flags(w.choice(), m)) {
         Ok(plan) => plan,
         Err(why) => return usage(&why),
     };
@@ -285,6 +290,13 @@ fn test_of(
         eprintln!("maelstrom-node: {e}");
     })?;
     Ok((lab, config))
+}
+
+fn merge(args: &MergeArgs) -> ExitCode {
+    match campaign::merge_shards(&args.shards, args.json) {
+        Ok(outcome) => print(&outcome),
+        Err(why) => usage(&why.to_string()),
+    }
 }
 
 fn golden_run(args: &GoldenArgs, w: Option<&Selected>) -> ExitCode {

@@ -11,7 +11,8 @@ use maelstrom_framework::NodeFactory;
 
 use crate::config::{Faults, MAX_SECONDS, Nemesis, SimConfig};
 use crate::processes::INTERRUPTED;
-use crate::report::{Report, Summary, Validity};
+use crate::report::{Report, SeedResult, Summary, Validity};
+use crate::shard::{Parameters, Part, RunnerKind, ShardError, ShardFile};
 use crate::sweep::{self, Axis, SweepPoint};
 use crate::table::side_by_side;
 use crate::{LabFactory, LabSetup, NodeProgram};
@@ -38,6 +39,19 @@ pub enum Plan {
     /// The configured run without and with `--nemesis partition`, side by
     /// side.
     VersusPartition,
+    /// Part of a campaign over seeds (`--shard K/N`), for another machine
+    /// to merge: its shard file instead of the summary.
+    Shard(ShardPlan),
+}
+
+/// One shard of a campaign over `seeds`.
+pub struct ShardPlan {
+    /// The whole campaign's seeds; the shard runs its part of them.
+    pub seeds: Vec<u64>,
+    pub part: Part,
+    /// Every flag of the workload's spec and node with its value, for the
+    /// shard file's parameters (see [`Parameters::workload_flags`]).
+    pub workload_flags: Vec<String>,
 }
 
 /// A test to run and how.
@@ -84,7 +98,64 @@ impl Campaign<'_> {
                     validity: report.validity,
                 })
             }
-            Plan::Seeds(seeds) => self.seeds(seeds, say),
+            Plan::Seeds(seeds) => {
+                let reports = self.seed_reports(seeds, say)?;
+                let results: Vec<SeedResult> = reports.iter().map(SeedResult::of).collect();
+                let validity = Validity::worst(reports.iter().map(|r| r.validity));
+                Ok(summary_outcome(
+                    &Summary::of(self.workload, &results),
+                    validity,
+                    self.json,
+                ))
+            }
+            Plan::Shard(plan) => self.shard(plan, say),
+        }
+    }
+
+    /// Runs this shard's part of the seeds; its output is the shard file,
+    /// also written into the results folder when there is one.
+    fn shard(
+        &self,
+        plan: &ShardPlan,
+        say: &mut (dyn FnMut(&str) + Send),
+    ) -> std::io::Result<Outcome> {
+        let seeds = plan.part.seeds(&plan.seeds);
+        let reports = self.seed_reports(&seeds, say)?;
+        let file = ShardFile::new(
+            self.parameters(&plan.workload_flags),
+            plan.seeds.clone(),
+            plan.part,
+            reports.iter().map(SeedResult::of).collect(),
+        );
+        let output = file.to_json();
+        if let Some(dir) = &self.results {
+            let (k, n) = (plan.part.index, plan.part.count);
+            let path = dir.join(format!("shard-{k}-of-{n}.json"));
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(&path, format!("{output}\n"))?;
+            say(&format!("shard file in {}", path.display()));
+        }
+        Ok(Outcome {
+            output,
+            validity: Validity::worst(reports.iter().map(|r| r.validity)),
+        })
+    }
+
+    /// What decides this campaign's results apart from its seeds.
+    fn parameters(&self, workload_flags: &[String]) -> Parameters {
+        let mut settings = serde_json::to_value(&self.config).expect("settings serialise");
+        if let Some(fields) = settings.as_object_mut() {
+            fields.remove("seed");
+        }
+        Parameters {
+            workload: self.workload.to_string(),
+            runner: match self.runner {
+                Runner::Simulator { .. } => RunnerKind::Simulator,
+                Runner::Processes(_) => RunnerKind::Processes,
+            },
+            tested: self.config.tested.clone(),
+            settings,
+            workload_flags: workload_flags.to_vec(),
         }
     }
 
@@ -131,8 +202,14 @@ impl Campaign<'_> {
         Ok(report)
     }
 
-    fn seeds(&self, seeds: &[u64], say: &mut (dyn FnMut(&str) + Send)) -> std::io::Result<Outcome> {
-        let reports = match &self.runner {
+    /// One run per seed, in seed order (real processes: fewer when
+    /// interrupted).
+    fn seed_reports(
+        &self,
+        seeds: &[u64],
+        say: &mut (dyn FnMut(&str) + Send),
+    ) -> std::io::Result<Vec<Report>> {
+        Ok(match &self.runner {
             Runner::Simulator { nodes, threads } => {
                 let total = seeds.len();
                 let say = std::sync::Mutex::new(say);
@@ -166,16 +243,6 @@ impl Campaign<'_> {
                 }
                 reports
             }
-        };
-        let summary = Summary::new(&reports);
-        let output = if self.json {
-            pretty(&summary)
-        } else {
-            summary.table()
-        };
-        Ok(Outcome {
-            output,
-            validity: Validity::worst(reports.iter().map(|r| r.validity)),
         })
     }
 
@@ -280,6 +347,32 @@ impl Progress {
             ));
         }
     }
+}
+
+/// A campaign over seeds' output: its summary as the table, or as JSON
+/// with `json`, and the worst verdict of its seeds (`validity`). The
+/// unsplit campaign's and merged shards'.
+pub fn summary_outcome(summary: &Summary, validity: Validity, json: bool) -> Outcome {
+    Outcome {
+        output: if json {
+            pretty(summary)
+        } else {
+            summary.table()
+        },
+        validity,
+    }
+}
+
+/// The output of the campaign whose shard files are at `paths`, as the
+/// unsplit campaign prints it (`json`: as with `--json`).
+pub fn merge_shards(paths: &[PathBuf], json: bool) -> Result<Outcome, ShardError> {
+    let (workload, results) = crate::shard::merge_files(paths)?;
+    let validity = Validity::worst(results.iter().map(|r| r.validity));
+    Ok(summary_outcome(
+        &Summary::of(&workload, &results),
+        validity,
+        json,
+    ))
 }
 
 fn pretty(value: &impl serde::Serialize) -> String {

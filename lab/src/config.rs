@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::network::{LatencyDist, NetConfig, PartitionPattern};
 
@@ -280,7 +280,7 @@ impl Serialize for ProbeSetting {
 /// What a run tested, for its report: the tool, the node program, and the
 /// files that program names (so two reports say whether they tested the
 /// same node).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tested {
     /// This tool's version, and the commit it was built from when known.
     pub tool: String,
@@ -290,7 +290,7 @@ pub struct Tested {
     /// Whether the node is one of this binary's workloads.
     pub ours: bool,
     /// Files named on a `--bin` command line, with size and content hash.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileStamp>,
 }
 
@@ -306,7 +306,7 @@ impl Default for Tested {
 }
 
 /// A file a node command names: enough to tell two versions apart.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileStamp {
     pub path: String,
     pub bytes: u64,

@@ -24,6 +24,8 @@
 //! - [`sweep`]: one test over a grid of settings, as a trade-off table and chart.
 //! - [`campaign`]: a test as a user asks for it (one run, seeds, versus
 //!   partition, sweeps), on either runner, with its results folders.
+//! - [`shard`]: a campaign's seeds split across machines: shard files,
+//!   written, read, checked and merged into the unsplit campaign's output.
 //! - [`golden`]: fixture cases (input lines, expected messages) run against
 //!   any node program — the `golden` command and `tests/golden.rs`.
 //! - [`registry`]: the workload specs, and which of our nodes runs each.
@@ -48,6 +50,7 @@ pub mod results;
 pub mod run;
 pub mod services;
 pub mod set_full;
+pub mod shard;
 pub mod sweep;
 pub mod table;
 pub mod testing;
@@ -60,7 +63,7 @@ pub use cluster::{Backend, Cluster, SentMessage};
 pub use config::{Availability, Faults, Nemesis, ProbeSetting, SimConfig, Tested};
 pub use lab::{ClientThread, History, Lab, LabSetup, LabSpec, Metric, Op, Outcome, Verdict};
 pub use network::{LatencyDist, NetConfig, NetStats, Partition, PartitionPattern};
-pub use report::{Report, Summary, Validity};
+pub use report::{Report, SeedResult, Summary, Validity};
 
 pub use registry::{Choice, LabFactory, SpecRegistration};
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::config::SimConfig;
 use crate::figure::Plot;
@@ -211,7 +211,7 @@ impl OpCounts {
 /// A run's verdict, as Maelstrom's: valid, invalid, or unknown (the
 /// checkers could not tell: no operation of some kind succeeded, no value
 /// became stable). Exit statuses 0, 1 and 2, as Maelstrom's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Validity {
     Valid,
@@ -472,13 +472,85 @@ impl Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct Spread {
     pub name: String,
-    pub unit: &'static str,
+    pub unit: String,
     pub runs: usize,
     pub min: f64,
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
     pub mean: f64,
+}
+
+/// What a campaign over seeds keeps of one seed's run: all its summary
+/// needs (the verdict, why it failed, every metric), and all a shard file
+/// carries of the run (`shard`), so a merged campaign is summarised from
+/// the same values as an unsplit one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub validity: Validity,
+    /// [`Report::why`]: set when the run is not valid.
+    pub why: Option<String>,
+    pub metrics: Vec<SeedMetric>,
+}
+
+/// One of a run's [`Report::metrics`], with its unit owned (it is read
+/// back from shard files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedMetric {
+    pub name: String,
+    #[serde(with = "exact_f64")]
+    pub value: f64,
+    pub unit: String,
+}
+
+impl SeedResult {
+    pub fn of(report: &Report) -> SeedResult {
+        SeedResult {
+            seed: report.config.seed,
+            validity: report.validity,
+            why: report.why(),
+            metrics: report
+                .metrics()
+                .into_iter()
+                .map(|m| SeedMetric {
+                    name: m.name,
+                    value: m.value,
+                    unit: m.unit.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A metric's value written so that reading it back gives the same bits:
+/// finite values as JSON numbers (serde_json writes the shortest text that
+/// parses back to them), read from their text with Rust's correctly
+/// rounded parser (serde_json's default one may be one bit off), and the
+/// values JSON has no number for as the strings `NaN`, `inf` and `-inf`.
+mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            s.serialize_f64(*value)
+        } else {
+            s.serialize_str(&value.to_string())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let raw = <Box<RawValue>>::deserialize(d)?;
+        let text = raw.get();
+        let text = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(word @ ("NaN" | "inf" | "-inf")) => word,
+            Some(other) => return Err(D::Error::custom(format!("not a number: {other:?}"))),
+            None => text,
+        };
+        text.parse()
+            .map_err(|_| D::Error::custom(format!("not a number: {text}")))
+    }
 }
 
 /// Many seeds of the same settings.
@@ -491,13 +563,24 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary of whole reports (see [`Summary::of`]).
     pub fn new(reports: &[Report]) -> Summary {
-        let mut by_name: Vec<(String, &'static str, Vec<f64>)> = Vec::new();
-        for r in reports {
-            for m in r.metrics() {
+        let results: Vec<SeedResult> = reports.iter().map(SeedResult::of).collect();
+        let workload = reports.first().map_or("", |r| r.workload.as_str());
+        Summary::of(workload, &results)
+    }
+
+    /// The summary of a campaign of `workload` from its seeds' results, in
+    /// the order of its seed list (means add up in that order): each
+    /// metric's distribution over the seeds, and the failing seeds. The
+    /// one summary of campaigns, sweeps and merged shards.
+    pub fn of(workload: &str, results: &[SeedResult]) -> Summary {
+        let mut by_name: Vec<(&str, &str, Vec<f64>)> = Vec::new();
+        for r in results {
+            for m in &r.metrics {
                 match by_name.iter_mut().find(|(n, _, _)| *n == m.name) {
                     Some((_, _, v)) => v.push(m.value),
-                    None => by_name.push((m.name, m.unit, vec![m.value])),
+                    None => by_name.push((&m.name, &m.unit, vec![m.value])),
                 }
             }
         }
@@ -506,8 +589,8 @@ impl Summary {
             .map(|(name, unit, mut values)| {
                 values.sort_by(f64::total_cmp);
                 Spread {
-                    name,
-                    unit,
+                    name: name.to_string(),
+                    unit: unit.to_string(),
                     runs: values.len(),
                     min: values[0],
                     p50: quantile(&values, 0.5),
@@ -518,14 +601,11 @@ impl Summary {
             })
             .collect();
         Summary {
-            workload: reports
-                .first()
-                .map(|r| r.workload.clone())
-                .unwrap_or_default(),
-            seeds: reports.iter().map(|r| r.config.seed).collect(),
-            failing_seeds: reports
+            workload: workload.to_string(),
+            seeds: results.iter().map(|r| r.seed).collect(),
+            failing_seeds: results
                 .iter()
-                .filter_map(|r| Some((r.config.seed, r.why()?)))
+                .filter_map(|r| Some((r.seed, r.why.clone()?)))
                 .collect(),
             metrics,
         }

@@ -85,8 +85,8 @@ impl SweepPoint {
     }
 
     /// The unit of a column's metric (`ms`, `B`, or empty for a count).
-    pub fn unit(&self, column: &str) -> Option<&'static str> {
-        Some(self.spread(metric_and_stat(column).0)?.unit)
+    pub fn unit(&self, column: &str) -> Option<&str> {
+        Some(&self.spread(metric_and_stat(column).0)?.unit)
     }
 
     fn spread(&self, metric: &str) -> Option<&Spread> {
@@ -254,7 +254,7 @@ mod tests {
     fn cells_are_medians_worst_seeds_for_maxima_or_the_named_statistic() {
         let spread = |name: &str| Spread {
             name: name.into(),
-            unit: "ms",
+            unit: "ms".into(),
             runs: 3,
             min: 1.0,
             p50: 2.0,
@@ -281,9 +281,9 @@ mod tests {
 
     #[test]
     fn trade_off_charts_label_y_with_the_metrics_own_unit() {
-        let spread = |name: &str, unit: &'static str| Spread {
+        let spread = |name: &str, unit: &str| Spread {
             name: name.into(),
-            unit,
+            unit: unit.into(),
             runs: 1,
             min: 1.0,
             p50: 1.0,
