@@ -492,7 +492,7 @@ mod client_tests {
             let send = json!({"type": "send", "key": "0", "msg": offset + 1});
             lab.completed(&ok(send, json!({"offset": offset})));
         }
-        let mut page = |request: Value, body: Value| {
+        let page = |request: Value, body: Value| {
             let mut op = ok(request, body);
             op.final_read = true;
             lab.final_read_after(&op)
