@@ -849,19 +849,16 @@ impl<B: Backend> Driver<'_, '_, B> {
         let mut i = 0;
         while i < reading.len() {
             let (slot, op) = reading[i];
-            let done = self.clients[slot].in_flight.is_none();
-            let op = &self.ops[op];
-            let same_client = self.clients[slot].id == op.client;
-            if !done || !same_client || !matches!(op.outcome, Outcome::Ok { .. }) {
-                // In flight, or over for good (failed, timed out).
-                if done {
-                    reading.swap_remove(i);
-                } else {
-                    i += 1;
-                }
+            if self.clients[slot].in_flight.is_some() {
+                i += 1;
                 continue;
             }
-            match self.lab.final_read_after(op) {
+            // Over: a read that failed or timed out (its client replaced)
+            // has no follow-up.
+            let op = &self.ops[op];
+            let answered =
+                self.clients[slot].id == op.client && matches!(op.outcome, Outcome::Ok { .. });
+            match answered.then(|| self.lab.final_read_after(op)).flatten() {
                 Some(body) => {
                     reading[i].1 = self.ops.len();
                     self.invoke(slot, body, true, deadline);
