@@ -241,10 +241,24 @@ impl<H: Handler> Ctx<H> {
     /// Up to `k` distinct peers in random order, never this node nor any id
     /// in `exclude`.
     pub fn sample_peers(&mut self, k: usize, exclude: &[&str]) -> Vec<NodeId> {
+        // A gossip round may exclude most of a large cluster (its idle
+        // peers): scanning that list for every node would cost nodes².
+        let excluded: foldhash::HashSet<&str> = if exclude.len() > 8 {
+            exclude.iter().copied().collect()
+        } else {
+            foldhash::HashSet::default()
+        };
+        let is_excluded = |n: &str| {
+            if excluded.is_empty() {
+                exclude.contains(&n)
+            } else {
+                excluded.contains(n)
+            }
+        };
         let candidates: Vec<&NodeId> = self
             .node_ids
             .iter()
-            .filter(|n| **n != self.id && !exclude.contains(&n.as_str()))
+            .filter(|n| **n != self.id && !is_excluded(n))
             .collect();
         let k = k.min(candidates.len());
         rand::seq::index::sample(&mut self.rng, candidates.len(), k)

@@ -368,18 +368,49 @@ struct OutHeader<'a> {
     #[serde(borrow)]
     dest: Cow<'a, str>,
     #[serde(borrow)]
+    body: BodyHeader<'a>,
+}
+
+#[derive(Deserialize)]
+struct RawBody<'a> {
+    #[serde(borrow)]
     body: &'a RawValue,
 }
 
-/// A line a node wrote, as a router needs it: destination, body `type`,
-/// raw body. `None` when the line is not a message.
-pub(crate) fn parse_output(line: &[u8]) -> Option<(Cow<'_, str>, String, &RawValue)> {
+#[derive(Deserialize)]
+struct BodyValue {
+    body: Value,
+}
+
+/// A line a node wrote, as a router needs it: destination and body `type`
+/// from one pass over the line; the body itself only for the messages that
+/// need it (to clients and services), most go on as the line.
+pub(crate) struct Output<'a> {
+    pub(crate) dest: Cow<'a, str>,
+    pub(crate) kind: Cow<'a, str>,
+    line: &'a [u8],
+}
+
+impl<'a> Output<'a> {
+    /// The body's text.
+    pub(crate) fn raw_body(&self) -> &'a str {
+        serde_json::from_slice::<RawBody>(self.line).map_or("null", |b| b.body.get())
+    }
+
+    /// The body, parsed.
+    pub(crate) fn body(&self) -> Value {
+        serde_json::from_slice::<BodyValue>(self.line).map_or(Value::Null, |b| b.body)
+    }
+}
+
+/// Reads a line a node wrote. `None` when the line is not a message.
+pub(crate) fn parse_output(line: &[u8]) -> Option<Output<'_>> {
     let h = serde_json::from_slice::<OutHeader>(line).ok()?;
-    let kind = serde_json::from_str::<BodyHeader>(h.body.get())
-        .ok()?
-        .kind
-        .into_owned();
-    Some((h.dest, kind, h.body))
+    Some(Output {
+        dest: h.dest,
+        kind: h.body.kind,
+        line,
+    })
 }
 
 /// Why `line`, which [`parse_output`] refused, is not a message, as a
@@ -855,43 +886,44 @@ impl Cluster {
     }
 
     fn route(&mut self, from: usize, line: &[u8]) {
-        let Some((dest, kind, body)) = parse_output(line) else {
+        let Some(out) = parse_output(line) else {
             let why = not_a_message(&self.nodes[from].id, line);
             self.problems.push(why);
             return;
         };
-        if protocol::is_client(&dest) {
-            self.network.stats_mut().count_client_reply(&dest);
+        let (dest, kind) = (&out.dest, &out.kind);
+        if protocol::is_client(dest) {
+            self.network.stats_mut().count_client_reply(dest);
             let bytes = line.len() as u64 + 1;
             let src = &self.nodes[from].id;
             self.network
-                .client_message(self.now, src, &dest, &kind, bytes, None);
-            let body = serde_json::from_str(body.get()).unwrap_or(Value::Null);
+                .client_message(self.now, src, dest, kind, bytes, None);
+            let body = out.body();
             self.inbox.push(ClientDelivery {
                 at: self.now,
-                client: dest.into_owned(),
+                client: dest.to_string(),
                 node: from,
                 body,
             });
             return;
         }
-        if crate::services::is_service(&dest) {
-            return self.serve(from, &dest, &kind, body.get(), line.len() as u64 + 1);
+        if crate::services::is_service(dest) {
+            return self.serve(from, dest, kind, out.raw_body(), line.len() as u64 + 1);
         }
         let Some(&to) = self.index.get(dest.as_ref()) else {
             let ids: Vec<NodeId> = self.nodes.iter().map(|n| n.id.clone()).collect();
-            let why = unknown_destination(&self.nodes[from].id, &kind, &dest, &ids, line);
+            let why = unknown_destination(&self.nodes[from].id, kind, dest, &ids, line);
             self.problems.push(why);
             return;
         };
         let bytes = line.len() as u64 + 1;
-        let (id, fate) = self.network.send(self.now, from, to, &kind, bytes);
+        let (id, fate) = self.network.send(self.now, from, to, kind, bytes);
         if let Some(log) = &mut self.log {
             log.push(SentMessage {
                 at: self.now,
                 from,
                 to,
-                body: serde_json::from_str(body.get()).unwrap_or(Value::Null),
+                body: out.body(),
                 sent: matches!(fate, Fate::Arrives(_)),
             });
         }

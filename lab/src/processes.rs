@@ -662,8 +662,7 @@ impl ProcessCluster {
             }
             self.lag.record((now - due).as_secs_f64() * 1000.0);
             if let Some(deliveries) = &mut self.deliveries {
-                let body = crate::cluster::parse_output(&d.line)
-                    .and_then(|(_, _, body)| serde_json::from_str(body.get()).ok());
+                let body = crate::cluster::parse_output(&d.line).map(|out| out.body());
                 if let Some(body) = body {
                     deliveries.push(NodeDelivery { at, to, body });
                 }
@@ -732,40 +731,38 @@ impl ProcessCluster {
     }
 
     fn route(&mut self, from: usize, line: Vec<u8>, at: Duration) {
-        let parsed = crate::cluster::parse_output(&line)
-            .map(|(dest, kind, body)| (dest.into_owned(), kind, body.get().to_string()));
-        let Some((dest, kind, body)) = parsed else {
+        let Some(out) = crate::cluster::parse_output(&line) else {
             let why = crate::cluster::not_a_message(&self.node_ids[from], &line);
             return self.fail(why);
         };
         let bytes = line.len() as u64 + 1;
-        if protocol::is_client(&dest) {
-            self.network.stats_mut().count_client_reply(&dest);
+        if protocol::is_client(&out.dest) {
+            self.network.stats_mut().count_client_reply(&out.dest);
             let src = self.node_ids[from].clone();
             self.network
-                .client_message(at, &src, &dest, &kind, bytes, None);
+                .client_message(at, &src, &out.dest, &out.kind, bytes, None);
             self.inbox.push(ClientDelivery {
                 at,
-                client: dest,
+                client: out.dest.to_string(),
                 node: from,
-                body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                body: out.body(),
             });
             return;
         }
-        if crate::services::is_service(&dest) {
-            return self.serve(from, &dest, &kind, &body, bytes, at);
+        if crate::services::is_service(&out.dest) {
+            return self.serve(from, &out.dest, &out.kind, out.raw_body(), bytes, at);
         }
-        let Some(&to) = self.index.get(&dest) else {
+        let Some(&to) = self.index.get(out.dest.as_ref()) else {
             let why = crate::cluster::unknown_destination(
                 &self.node_ids[from],
-                &kind,
-                &dest,
+                &out.kind,
+                &out.dest,
                 &self.node_ids,
                 &line,
             );
             return self.fail(why);
         };
-        let (id, fate) = self.network.send(at, from, to, &kind, bytes);
+        let (id, fate) = self.network.send(at, from, to, &out.kind, bytes);
         if let Fate::Arrives(times) = fate {
             let mut line = line;
             line.push(b'\n');

@@ -416,6 +416,10 @@ impl<P> Link<P> {
     /// (prompt ones: [`Link::prompt_resend_after`]) at `now`; returns their
     /// payloads, oldest first.
     pub fn expired(&mut self, now: Duration, t: &Timing) -> Vec<P> {
+        // Checked every round for every peer: most links have nothing out.
+        if self.in_flight.is_empty() {
+            return Vec::new();
+        }
         let lazy = self.resend_after(t);
         let prompt = self.prompt_resend_after(t);
         // Prompt and lazy messages time out differently, so an overdue one

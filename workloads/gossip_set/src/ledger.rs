@@ -20,7 +20,7 @@
 //!
 //! Pure bookkeeping: no I/O, no clock (times are passed in), no randomness.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use maelstrom_framework::NodeId;
@@ -49,6 +49,10 @@ struct PeerLedger {
 }
 
 impl PeerLedger {
+    fn probe_due(&self, now: Duration, silence: Duration) -> bool {
+        self.link.oldest_in_flight().is_some() && self.link.silent_for(now) >= silence
+    }
+
     /// Batches presumed lost: their values are pending again, and marked
     /// as re-sent. Returns how many there were.
     fn give_up(&mut self, lost: Vec<Vec<ValueIdx>>) -> usize {
@@ -61,20 +65,75 @@ impl PeerLedger {
     }
 }
 
+/// The peers' ledgers in sorted id order, found by id through a hash
+/// index: a message looks its peer up several times, and a sorted map's
+/// string comparisons per lookup grow with the cluster.
+#[derive(Debug, Clone, Default)]
+struct Peers {
+    ids: Vec<NodeId>,
+    ledgers: Vec<PeerLedger>,
+    index: foldhash::HashMap<NodeId, usize>,
+}
+
+impl Peers {
+    fn new(peers: impl IntoIterator<Item = NodeId>) -> Peers {
+        let ids: Vec<NodeId> = peers
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i))
+            .collect();
+        Peers {
+            ledgers: vec![PeerLedger::default(); ids.len()],
+            ids,
+            index,
+        }
+    }
+
+    fn contains_key(&self, peer: &str) -> bool {
+        self.index.contains_key(peer)
+    }
+
+    fn get(&self, peer: &str) -> Option<&PeerLedger> {
+        self.index.get(peer).map(|&i| &self.ledgers[i])
+    }
+
+    fn get_mut(&mut self, peer: &str) -> Option<&mut PeerLedger> {
+        self.index.get(peer).map(|&i| &mut self.ledgers[i])
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &NodeId> {
+        self.ids.iter()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&NodeId, &PeerLedger)> {
+        self.ids.iter().zip(&self.ledgers)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&NodeId, &mut PeerLedger)> {
+        self.ids.iter().zip(&mut self.ledgers)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut PeerLedger> {
+        self.ledgers.iter_mut()
+    }
+}
+
 /// Per-peer knowledge for every peer from `init`.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
-    peers: BTreeMap<NodeId, PeerLedger>,
+    peers: Peers,
 }
 
 impl Ledger {
     /// A ledger for these peers (never this node itself).
     pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Ledger {
         Ledger {
-            peers: peers
-                .into_iter()
-                .map(|p| (p, PeerLedger::default()))
-                .collect(),
+            peers: Peers::new(peers),
         }
     }
 
@@ -95,7 +154,7 @@ impl Ledger {
     /// A value this node has just stored: every peer but `holder` (the peer
     /// it came from, if any) may lack it.
     pub fn add_value(&mut self, idx: ValueIdx, holder: Option<&str>) {
-        for (peer, ledger) in &mut self.peers {
+        for (peer, ledger) in self.peers.iter_mut() {
             if Some(peer.as_str()) != holder {
                 ledger.pending.insert(idx);
             }
@@ -104,9 +163,17 @@ impl Ledger {
 
     /// `peer` is now known to hold `idx`: no batch needs to carry it there.
     pub fn peer_holds(&mut self, peer: &str, idx: ValueIdx) {
+        self.peer_holds_all(peer, [idx]);
+    }
+
+    /// [`Ledger::peer_holds`] for every value of a batch, the peer looked
+    /// up once.
+    pub fn peer_holds_all(&mut self, peer: &str, held: impl IntoIterator<Item = ValueIdx>) {
         if let Some(ledger) = self.peers.get_mut(peer) {
-            ledger.pending.remove(idx);
-            ledger.resent.remove(idx);
+            for idx in held {
+                ledger.pending.remove(idx);
+                ledger.resent.remove(idx);
+            }
         }
     }
 
@@ -275,11 +342,20 @@ impl Ledger {
             .sum()
     }
 
-    /// Peers with nothing pending: the ones a push round can skip.
-    pub fn peers_without_pending(&self) -> Vec<&str> {
+    /// Whether a probe to `peer` is due: something is in flight to it, and
+    /// it has been silent for `silence`.
+    pub fn probe_due(&self, peer: &str, now: Duration, silence: Duration) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|l| l.probe_due(now, silence))
+    }
+
+    /// Peers with nothing pending and no probe due, in one pass over the
+    /// peers: the ones a round can leave out.
+    pub fn idle_peers(&self, now: Duration, silence: Duration) -> Vec<&str> {
         self.peers
             .iter()
-            .filter(|(_, l)| l.pending.is_empty())
+            .filter(|(_, l)| l.pending.is_empty() && !l.probe_due(now, silence))
             .map(|(p, _)| p.as_str())
             .collect()
     }
@@ -504,7 +580,7 @@ mod tests {
                     4 if x % 2 == 0 => { l.heard_from("n2", now, &t); }
                     _ => { l.peer_holds("n2", x); }
                 }
-                let ledger = &l.peers["n2"];
+                let ledger = l.peers.get("n2").unwrap();
                 for flight in ledger.link.in_flight() {
                     for v in flight {
                         prop_assert!(!ledger.pending.contains(*v));

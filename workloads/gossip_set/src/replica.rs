@@ -74,7 +74,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ledger::Ledger;
-use crate::values::{Receipt, ValueIdx, ValueStore};
+use crate::values::{Key, Receipt, ValueIdx, ValueStore};
 pub use maelstrom_framework::replication::Timing;
 
 /// The most values one message carries.
@@ -216,7 +216,8 @@ impl Replica {
     pub fn recover<H: Handler>(&mut self, ctx: &mut Ctx<H>) -> Result<usize, RecoveryError> {
         let recovered = self.durable.recover(ctx)?;
         for value in recovered.iter() {
-            self.store_value(value.value().clone(), None);
+            let value = value.value().clone();
+            self.store_value(Key::of(&value), value, None);
         }
         Ok(recovered.len())
     }
@@ -264,17 +265,18 @@ impl Replica {
         value: Value,
         from: Option<&str>,
     ) -> std::io::Result<Receipt> {
-        if self.store.position(&value).is_none() {
+        let key = Key::of(&value);
+        if self.store.position_of(&key).is_none() {
             let mut fresh = GSet::default();
             fresh.insert(OrdJson::new(value.clone()));
             self.durable.persist(ctx, &fresh)?;
         }
-        Ok(self.store_value(value, from))
+        Ok(self.store_value(key, value, from))
     }
 
     /// [`Replica::accept`] for a value already durable.
-    fn store_value(&mut self, value: Value, from: Option<&str>) -> Receipt {
-        let receipt = self.store.insert(value);
+    fn store_value(&mut self, key: Key, value: Value, from: Option<&str>) -> Receipt {
+        let receipt = self.store.insert_keyed(key, value);
         match (receipt, from) {
             (Receipt::New(idx), _) => self.ledger.add_value(idx, from),
             (Receipt::Known(idx), Some(peer)) => self.ledger.peer_holds(peer, idx),
@@ -306,11 +308,12 @@ impl Replica {
             ack_now: false,
             not_stored: false,
         };
+        let values: Vec<(Key, Value)> =
+            batch.values.into_iter().map(|v| (Key::of(&v), v)).collect();
         let mut fresh = GSet::default();
-        for value in batch
-            .values
+        for (_, value) in values
             .iter()
-            .filter(|v| self.store.position(v).is_none())
+            .filter(|(key, _)| self.store.position_of(key).is_none())
         {
             fresh.insert(OrdJson::new(value.clone()));
         }
@@ -325,17 +328,25 @@ impl Replica {
             return receipt;
         }
         // An ack-only batch is owed no ack: acks never beget acks.
-        let owed = owe_ack_for.filter(|_| !batch.values.is_empty());
+        let owed = owe_ack_for.filter(|_| !values.is_empty());
         if let Some(id) = owed {
             self.ledger.owe_ack(from, id, now);
         }
         receipt.ack_now = owed.is_some() && batch.resend;
-        receipt.new = batch
-            .values
-            .into_iter()
-            .map(|v| self.store_value(v, Some(from)))
-            .filter_map(|r| r.is_new().then_some(r.idx()))
-            .collect();
+        // What `from` sent it holds; recorded once for the whole batch (the
+        // peer looked up once), which commutes with storing the new values:
+        // those touch only the other peers' ledgers.
+        let mut held = Vec::new();
+        for (key, value) in values {
+            match self.store.insert_keyed(key, value) {
+                Receipt::New(idx) => {
+                    self.ledger.add_value(idx, Some(from));
+                    receipt.new.push(idx);
+                }
+                Receipt::Known(idx) => held.push(idx),
+            }
+        }
+        self.ledger.peer_holds_all(from, held);
         receipt
     }
 
@@ -388,8 +399,7 @@ impl Replica {
     /// sides anyway, and a lost batch is re-sent when overdue, so earlier
     /// probes would cost a message a round during every cut for little.)
     pub fn probe_due(&self, peer: &str, now: Duration) -> bool {
-        self.ledger.oldest_in_flight(peer).is_some()
-            && self.ledger.silent_for(peer, now) >= self.timing.silence
+        self.ledger.probe_due(peer, now, self.timing.silence)
     }
 
     fn values_of(&self, batch: &[ValueIdx]) -> Vec<&Value> {
@@ -516,11 +526,7 @@ impl Replica {
     /// Peers an exchange round can leave out: nothing pending for them, and
     /// no probe due ([`Replica::probe_due`]).
     pub fn idle_peers(&self, now: Duration) -> Vec<&str> {
-        self.ledger
-            .peers_without_pending()
-            .into_iter()
-            .filter(|peer| !self.probe_due(peer, now))
-            .collect()
+        self.ledger.idle_peers(now, self.timing.silence)
     }
 }
 

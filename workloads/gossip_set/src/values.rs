@@ -6,8 +6,6 @@
 //! `BTreeMap`), so two equal values always have the same text, and `1` and
 //! `1.0` stay different, as they are for `Value`'s own `==`.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 /// A value's place in a [`ValueStore`]: its rank in first-receipt order.
@@ -38,14 +36,16 @@ impl Receipt {
 /// How a value is looked up. Integers, what clients broadcast almost
 /// always, are keyed by themselves, sparing a JSON text per lookup; a `u64`
 /// and an `i64` that are equal are one value, as `Value` compares them.
+/// Worked out once per value received ([`Key::of`]), then used for both the
+/// lookup and the insert.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+pub enum Key {
     Int(i128),
     Text(String),
 }
 
 impl Key {
-    fn of(value: &Value) -> Key {
+    pub fn of(value: &Value) -> Key {
         let int = match value {
             Value::Number(n) => n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
             _ => None,
@@ -61,7 +61,7 @@ pub struct ValueStore {
     /// Length of each value's JSON text, to bound batches in bytes.
     sizes: Vec<usize>,
     /// Canonical key → index. Only looked up, never iterated.
-    index: HashMap<Key, ValueIdx>,
+    index: foldhash::HashMap<Key, ValueIdx>,
 }
 
 impl ValueStore {
@@ -71,7 +71,12 @@ impl ValueStore {
 
     /// Adds `value` unless an equal value is held already.
     pub fn insert(&mut self, value: Value) -> Receipt {
-        let key = Key::of(&value);
+        self.insert_keyed(Key::of(&value), value)
+    }
+
+    /// [`ValueStore::insert`] of a value whose key is worked out already.
+    pub fn insert_keyed(&mut self, key: Key, value: Value) -> Receipt {
+        debug_assert_eq!(key, Key::of(&value));
         if let Some(&idx) = self.index.get(&key) {
             return Receipt::Known(idx);
         }
@@ -87,7 +92,12 @@ impl ValueStore {
 
     /// The index of a value equal to `value`, if one is held.
     pub fn position(&self, value: &Value) -> Option<ValueIdx> {
-        self.index.get(&Key::of(value)).copied()
+        self.position_of(&Key::of(value))
+    }
+
+    /// The index of the value with this key, if one is held.
+    pub fn position_of(&self, key: &Key) -> Option<ValueIdx> {
+        self.index.get(key).copied()
     }
 
     pub fn get(&self, idx: ValueIdx) -> Option<&Value> {
