@@ -6,8 +6,8 @@
 //! never reads a clock, stdin or stdout itself, so the stdin/stdout runtime
 //! and the deterministic simulator run the very same code.
 
+use foldhash::{HashMap, HashMapExt};
 use std::any::Any;
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 

@@ -13,7 +13,9 @@
 //! everything it ever scheduled.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::time::Duration;
 
 use rand::Rng;

@@ -6,9 +6,9 @@
 //! simulated network, and keeps what they send to clients for the caller.
 //! Nothing here reads a real clock or an unseeded RNG.
 
+use foldhash::HashMap;
 use std::any::Any;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::SeedableRng;

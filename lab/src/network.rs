@@ -492,7 +492,7 @@ pub type JournalSink = Box<dyn FnMut(&MessageRecord) + Send>;
 /// The journal: entries still open (copies in flight) until their last
 /// copy is resolved, then handed to the sink.
 struct Journal {
-    open: std::collections::HashMap<u64, (MessageRecord, u8)>,
+    open: foldhash::HashMap<u64, (MessageRecord, u8)>,
     sink: JournalSink,
 }
 

@@ -35,7 +35,9 @@
 //! started) when the cluster is dropped, whatever the reason: end of run,
 //! error, panic, Ctrl-C or SIGTERM through [`INTERRUPTED`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};

@@ -12,7 +12,9 @@
 //! processes) are judged the same way: a malformed reply to one is counted
 //! and quoted as a client's is, and is no sample of the node's state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::time::Duration;
 
 use rand::rngs::StdRng;

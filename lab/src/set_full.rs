@@ -22,7 +22,9 @@
 //! failed. Cost: one pass over what the reads returned, plus per element
 //! the reads after its last hit, not reads × elements.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::time::Duration;
 
 use crate::lab::{History, Op, millis};

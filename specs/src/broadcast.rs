@@ -31,7 +31,9 @@
 //!   (Values broadcast after the heal are ordinary deliveries, measured
 //!   above.)
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::time::Duration;
 
 use maelstrom_framework::{NodeId, View};
@@ -99,6 +101,9 @@ pub struct SetLab<const G: bool> {
     read_fraction: f64,
     /// What the nodes are told first (`broadcast` only).
     topology: Option<Topology>,
+    /// The `topology` message, built once: every node gets the whole map
+    /// (as from Maelstrom), and building it per node cost nodes².
+    topology_message: Option<Value>,
     nodes: usize,
     next_value: u64,
     /// How many values each node held when last looked at.
@@ -177,8 +182,11 @@ fn read_values(op: &Op, field: &str) -> Option<Vec<u64>> {
 
 impl<const G: bool> Lab for SetLab<G> {
     fn setup_message(&mut self, _node: &str, node_ids: &[NodeId]) -> Option<Value> {
-        let topology = self.topology?.neighbours(node_ids);
-        Some(json!({"type": "topology", "topology": topology}))
+        let topology = self.topology?;
+        let message = self.topology_message.get_or_insert_with(
+            || json!({"type": "topology", "topology": topology.neighbours(node_ids)}),
+        );
+        Some(message.clone())
     }
 
     fn next_op(&mut self, rng: &mut StdRng) -> Option<Value> {
@@ -478,6 +486,7 @@ impl<const G: bool> SetLab<G> {
         SetLab {
             read_fraction,
             topology,
+            topology_message: None,
             nodes,
             next_value: 0,
             seen_len: vec![0; nodes],

@@ -1,7 +1,7 @@
 //! A set of value indices as a bitset.
 //!
-//! Every new value goes into the pending set of every peer, so with 25
-//! nodes one broadcast means 24 inserts at each of 25 nodes: a `BTreeSet`
+//! Every new value used to go into the pending set of every peer (so with 25
+//! nodes one broadcast meant 24 inserts at each of 25 nodes); a `BTreeSet`
 //! made those inserts the simulator's largest cost. Indices are dense
 //! (0, 1, 2, … in order of receipt), so one bit each is both smaller and
 //! O(1) to insert, remove and test; iteration skips empty words.
@@ -84,6 +84,37 @@ impl IdxSet {
     }
 }
 
+impl IdxSet {
+    /// The indices in `self` and not in `other`, ascending, starting at
+    /// word `from_word` (none before it may be left out).
+    pub fn difference<'a>(
+        &'a self,
+        other: &'a IdxSet,
+        from_word: usize,
+    ) -> impl Iterator<Item = ValueIdx> + 'a {
+        self.words
+            .iter()
+            .enumerate()
+            .skip(from_word.max(self.first_word))
+            .flat_map(move |(w, &bits)| {
+                let mut rest = bits & !other.words.get(w).copied().unwrap_or(0);
+                std::iter::from_fn(move || {
+                    (rest != 0).then(|| {
+                        let bit = rest.trailing_zeros() as usize;
+                        rest &= rest - 1;
+                        w * 64 + bit
+                    })
+                })
+            })
+    }
+
+    /// Whether word `w` of `self` is full (it can gain no index) and
+    /// `other` holds all of it.
+    pub fn word_full_within(&self, other: &IdxSet, w: usize) -> bool {
+        self.words.get(w) == Some(&u64::MAX) && other.words.get(w) == Some(&u64::MAX)
+    }
+}
+
 impl Extend<ValueIdx> for IdxSet {
     fn extend<I: IntoIterator<Item = ValueIdx>>(&mut self, iter: I) {
         for idx in iter {
@@ -97,6 +128,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn a_word_is_full_within_another_only_when_both_hold_all_64() {
+        let (mut x, mut y) = (IdxSet::default(), IdxSet::default());
+        x.extend(0..64);
+        y.extend(1..64);
+        assert!(!x.word_full_within(&y, 0));
+        y.insert(0);
+        assert!(x.word_full_within(&y, 0) && !x.word_full_within(&y, 1));
+        x.remove(5);
+        assert!(!x.word_full_within(&y, 0));
+    }
 
     proptest! {
         /// Behaves as a `BTreeSet<usize>` under any mix of operations.
@@ -113,6 +156,24 @@ mod tests {
                 prop_assert_eq!(set.len(), model.len());
                 prop_assert_eq!(set.contains(idx), model.contains(&idx));
                 prop_assert!(set.iter().eq(model.iter().copied()));
+            }
+        }
+
+        /// `difference` is the ordered set difference, from any word on.
+        #[test]
+        fn difference_is_the_set_difference(
+            a in proptest::collection::btree_set(0usize..400, 0..400),
+            b in proptest::collection::btree_set(0usize..400, 0..400),
+            from_word in 0usize..8,
+        ) {
+            let (mut x, mut y) = (IdxSet::default(), IdxSet::default());
+            x.extend(a.iter().copied());
+            y.extend(b.iter().copied());
+            let expected: Vec<usize> = a.difference(&b).copied().filter(|i| i / 64 >= from_word).collect();
+            prop_assert_eq!(x.difference(&y, from_word).collect::<Vec<_>>(), expected);
+            for w in 0..8 {
+                let full = |set: &std::collections::BTreeSet<usize>| (w * 64..w * 64 + 64).all(|i| set.contains(&i));
+                prop_assert_eq!(x.word_full_within(&y, w), full(&a) && full(&b));
             }
         }
     }

@@ -39,11 +39,18 @@ pub struct Heard {
     pub given_up: usize,
 }
 
-/// The ledger of one peer.
+/// The ledger of one peer. Its pending values are kept as their
+/// complement, `settled` (known to be at the peer, or on their way there):
+/// a new value is then pending for every peer without touching any of them,
+/// where a pending set per peer cost an insert per peer per value (nodes²
+/// per value over the cluster, most of a large run).
 #[derive(Debug, Clone, Default)]
 struct PeerLedger {
-    /// Ascending index is first-receipt order, so batches go oldest first.
-    pending: IdxSet,
+    /// Never holds a value the ledger does not (`settled ⊆ all`).
+    settled: IdxSet,
+    /// Every word before this one is full in `all` and settled (so stays
+    /// settled until a value is given up): where a batch starts looking.
+    settled_words: usize,
     resent: IdxSet,
     link: Link<Vec<ValueIdx>>,
 }
@@ -53,12 +60,40 @@ impl PeerLedger {
         self.link.oldest_in_flight().is_some() && self.link.silent_for(now) >= silence
     }
 
+    /// `idx` (a value of `all`) needs no batch to this peer.
+    fn settle(&mut self, all: &IdxSet, idx: ValueIdx) {
+        if all.contains(idx) {
+            self.settled.insert(idx);
+            while all.word_full_within(&self.settled, self.settled_words) {
+                self.settled_words += 1;
+            }
+        }
+    }
+
+    /// `idx` is pending again.
+    fn unsettle(&mut self, idx: ValueIdx) {
+        self.settled.remove(idx);
+        self.settled_words = self.settled_words.min(idx / 64);
+    }
+
+    fn pending<'a>(&'a self, all: &'a IdxSet) -> impl Iterator<Item = ValueIdx> + 'a {
+        all.difference(&self.settled, self.settled_words)
+    }
+
+    fn pending_len(&self, all: &IdxSet) -> usize {
+        all.len() - self.settled.len()
+    }
+
+    fn is_pending(&self, all: &IdxSet, idx: ValueIdx) -> bool {
+        all.contains(idx) && !self.settled.contains(idx)
+    }
+
     /// Batches presumed lost: their values are pending again, and marked
     /// as re-sent. Returns how many there were.
     fn give_up(&mut self, lost: Vec<Vec<ValueIdx>>) -> usize {
         let batches = lost.len();
         for idx in lost.into_iter().flatten() {
-            self.pending.insert(idx);
+            self.unsettle(idx);
             self.resent.insert(idx);
         }
         batches
@@ -114,10 +149,6 @@ impl Peers {
         self.ids.iter().zip(&self.ledgers)
     }
 
-    fn iter_mut(&mut self) -> impl Iterator<Item = (&NodeId, &mut PeerLedger)> {
-        self.ids.iter().zip(&mut self.ledgers)
-    }
-
     fn values_mut(&mut self) -> impl Iterator<Item = &mut PeerLedger> {
         self.ledgers.iter_mut()
     }
@@ -127,6 +158,8 @@ impl Peers {
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     peers: Peers,
+    /// Every value this node holds.
+    all: IdxSet,
 }
 
 impl Ledger {
@@ -134,6 +167,7 @@ impl Ledger {
     pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Ledger {
         Ledger {
             peers: Peers::new(peers),
+            all: IdxSet::default(),
         }
     }
 
@@ -154,10 +188,15 @@ impl Ledger {
     /// A value this node has just stored: every peer but `holder` (the peer
     /// it came from, if any) may lack it.
     pub fn add_value(&mut self, idx: ValueIdx, holder: Option<&str>) {
-        for (peer, ledger) in self.peers.iter_mut() {
-            if Some(peer.as_str()) != holder {
-                ledger.pending.insert(idx);
+        if !self.all.insert(idx) {
+            // Held already: as before, pending again for every peer but
+            // `holder` (a new value is never held already).
+            for ledger in self.peers.values_mut() {
+                ledger.unsettle(idx);
             }
+        }
+        if let Some(ledger) = holder.and_then(|h| self.peers.get_mut(h)) {
+            ledger.settle(&self.all, idx);
         }
     }
 
@@ -171,7 +210,7 @@ impl Ledger {
     pub fn peer_holds_all(&mut self, peer: &str, held: impl IntoIterator<Item = ValueIdx>) {
         if let Some(ledger) = self.peers.get_mut(peer) {
             for idx in held {
-                ledger.pending.remove(idx);
+                ledger.settle(&self.all, idx);
                 ledger.resent.remove(idx);
             }
         }
@@ -196,8 +235,7 @@ impl Ledger {
         }
         .start();
         ledger
-            .pending
-            .iter()
+            .pending(&self.all)
             // `+ 1` for the comma.
             .take_while(|&idx| fill.admit(size_of(idx).saturating_add(1)))
             .collect()
@@ -214,8 +252,8 @@ impl Ledger {
     ) -> Vec<ValueIdx> {
         let batch = self.peek_batch(peer, max_values, max_bytes, size_of);
         if let Some(ledger) = self.peers.get_mut(peer) {
-            for idx in &batch {
-                ledger.pending.remove(*idx);
+            for &idx in &batch {
+                ledger.settle(&self.all, idx);
             }
         }
         batch
@@ -335,6 +373,8 @@ impl Ledger {
     pub fn requeue_expired(&mut self, now: Duration, t: &Timing) -> usize {
         self.peers
             .values_mut()
+            // Every round, every peer: most have nothing out.
+            .filter(|l| l.link.oldest_in_flight().is_some())
             .map(|l| {
                 let lost = l.link.expired(now, t);
                 l.give_up(lost)
@@ -355,21 +395,21 @@ impl Ledger {
     pub fn idle_peers(&self, now: Duration, silence: Duration) -> Vec<&str> {
         self.peers
             .iter()
-            .filter(|(_, l)| l.pending.is_empty() && !l.probe_due(now, silence))
+            .filter(|(_, l)| l.pending_len(&self.all) == 0 && !l.probe_due(now, silence))
             .map(|(p, _)| p.as_str())
             .collect()
     }
 
     /// How many values wait to be sent to `peer`.
     pub fn pending_len(&self, peer: &str) -> usize {
-        self.peers.get(peer).map_or(0, |l| l.pending.len())
+        self.peers.get(peer).map_or(0, |l| l.pending_len(&self.all))
     }
 
     /// Whether `idx` waits to be sent to `peer`.
     pub fn is_pending(&self, peer: &str, idx: ValueIdx) -> bool {
         self.peers
             .get(peer)
-            .is_some_and(|l| l.pending.contains(idx))
+            .is_some_and(|l| l.is_pending(&self.all, idx))
     }
 
     /// How many values are in unacknowledged batches to `peer`.
@@ -583,7 +623,7 @@ mod tests {
                 let ledger = l.peers.get("n2").unwrap();
                 for flight in ledger.link.in_flight() {
                     for v in flight {
-                        prop_assert!(!ledger.pending.contains(*v));
+                        prop_assert!(!ledger.is_pending(&l.all, *v));
                     }
                 }
             }
