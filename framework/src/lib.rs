@@ -14,6 +14,7 @@
 //!   share.
 //! - [`registry`]: workloads registered through `inventory`.
 //! - [`stdio`]: the runtime that drives one node on stdin/stdout.
+//! - [`topology`]: Maelstrom's `topology` field, checked for shape.
 //! - [`clock_offset`]: the wall-clock offset a runner imposes on a node
 //!   process (the clock nemesis).
 //! - [`testing`]: helpers for tests that drive a node by hand.
@@ -37,6 +38,7 @@ pub mod stdio;
 pub mod storage;
 pub mod testing;
 mod timers;
+pub mod topology;
 
 pub use error::{Error, ErrorCode};
 pub use gossip::GossipSettings;

@@ -63,8 +63,7 @@
 //! "Measured figures", broadcast and tuning). Memory: every value held, plus per
 //! peer the indices of values it is not known to hold.
 
-use std::collections::BTreeMap;
-
+use maelstrom_framework::topology::TopologyShape;
 use maelstrom_framework::{
     Ctx, Error, GossipSettings, Handler, Registration, Request, View, Workload,
 };
@@ -84,7 +83,7 @@ pub enum Message {
     Read,
     Topology {
         #[allow(dead_code, reason = "validated, then ignored by design")]
-        topology: BTreeMap<String, Vec<String>>,
+        topology: TopologyShape,
     },
     Gossip {
         value: Value,

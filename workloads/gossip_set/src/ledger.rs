@@ -129,6 +129,11 @@ impl Peers {
         }
     }
 
+    /// The peer's position in sorted id order.
+    fn position(&self, peer: &str) -> Option<usize> {
+        self.index.get(peer).copied()
+    }
+
     fn contains_key(&self, peer: &str) -> bool {
         self.index.contains_key(peer)
     }
@@ -160,6 +165,9 @@ pub struct Ledger {
     peers: Peers,
     /// Every value this node holds.
     all: IdxSet,
+    /// The peers (by position) this node owes acks: the only ones whose
+    /// acks can be due, found without visiting every peer every round.
+    owing: BTreeSet<usize>,
 }
 
 impl Ledger {
@@ -168,6 +176,7 @@ impl Ledger {
         Ledger {
             peers: Peers::new(peers),
             all: IdxSet::default(),
+            owing: BTreeSet::new(),
         }
     }
 
@@ -345,25 +354,28 @@ impl Ledger {
 
     /// This node stored `peer`'s batch `msg_id` and owes it an ack.
     pub fn owe_ack(&mut self, peer: &str, msg_id: u64, now: Duration) {
-        if let Some(ledger) = self.peers.get_mut(peer) {
-            ledger.link.owe_ack(msg_id, now);
+        if let Some(i) = self.peers.position(peer) {
+            self.peers.ledgers[i].link.owe_ack(msg_id, now);
+            self.owing.insert(i);
         }
     }
 
     /// Takes every ack owed to `peer`, to send now.
     pub fn take_owed_acks(&mut self, peer: &str) -> Vec<u64> {
-        self.peers
-            .get_mut(peer)
-            .map_or_else(Vec::new, |l| l.link.take_owed_acks())
+        let Some(i) = self.peers.position(peer) else {
+            return Vec::new();
+        };
+        self.owing.remove(&i);
+        self.peers.ledgers[i].link.take_owed_acks()
     }
 
     /// Peers whose acks have waited `delay` for a message to ride on, or
-    /// have piled up: they get a message of their own.
+    /// have piled up: they get a message of their own. In sorted order.
     pub fn acks_due(&self, now: Duration, delay: Duration) -> Vec<NodeId> {
-        self.peers
+        self.owing
             .iter()
-            .filter(|(_, l)| l.link.ack_due(now, delay))
-            .map(|(p, _)| p.clone())
+            .filter(|&&i| self.peers.ledgers[i].link.ack_due(now, delay))
+            .map(|&i| self.peers.ids[i].clone())
             .collect()
     }
 

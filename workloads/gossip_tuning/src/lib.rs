@@ -113,9 +113,8 @@
 //! 3.9 / 4.1 msgs/op) and 132 at 600 ms still lacked a value at the final
 //! read, 10 s after the heal.
 
-use std::collections::BTreeMap;
-
 use gossip_set::replica::{Batch, HasReplica, Replica, Stats, Timing};
+use maelstrom_framework::topology::TopologyShape;
 use maelstrom_framework::{
     Ctx, Error, GossipSettings, Handler, NodeId, Registration, Request, TimerId, View, Workload,
 };
@@ -143,7 +142,7 @@ pub enum Message {
     Read,
     Topology {
         #[allow(dead_code, reason = "validated, then ignored by design")]
-        topology: BTreeMap<String, Vec<String>>,
+        topology: TopologyShape,
     },
     Configure {
         #[serde(default)]
