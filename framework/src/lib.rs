@@ -30,6 +30,7 @@ pub mod gossip;
 pub mod log;
 pub mod lww;
 pub mod node;
+mod one_pass;
 pub mod protocol;
 pub mod registry;
 pub mod replication;

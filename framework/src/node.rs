@@ -476,13 +476,26 @@ impl<H: Handler> Node<H> {
             );
             return self.reject(line, &why);
         }
-        let wire: WireIn = match serde_json::from_slice(line) {
+        // Checked as UTF-8 once, the line parses without serde_json checking
+        // each string and the raw body again; a line that is not UTF-8 takes
+        // the byte parser, for its error.
+        let parsed = match std::str::from_utf8(line) {
+            Ok(text) => serde_json::from_str::<WireIn>(text),
+            Err(_) => serde_json::from_slice::<WireIn>(line),
+        };
+        let wire = match parsed {
             Ok(w) => w,
             Err(e) => return self.reject(line, &format!("malformed message: {e}")),
         };
-        let header: BodyHeader = match serde_json::from_str(wire.body.get()) {
-            Ok(h) => h,
-            Err(e) => return self.reject(line, &format!("malformed body: {e}")),
+        // Header and message in one pass where it can vouch for both; else
+        // the header alone (the message is parsed below, once it is known
+        // to be a request, with its own error).
+        let (header, msg) = match crate::one_pass::parse_body::<H::Message>(wire.body.get()) {
+            Some((header, msg)) => (header, Some(msg)),
+            None => match serde_json::from_str::<BodyHeader>(wire.body.get()) {
+                Ok(header) => (header, None),
+                Err(e) => return self.reject(line, &format!("malformed body: {e}")),
+            },
         };
         if let Some(depth) = depth.filter(|_| protocol::is_client(&wire.src)) {
             let error = Error::malformed(format!(
@@ -514,7 +527,11 @@ impl<H: Handler> Node<H> {
             );
             return;
         }
-        let msg = match serde_json::from_str::<H::Message>(wire.body.get()) {
+        let parsed = match msg {
+            Some(msg) => Ok(msg),
+            None => serde_json::from_str::<H::Message>(wire.body.get()),
+        };
+        let msg = match parsed {
             Ok(msg) => msg,
             Err(e) => {
                 let error = if is_unknown_type(&e, &header.kind) {

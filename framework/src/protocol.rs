@@ -142,27 +142,16 @@ pub fn salvage(line: &[u8]) -> Option<Salvage> {
     })
 }
 
-/// The body written on the wire: the payload's own fields, then `msg_id`
-/// and, on replies, `in_reply_to`.
-#[derive(Serialize)]
-struct BodyOut<'a, B: Serialize> {
-    #[serde(flatten)]
-    payload: &'a B,
-    msg_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    in_reply_to: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct WireOut<'a, B: Serialize> {
-    src: &'a str,
-    dest: &'a str,
-    body: BodyOut<'a, B>,
-}
-
-/// Appends one message as one line to `out`. On failure (a payload that is
-/// not a JSON object, or one with its own `msg_id` or `in_reply_to`, which
-/// would be written twice) nothing is appended.
+/// Appends one message as one line to `out`: the envelope, then the body as
+/// the payload's own fields followed by `msg_id` and, on replies,
+/// `in_reply_to`. On failure (a payload that is not a JSON object, or one
+/// with its own `msg_id` or `in_reply_to`, which would be written twice)
+/// nothing is appended.
+///
+/// The payload is serialised on its own and its closing brace replaced by
+/// the ids, rather than through `#[serde(flatten)]`, which routes every
+/// field through serde's generic map machinery: this is on the path of
+/// every message a node sends.
 pub fn write_line<B: Serialize>(
     out: &mut Vec<u8>,
     src: &str,
@@ -172,32 +161,60 @@ pub fn write_line<B: Serialize>(
     in_reply_to: Option<u64>,
 ) -> Result<(), serde_json::Error> {
     let start = out.len();
-    let wire = WireOut {
-        src,
-        dest,
-        body: BodyOut {
-            payload,
-            msg_id,
-            in_reply_to,
-        },
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, BodyKeys::default());
-    match wire.serialize(&mut ser) {
-        Ok(()) => {
-            out.push(b'\n');
-            Ok(())
-        }
-        Err(e) => {
-            out.truncate(start);
-            Err(e)
-        }
+    let written = write_envelope_and_payload(out, src, dest, payload, in_reply_to.is_some());
+    if let Err(e) = written {
+        out.truncate(start);
+        return Err(e);
     }
+    // The payload ends in `}` (checked); the ids go in its place.
+    out.pop();
+    if out.last() != Some(&b'{') {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"msg_id\":");
+    serde_json::to_writer(&mut *out, &msg_id)?;
+    if let Some(in_reply_to) = in_reply_to {
+        out.extend_from_slice(b",\"in_reply_to\":");
+        serde_json::to_writer(&mut *out, &in_reply_to)?;
+    }
+    out.extend_from_slice(b"}}\n");
+    Ok(())
 }
 
-/// serde_json's compact output, watching the keys of the body (depth 2):
-/// `flatten` would copy a payload's own `msg_id` or `in_reply_to` next to
-/// the framework's, and a line with a key twice is read differently by
-/// different parsers. A second one fails the write instead.
+/// `{"src":…,"dest":…,"body":` and the payload, which must be an object
+/// without the keys the framework sets (`in_reply_to` only when it does).
+fn write_envelope_and_payload<B: Serialize>(
+    out: &mut Vec<u8>,
+    src: &str,
+    dest: &str,
+    payload: &B,
+    sets_in_reply_to: bool,
+) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(b"{\"src\":");
+    serde_json::to_writer(&mut *out, src)?;
+    out.extend_from_slice(b",\"dest\":");
+    serde_json::to_writer(&mut *out, dest)?;
+    out.extend_from_slice(b",\"body\":");
+    let body_start = out.len();
+    let keys = BodyKeys {
+        sets_in_reply_to,
+        ..BodyKeys::default()
+    };
+    payload.serialize(&mut serde_json::Serializer::with_formatter(&mut *out, keys))?;
+    let body = &out[body_start..];
+    if body.first() != Some(&b'{') || body.last() != Some(&b'}') {
+        return Err(serde::ser::Error::custom(format!(
+            "a message body must be a JSON object, not {}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        )));
+    }
+    Ok(())
+}
+
+/// serde_json's compact output, watching the payload's own keys (depth 1):
+/// a payload's own `msg_id` (or `in_reply_to`, on a reply) would be written
+/// next to the framework's, and a line with a key twice is read
+/// differently by different parsers. One fails the write instead.
 #[derive(Default)]
 struct BodyKeys {
     depth: usize,
@@ -205,8 +222,17 @@ struct BodyKeys {
     /// The key being written, if it is short enough to be one of ours.
     key: [u8; 11],
     key_len: usize,
-    msg_ids: u8,
-    in_reply_tos: u8,
+    /// The framework writes `in_reply_to` too (a reply).
+    sets_in_reply_to: bool,
+}
+
+impl BodyKeys {
+    fn clash(what: &str) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the payload has its own `{what}`, which the framework sets"),
+        )
+    }
 }
 
 impl serde_json::ser::Formatter for BodyKeys {
@@ -235,7 +261,7 @@ impl serde_json::ser::Formatter for BodyKeys {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        self.in_key = self.depth == 2;
+        self.in_key = self.depth == 1;
         self.key_len = 0;
         if first { Ok(()) } else { w.write_all(b",") }
     }
@@ -271,20 +297,29 @@ impl serde_json::ser::Formatter for BodyKeys {
 
     fn end_object_key<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
         if std::mem::take(&mut self.in_key) {
-            let count = match &self.key[..self.key_len] {
-                b"msg_id" => &mut self.msg_ids,
-                b"in_reply_to" => &mut self.in_reply_tos,
-                _ => return Ok(()),
-            };
-            *count += 1;
-            if *count > 1 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "the payload has its own `msg_id` or `in_reply_to`, which the framework sets",
-                ));
+            match &self.key[..self.key_len] {
+                b"msg_id" => return Err(Self::clash("msg_id")),
+                b"in_reply_to" if self.sets_in_reply_to => return Err(Self::clash("in_reply_to")),
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // A raw payload's keys cannot be watched; raw values inside one can
+        // hold no key of the body.
+        if self.depth == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a message body cannot be a raw JSON value",
+            ));
+        }
+        w.write_all(fragment.as_bytes())
     }
 }
 
@@ -348,6 +383,40 @@ mod tests {
             "{\"src\":\"n1\",\"dest\":\"c1\",\"body\":{\"type\":\"echo_ok\",\"echo\":\"hi\",\"msg_id\":1,\"in_reply_to\":2}}\n\
              {\"src\":\"n1\",\"dest\":\"n2\",\"body\":{\"type\":\"add_ok\",\"msg_id\":2}}\n"
         );
+    }
+
+    #[test]
+    fn an_empty_payload_object_gets_only_the_ids() {
+        #[derive(Serialize)]
+        struct Empty {}
+        let mut out = Vec::new();
+        write_line(&mut out, "n1", "n2", &Empty {}, 3, Some(1)).unwrap();
+        assert_eq!(
+            out,
+            b"{\"src\":\"n1\",\"dest\":\"n2\",\"body\":{\"msg_id\":3,\"in_reply_to\":1}}\n"
+        );
+        // Ids and names that need escaping are escaped.
+        out.clear();
+        write_line(&mut out, "n\"1", "c\n", &Empty {}, 0, None).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["src"], "n\"1");
+        assert_eq!(line["dest"], "c\n");
+    }
+
+    #[test]
+    fn a_raw_payload_writes_nothing() {
+        let mut out = b"kept\n".to_vec();
+        let raw = RawValue::from_string(r#"{"type":"x","msg_id":1}"#.into()).unwrap();
+        assert!(write_line(&mut out, "n1", "c1", &raw, 0, None).is_err());
+        // Raw values inside a payload are its own.
+        #[derive(Serialize)]
+        struct WithRaw<'a> {
+            v: &'a RawValue,
+        }
+        write_line(&mut out, "n1", "c1", &WithRaw { v: &raw }, 2, None).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out[5..]).unwrap();
+        assert_eq!(line["body"]["v"]["msg_id"], 1);
+        assert_eq!(line["body"]["msg_id"], 2);
     }
 
     #[test]

@@ -258,6 +258,15 @@ impl LineReader {
     }
 
     fn end_line(&mut self, tail: &[u8]) {
+        // The common case, a whole line within one read: straight into the
+        // batch, without passing through `partial`.
+        if self.partial.is_empty() && self.skipping.is_none() && tail.len() <= self.max {
+            if !tail.is_empty() {
+                self.batch.extend_from_slice(tail);
+                self.batch.push(b'\n');
+            }
+            return;
+        }
         self.continue_line(tail);
         if let Some((len, head)) = self.skipping.take() {
             self.send_batch();
@@ -283,6 +292,61 @@ impl LineReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// However reads split the input, the reader hands on exactly its
+        /// non-empty lines within the limit, in order, and reports each
+        /// longer one with its length.
+        #[test]
+        fn lines_are_cut_the_same_whatever_the_reads(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(b'a'..=b'z', 0..40),
+                0..12,
+            ),
+            reads in proptest::collection::vec(1usize..50, 1..20),
+            ended in proptest::bool::ANY,
+        ) {
+            let max = 16;
+            let mut input = lines.join(&b'\n');
+            if ended {
+                input.push(b'\n');
+            }
+            /// Hands out the input in reads of the given sizes, cycling.
+            struct Reads { data: Vec<u8>, at: usize, sizes: Vec<usize>, next: usize }
+            impl Read for Reads {
+                fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                    let size = self.sizes[self.next % self.sizes.len()].min(buf.len());
+                    self.next += 1;
+                    let n = size.min(self.data.len() - self.at);
+                    buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+                    self.at += n;
+                    Ok(n)
+                }
+            }
+            let (tx, rx) = input_queue(max);
+            let reads = Reads { data: input, at: 0, sizes: reads, next: 0 };
+            let reader = std::thread::spawn(move || LineReader::new(tx, max).run(reads));
+            let mut got = Vec::new();
+            for item in rx {
+                match item {
+                    Input::Lines(batch) => {
+                        for line in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                            got.push(Ok(line.to_vec()));
+                        }
+                    }
+                    Input::TooLong { len, .. } => got.push(Err(len)),
+                    Input::Failed(e) => panic!("{e}"),
+                }
+            }
+            reader.join().unwrap();
+            let want: Vec<_> = lines
+                .iter()
+                .filter(|l| !l.is_empty())
+                .map(|l| if l.len() > max { Err(l.len()) } else { Ok(l.clone()) })
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn queued_input_is_bounded_in_bytes() {
