@@ -118,6 +118,32 @@ fn bin_is_split_as_a_shell_splits_it() {
     );
 }
 
+/// The runner is the network: its nodes run below its own priority, so a
+/// node that loads every core cannot delay deliveries (a wrapper's own
+/// children included, as the priority is its process group's).
+#[test]
+fn nodes_run_below_the_runners_priority() {
+    let dir = results_dir("runner-node-priority");
+    std::fs::create_dir_all(&dir).unwrap();
+    let seen = dir.join("niceness");
+    let script = format!("{}/tests/nodes/echo_node.py", env!("CARGO_MANIFEST_DIR"));
+    // `nice` without a command prints the niceness it runs at; the
+    // wrapper's child, started after the spawn, writes it.
+    let bin = format!(
+        "sh -c 'sleep 0.2; (nice >> \"{}\"); exec python3 \"{script}\"'",
+        seen.display()
+    );
+    let out = cluster("echo", &["--nodes", "2", "--bin", &bin], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The runner runs at this test's niceness.
+    let own = std::process::Command::new("nice").output().unwrap().stdout;
+    let own: i32 = String::from_utf8(own).unwrap().trim().parse().unwrap();
+    let want = (own + 10).min(19).to_string();
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines, [want.as_str(), want.as_str()], "runner at {own}");
+}
+
 #[test]
 fn probes_are_counted_apart_and_light_by_default() {
     let dir = results_dir("runner-probes-auto");

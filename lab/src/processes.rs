@@ -363,6 +363,7 @@ impl ProcessCluster {
             let id = &self.node_ids[node];
             std::io::Error::other(format!("cannot start node {id} as `{program}`: {e}"))
         })?;
+        process_group::lower_priority(&child);
         let out = child.stdout.take().expect("piped");
         let err = child.stderr.take().expect("piped");
         let stdin = child.stdin.take().expect("piped");
