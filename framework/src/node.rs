@@ -477,25 +477,31 @@ impl<H: Handler> Node<H> {
             return self.reject(line, &why);
         }
         // Checked as UTF-8 once, the line parses without serde_json checking
-        // each string and the raw body again; a line that is not UTF-8 takes
-        // the byte parser, for its error.
-        let parsed = match std::str::from_utf8(line) {
-            Ok(text) => serde_json::from_str::<WireIn>(text),
-            Err(_) => serde_json::from_slice::<WireIn>(line),
+        // each string again; a line that is not UTF-8 takes the byte
+        // parser, for its error.
+        let text = std::str::from_utf8(line).ok();
+        // The common case, a request to an initialised node, in one pass;
+        // anything else (replies, init, errors, deep or doubtful lines)
+        // the long way, which decides and words every refusal.
+        if depth.is_none() && !self.ctx.id.is_empty() {
+            let parsed = text.and_then(crate::one_pass::parse_line::<H::Message>);
+            if let Some(p) = parsed.filter(|p| {
+                p.header.in_reply_to.is_none() && !matches!(&*p.header.kind, "init" | "error")
+            }) {
+                return self.handle_request(p.src.into_owned(), &p.header, p.msg);
+            }
+        }
+        let parsed = match text {
+            Some(text) => serde_json::from_str::<WireIn>(text),
+            None => serde_json::from_slice::<WireIn>(line),
         };
         let wire = match parsed {
             Ok(w) => w,
             Err(e) => return self.reject(line, &format!("malformed message: {e}")),
         };
-        // Header and message in one pass where it can vouch for both; else
-        // the header alone (the message is parsed below, once it is known
-        // to be a request, with its own error).
-        let (header, msg) = match crate::one_pass::parse_body::<H::Message>(wire.body.get()) {
-            Some((header, msg)) => (header, Some(msg)),
-            None => match serde_json::from_str::<BodyHeader>(wire.body.get()) {
-                Ok(header) => (header, None),
-                Err(e) => return self.reject(line, &format!("malformed body: {e}")),
-            },
+        let header: BodyHeader = match serde_json::from_str(wire.body.get()) {
+            Ok(h) => h,
+            Err(e) => return self.reject(line, &format!("malformed body: {e}")),
         };
         if let Some(depth) = depth.filter(|_| protocol::is_client(&wire.src)) {
             let error = Error::malformed(format!(
@@ -527,11 +533,7 @@ impl<H: Handler> Node<H> {
             );
             return;
         }
-        let parsed = match msg {
-            Some(msg) => Ok(msg),
-            None => serde_json::from_str::<H::Message>(wire.body.get()),
-        };
-        let msg = match parsed {
+        let msg = match serde_json::from_str::<H::Message>(wire.body.get()) {
             Ok(msg) => msg,
             Err(e) => {
                 let error = if is_unknown_type(&e, &header.kind) {
@@ -542,8 +544,14 @@ impl<H: Handler> Node<H> {
                 return self.answer_error(&wire, &header, &error);
             }
         };
+        self.handle_request(wire.src.into_owned(), &header, msg);
+    }
+
+    /// Runs the handler on a request from `src`; a failure it did not
+    /// answer itself is answered with its error.
+    fn handle_request(&mut self, src: String, header: &BodyHeader, msg: H::Message) {
         let req = Request {
-            src: wire.src.into_owned(),
+            src,
             msg_id: header.msg_id,
         };
         self.ctx.current.begin(&req);

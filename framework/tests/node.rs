@@ -11,14 +11,29 @@ use serde_json::{Value, json};
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Msg {
-    Fail { code: u32 },
+    Fail {
+        code: u32,
+    },
     Crash,
     Panic,
     ReplyThenFail,
     Ok,
-    Tick { every_ms: u64, once_ms: u64 },
-    Ask { dest: String, timeout_ms: u64 },
-    Sample { k: usize, exclude: Vec<String> },
+    Tick {
+        every_ms: u64,
+        once_ms: u64,
+    },
+    Ask {
+        dest: String,
+        timeout_ms: u64,
+    },
+    Sample {
+        k: usize,
+        exclude: Vec<String>,
+    },
+    /// Types the framework handles itself, here readable as requests too:
+    /// answered `ok_ok` should one ever reach the handler.
+    Init {},
+    Error {},
 }
 
 #[derive(Serialize)]
@@ -56,7 +71,7 @@ impl Handler for Probe {
                 ctx.reply(req, &Out::OkOk);
                 anyhow::bail!("failed after replying");
             }
-            Msg::Ok => ctx.reply(req, &Out::OkOk),
+            Msg::Ok | Msg::Init {} | Msg::Error {} => ctx.reply(req, &Out::OkOk),
             Msg::Tick { every_ms, once_ms } => {
                 ctx.every(
                     Duration::from_millis(every_ms),
@@ -567,4 +582,46 @@ fn a_garbled_count_of_starts_fails_init_with_a_reason() {
         text.contains("starts") && text.contains("not a count"),
         "{text}"
     );
+}
+
+/// The header decides what a line is before the handler's type does: a
+/// reply, an `error`, an `init` or anything before init is never handled
+/// as a request, even when the handler's message type could read it.
+#[test]
+fn lines_the_handler_could_read_are_routed_by_their_header() {
+    let mut fresh = Node::new(Probe::default(), 7);
+    fresh.on_line(at(0), &line("c1", json!({"type": "ok", "msg_id": 1})));
+    let out = take(&mut fresh);
+    assert_eq!(out[0]["body"]["type"], "error");
+    assert_eq!(out[0]["body"]["code"], 11);
+
+    let mut node = started(&["n1", "n2"]);
+    let ask = json!({"type": "ask", "dest": "n2", "timeout_ms": 100, "msg_id": 2});
+    node.on_line(at(0), &line("c1", ask));
+    let asked = take(&mut node)[0]["body"]["msg_id"].as_u64().unwrap();
+    // `ok` is one of the handler's requests; with in_reply_to it answers
+    // the ask.
+    let reply = json!({"type": "ok", "in_reply_to": asked, "msg_id": 1});
+    node.on_line(at(10), &line("n2", reply));
+    let out = take(&mut node);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["body"]["result"], "\"ok\"");
+
+    // An error answering nothing is logged, not handled.
+    node.on_line(
+        at(20),
+        &line(
+            "n2",
+            json!({"type": "error", "code": 13, "text": "x", "msg_id": 9}),
+        ),
+    );
+    assert!(take(&mut node).is_empty());
+    // A repeated init is answered by the framework again.
+    let init = json!({"type": "init", "msg_id": 5, "node_id": "n1", "node_ids": ["n1", "n2"]});
+    node.on_line(at(30), &line("c0", init));
+    let out = take(&mut node);
+    assert_eq!(out[0]["body"]["type"], "init_ok", "{out:?}");
+    // The same types as plain requests do reach the handler.
+    node.on_line(at(40), &line("c1", json!({"type": "ok", "msg_id": 6})));
+    assert_eq!(take(&mut node)[0]["body"]["type"], "ok_ok");
 }
