@@ -16,6 +16,13 @@
 //! or stopped early), and the caller then parses the parts apart, as
 //! before, for the same result and the same error texts. Replies, whose
 //! raw body the caller keeps, take that way too.
+//!
+//! Two things differ for a hand-written `Deserialize` of the message (a
+//! derived one cannot tell): it now also runs on lines that turn out not
+//! to be requests (replies, a repeated `init`), whose result is dropped,
+//! so it must have no side effects; and the header's values reach it
+//! through `deserialize_any` whatever it asks for, so one that asks for a
+//! string yet accepts a number would read an id that serde_json refuses.
 
 use std::borrow::Cow;
 use std::fmt;

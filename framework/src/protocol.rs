@@ -201,6 +201,12 @@ fn write_envelope_and_payload<B: Serialize>(
         ..BodyKeys::default()
     };
     payload.serialize(&mut serde_json::Serializer::with_formatter(&mut *out, keys))?;
+    // A payload of no fields (`()`, `None`, a unit struct) is an empty
+    // body, as `#[serde(flatten)]` wrote it.
+    if &out[body_start..] == b"null" {
+        out.truncate(body_start);
+        out.extend_from_slice(b"{}");
+    }
     let body = &out[body_start..];
     if body.first() != Some(&b'{') || body.last() != Some(&b'}') {
         return Err(serde::ser::Error::custom(format!(
@@ -224,6 +230,9 @@ struct BodyKeys {
     key_len: usize,
     /// The framework writes `in_reply_to` too (a reply).
     sets_in_reply_to: bool,
+    /// The payload's own `in_reply_to` keys so far: one goes out as it is
+    /// when the framework sets none, a second never.
+    in_reply_tos: u8,
 }
 
 impl BodyKeys {
@@ -299,7 +308,12 @@ impl serde_json::ser::Formatter for BodyKeys {
         if std::mem::take(&mut self.in_key) {
             match &self.key[..self.key_len] {
                 b"msg_id" => return Err(Self::clash("msg_id")),
-                b"in_reply_to" if self.sets_in_reply_to => return Err(Self::clash("in_reply_to")),
+                b"in_reply_to" => {
+                    self.in_reply_tos += 1;
+                    if self.sets_in_reply_to || self.in_reply_tos > 1 {
+                        return Err(Self::clash("in_reply_to"));
+                    }
+                }
                 _ => {}
             }
         }
@@ -401,6 +415,41 @@ mod tests {
         let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(line["src"], "n\"1");
         assert_eq!(line["dest"], "c\n");
+    }
+
+    #[test]
+    fn a_payload_of_no_fields_is_an_empty_body() {
+        #[derive(Serialize)]
+        struct Unit;
+        let mut out = Vec::new();
+        write_line(&mut out, "n1", "n2", &(), 1, None).unwrap();
+        write_line(&mut out, "n1", "n2", &Unit, 2, Some(7)).unwrap();
+        write_line(&mut out, "n1", "n2", &None::<Out>, 3, None).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"src\":\"n1\",\"dest\":\"n2\",\"body\":{\"msg_id\":1}}\n\
+             {\"src\":\"n1\",\"dest\":\"n2\",\"body\":{\"msg_id\":2,\"in_reply_to\":7}}\n\
+             {\"src\":\"n1\",\"dest\":\"n2\",\"body\":{\"msg_id\":3}}\n"
+        );
+    }
+
+    #[test]
+    fn a_payload_writing_in_reply_to_twice_writes_nothing() {
+        #[derive(Serialize)]
+        struct Twice {
+            in_reply_to: u64,
+            #[serde(flatten)]
+            more: serde_json::Map<String, serde_json::Value>,
+        }
+        let mut more = serde_json::Map::new();
+        more.insert("in_reply_to".into(), 2.into());
+        let mut out = b"kept\n".to_vec();
+        let twice = Twice {
+            in_reply_to: 1,
+            more,
+        };
+        assert!(write_line(&mut out, "n1", "n2", &twice, 0, None).is_err());
+        assert_eq!(out, b"kept\n");
     }
 
     #[test]
