@@ -127,10 +127,11 @@ fn nodes_run_below_the_runners_priority() {
     std::fs::create_dir_all(&dir).unwrap();
     let seen = dir.join("niceness");
     let script = format!("{}/tests/nodes/echo_node.py", env!("CARGO_MANIFEST_DIR"));
-    // `nice` without a command prints the niceness it runs at; the
-    // wrapper's child, started after the spawn, writes it.
+    // `nice` without a command prints the niceness it runs at. The
+    // wrapper runs it once the runner has written `init`, so after the
+    // spawn (no race with it), then hands `init` and the rest to the node.
     let bin = format!(
-        "sh -c 'sleep 0.2; (nice >> \"{}\"); exec python3 \"{script}\"'",
+        "sh -c 'read -r init; nice >> \"{}\"; {{ printf \"%s\\n\" \"$init\"; exec cat; }} | exec python3 \"{script}\"'",
         seen.display()
     );
     let out = cluster("echo", &["--nodes", "2", "--bin", &bin], &dir);

@@ -22,10 +22,8 @@ pub const NODE_NICENESS: i32 = 10;
 /// Lowers the scheduling priority of the child's whole process group to
 /// [`NODE_NICENESS`] below the runner's (Unix; elsewhere nothing). The
 /// runner is the network: when the nodes keep every core busy it must
-/// still deliver on time, or the nodes' load shows up as network delay.
-/// Measured at 100 nodes on 2 cores: scheduling lag p99 2.4–6.2 ms at the
-/// same priority, 0.2–0.3 ms below it, the nodes' own latencies unchanged.
-/// Set on the group, not in the child: processes the node starts later
+/// still deliver on time, or the nodes' load shows up as network delay
+/// (measured in the README, "Speed"). Set on the group, not in the child: processes the node starts later
 /// inherit it, and `Command` keeps its fast spawn path.
 pub fn lower_priority(child: &Child) {
     #[cfg(unix)]
