@@ -150,6 +150,8 @@ impl Current {
 pub struct Ctx<H: Handler> {
     id: NodeId,
     node_ids: Vec<NodeId>,
+    /// Each node's position in `node_ids`.
+    positions: foldhash::HashMap<NodeId, usize>,
     next_msg_id: u64,
     out: Vec<u8>,
     rng: StdRng,
@@ -173,12 +175,27 @@ pub struct Ctx<H: Handler> {
 /// each, 2 million restarts below 2^53, JSON's exact integers).
 const MSG_IDS_PER_INCARNATION: u64 = 1 << 32;
 
+/// The position of the `c`-th (from 0) position not in `left_out` (sorted,
+/// each once): the least `p` with `p = c + |{e ∈ left_out : e ≤ p}|`,
+/// reached from below in a few binary searches.
+fn nth_not_left_out(c: usize, left_out: &[usize]) -> usize {
+    let mut p = c;
+    loop {
+        let next = c + left_out.partition_point(|&e| e <= p);
+        if next == p {
+            return p;
+        }
+        p = next;
+    }
+}
+
 impl<H: Handler> Ctx<H> {
     fn new(seed: u64) -> Self {
         Ctx {
             disk: Box::new(crate::storage::SimDisk::new()),
             id: String::new(),
             node_ids: Vec::new(),
+            positions: foldhash::HashMap::default(),
             next_msg_id: 0,
             out: Vec::with_capacity(64 * 1024),
             rng: StdRng::seed_from_u64(seed),
@@ -241,29 +258,23 @@ impl<H: Handler> Ctx<H> {
     /// Up to `k` distinct peers in random order, never this node nor any id
     /// in `exclude`.
     pub fn sample_peers(&mut self, k: usize, exclude: &[&str]) -> Vec<NodeId> {
-        // A gossip round may exclude most of a large cluster (its idle
-        // peers): scanning that list for every node would cost nodes².
-        let excluded: foldhash::HashSet<&str> = if exclude.len() > 8 {
-            exclude.iter().copied().collect()
-        } else {
-            foldhash::HashSet::default()
-        };
-        let is_excluded = |n: &str| {
-            if excluded.is_empty() {
-                exclude.contains(&n)
-            } else {
-                excluded.contains(n)
-            }
-        };
-        let candidates: Vec<&NodeId> = self
-            .node_ids
-            .iter()
-            .filter(|n| **n != self.id && !is_excluded(n))
+        // The nodes left out, as sorted positions in `node_ids`: found
+        // through the position index, so a call costs what it excludes and
+        // samples, not a pass over the cluster (every forward and gossip
+        // round calls this).
+        let mut left_out: Vec<usize> = std::iter::once(self.id.as_str())
+            .chain(exclude.iter().copied())
+            .filter_map(|n| self.positions.get(n).copied())
             .collect();
-        let k = k.min(candidates.len());
-        rand::seq::index::sample(&mut self.rng, candidates.len(), k)
+        left_out.sort_unstable();
+        left_out.dedup();
+        let candidates = self.node_ids.len() - left_out.len();
+        let k = k.min(candidates);
+        // The same draws as sampling the list of candidates itself, which
+        // this did once: seeded runs choose the same peers.
+        rand::seq::index::sample(&mut self.rng, candidates, k)
             .into_iter()
-            .map(|i| candidates[i].clone())
+            .map(|c| self.node_ids[nth_not_left_out(c, &left_out)].clone())
             .collect()
     }
 
@@ -619,6 +630,11 @@ impl<H: Handler> Node<H> {
             }
             self.ctx.label = init.node_id.clone();
             self.ctx.id = init.node_id;
+            self.ctx.positions = node_ids
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect();
             self.ctx.node_ids = node_ids;
         }
         let req = Request {
@@ -822,5 +838,65 @@ impl<H: Handler> Process for Node<H> {
 
     fn view(&self) -> Option<View<'_>> {
         self.handler.view()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A handler with nothing to it: a `Ctx` needs a handler type.
+    struct Nothing;
+
+    impl Handler for Nothing {
+        type Message = serde_json::Value;
+        type Timer = ();
+
+        fn handle(
+            &mut self,
+            _: &mut Ctx<Self>,
+            _: &Request,
+            _: Self::Message,
+        ) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    proptest! {
+        /// The draws and choices of sampling the list of candidates
+        /// itself (what `sample_peers` did before it used positions), for
+        /// any cluster, this node anywhere in it, and any ids excluded:
+        /// repeats, ids of no node, this node's own.
+        #[test]
+        fn sample_peers_chooses_as_sampling_the_candidate_list(
+            nodes in 1usize..40,
+            me in 0usize..40,
+            exclude in proptest::collection::vec(0usize..45, 0..30),
+            k in 0usize..45,
+            seed in any::<u64>(),
+        ) {
+            let node_ids: Vec<NodeId> = (0..nodes).map(|i| format!("n{i}")).collect();
+            let id = node_ids[me % nodes].clone();
+            let exclude: Vec<String> = exclude.iter().map(|i| format!("n{i}")).collect();
+            let exclude: Vec<&str> = exclude.iter().map(String::as_str).collect();
+            let mut ctx = Ctx::<Nothing>::new(seed);
+            ctx.positions = node_ids.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+            ctx.node_ids = node_ids.clone();
+            ctx.id = id.clone();
+            let mut rng = StdRng::seed_from_u64(seed);
+            for _ in 0..3 {
+                let candidates: Vec<&NodeId> = node_ids
+                    .iter()
+                    .filter(|n| **n != id && !exclude.contains(&n.as_str()))
+                    .collect();
+                let want: Vec<NodeId> =
+                    rand::seq::index::sample(&mut rng, candidates.len(), k.min(candidates.len()))
+                        .into_iter()
+                        .map(|i| candidates[i].clone())
+                        .collect();
+                prop_assert_eq!(ctx.sample_peers(k, &exclude), want);
+            }
+        }
     }
 }

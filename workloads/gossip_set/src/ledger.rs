@@ -168,6 +168,11 @@ pub struct Ledger {
     /// The peers (by position) this node owes acks: the only ones whose
     /// acks can be due, found without visiting every peer every round.
     owing: BTreeSet<usize>,
+    /// The peers (by position) a batch went to since they were last seen
+    /// with nothing in flight: a superset of those that have batches to
+    /// give up, so a round visits these, not every peer (a hub's leaves
+    /// each know every node, and send only to the hub).
+    sending: BTreeSet<usize>,
 }
 
 impl Ledger {
@@ -177,6 +182,7 @@ impl Ledger {
             peers: Peers::new(peers),
             all: IdxSet::default(),
             owing: BTreeSet::new(),
+            sending: BTreeSet::new(),
         }
     }
 
@@ -297,14 +303,16 @@ impl Ledger {
         now: Duration,
         prompt: bool,
     ) {
-        let Some(ledger) = self.peers.get_mut(peer) else {
+        let Some(i) = self.peers.position(peer) else {
             return;
         };
+        let ledger = &mut self.peers.ledgers[i];
         for &idx in &values {
             ledger.resent.remove(idx);
         }
         if !values.is_empty() {
             ledger.link.sent(msg_id, values, now, prompt);
+            self.sending.insert(i);
         }
     }
 
@@ -383,15 +391,18 @@ impl Ledger {
     /// into their peer's pending set, marked as re-sent: those batches are
     /// presumed lost. Returns how many batches were given up.
     pub fn requeue_expired(&mut self, now: Duration, t: &Timing) -> usize {
-        self.peers
-            .values_mut()
-            // Every round, every peer: most have nothing out.
-            .filter(|l| l.link.oldest_in_flight().is_some())
-            .map(|l| {
+        let mut given_up = 0;
+        let ledgers = &mut self.peers.ledgers;
+        // In sorted peer order, as over every peer.
+        self.sending.retain(|&i| {
+            let l = &mut ledgers[i];
+            if l.link.oldest_in_flight().is_some() {
                 let lost = l.link.expired(now, t);
-                l.give_up(lost)
-            })
-            .sum()
+                given_up += l.give_up(lost);
+            }
+            l.link.oldest_in_flight().is_some()
+        });
+        given_up
     }
 
     /// Whether a probe to `peer` is due: something is in flight to it, and

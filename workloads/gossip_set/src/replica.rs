@@ -308,13 +308,19 @@ impl Replica {
             ack_now: false,
             not_stored: false,
         };
-        let values: Vec<(Key, Value)> =
-            batch.values.into_iter().map(|v| (Key::of(&v), v)).collect();
+        // Each value looked up once: where it is held, or `None` (new here,
+        // unless an equal value came earlier in this batch).
+        let values: Vec<(Key, Value, Option<ValueIdx>)> = batch
+            .values
+            .into_iter()
+            .map(|v| {
+                let key = Key::of(&v);
+                let held = self.store.position_of(&key);
+                (key, v, held)
+            })
+            .collect();
         let mut fresh = GSet::default();
-        for (_, value) in values
-            .iter()
-            .filter(|(key, _)| self.store.position_of(key).is_none())
-        {
+        for (_, value, _) in values.iter().filter(|(_, _, held)| held.is_none()) {
             fresh.insert(OrdJson::new(value.clone()));
         }
         if !fresh.is_empty()
@@ -337,8 +343,12 @@ impl Replica {
         // peer looked up once), which commutes with storing the new values:
         // those touch only the other peers' ledgers.
         let mut held = Vec::new();
-        for (key, value) in values {
-            match self.store.insert_keyed(key, value) {
+        for (key, value, idx) in values {
+            let stored = match idx {
+                Some(idx) => Receipt::Known(idx),
+                None => self.store.insert_keyed(key, value),
+            };
+            match stored {
                 Receipt::New(idx) => {
                     self.ledger.add_value(idx, Some(from));
                     receipt.new.push(idx);
