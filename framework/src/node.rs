@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode};
 use crate::log::Level;
-use crate::protocol::{self, BodyHeader, Init, InitOk, NodeId, Reply, WireIn};
+use crate::protocol::{self, BodyHeader, Init, InitOk, LineHead, NodeId, Reply, WireIn};
 use crate::timers::{Fired, TimerId, Timers};
 
 /// A workload's node logic. One value owns all of a node's state; the
@@ -154,6 +154,10 @@ pub struct Ctx<H: Handler> {
     positions: foldhash::HashMap<NodeId, usize>,
     next_msg_id: u64,
     out: Vec<u8>,
+    /// Where `out`'s lines have their `dest` and `type`, kept once the
+    /// runtime drains `out` through [`Process::swap_output`] (the
+    /// simulator); `None` otherwise, so nothing grows unread.
+    heads: Option<Vec<LineHead>>,
     rng: StdRng,
     now: Now,
     timers: Timers<H::Timer>,
@@ -198,6 +202,7 @@ impl<H: Handler> Ctx<H> {
             positions: foldhash::HashMap::default(),
             next_msg_id: 0,
             out: Vec::with_capacity(64 * 1024),
+            heads: None,
             rng: StdRng::seed_from_u64(seed),
             now: Now::default(),
             timers: Timers::new(),
@@ -376,8 +381,15 @@ impl<H: Handler> Ctx<H> {
             return msg_id;
         }
         let src = if self.id.is_empty() { "" } else { &self.id };
+        let start = self.out.len();
         match protocol::write_line(&mut self.out, src, dest, body, msg_id, in_reply_to) {
-            Ok(()) => self.next_msg_id += 1,
+            Ok(()) => {
+                self.next_msg_id += 1;
+                if let Some(heads) = &mut self.heads {
+                    let line = &self.out[start..self.out.len() - 1];
+                    heads.extend(LineHead::of_written(line, start, src, dest));
+                }
+            }
             Err(e) => crate::log!(
                 Level::Error,
                 &self.label,
@@ -418,6 +430,14 @@ pub trait Process {
     fn next_deadline(&self) -> Option<Duration>;
     /// Output lines written so far; the runtime drains it.
     fn output(&mut self) -> &mut Vec<u8>;
+    /// Swaps the output written so far with `spare` (drained), and hands
+    /// over in `heads` where its lines have their `dest` and `type`
+    /// ([`LineHead`]), as far as the node knows: a line without a head is
+    /// parsed. A node that keeps no heads leaves `heads` empty.
+    fn swap_output(&mut self, spare: &mut Vec<u8>, heads: &mut Vec<LineHead>) {
+        std::mem::swap(self.output(), spare);
+        heads.clear();
+    }
     /// The node's id once initialised.
     fn node_id(&self) -> Option<&str>;
     /// How many handler calls panicked (each answered with error 13).
@@ -821,7 +841,18 @@ impl<H: Handler> Process for Node<H> {
     }
 
     fn output(&mut self) -> &mut Vec<u8> {
+        // Whoever drains `out` this way does not take the heads: keeping
+        // them would let them outgrow the lines they describe.
+        self.ctx.heads = None;
         &mut self.ctx.out
+    }
+
+    fn swap_output(&mut self, spare: &mut Vec<u8>, heads: &mut Vec<LineHead>) {
+        // From the first call on, every line written has its head kept
+        // (if it has one); lines from before have none, and are parsed.
+        heads.clear();
+        std::mem::swap(self.ctx.heads.get_or_insert_with(Vec::new), heads);
+        std::mem::swap(&mut self.ctx.out, spare);
     }
 
     fn node_id(&self) -> Option<&str> {
@@ -861,6 +892,45 @@ mod tests {
         ) -> anyhow::Result<()> {
             Ok(())
         }
+    }
+
+    /// Heads are kept from the first `swap_output` on, describe exactly the
+    /// lines handed over with them, and stop when `out` is drained another
+    /// way (nothing then keeps them in step with the lines).
+    #[test]
+    fn heads_describe_the_lines_they_are_handed_over_with() {
+        let mut node = Node::new(Nothing, 1);
+        node.ctx.id = "n1".into();
+        let (mut out, mut heads) = (Vec::new(), Vec::new());
+        node.ctx.send("n2", &serde_json::json!({"type": "before"}));
+        node.swap_output(&mut out, &mut heads);
+        assert!(
+            !out.is_empty() && heads.is_empty(),
+            "written before heads were kept"
+        );
+        out.clear();
+        node.ctx.send("n2", &serde_json::json!({"type": "one"}));
+        node.ctx
+            .send("n3", &serde_json::json!({"b": 1, "type": "sorted after b"}));
+        node.ctx.send("n4", &serde_json::json!({"type": "three"}));
+        node.swap_output(&mut out, &mut heads);
+        let lines: Vec<&[u8]> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let read: Vec<(usize, (&str, &str))> = heads
+            .iter()
+            .map(|h| (h.start, h.read(&out[h.start..h.start + h.len]).unwrap()))
+            .collect();
+        let second = lines[0].len() + 1;
+        let third = second + lines[1].len() + 1;
+        assert_eq!(read, [(0, ("n2", "one")), (third, ("n4", "three"))]);
+        out.clear();
+        node.ctx.send("n2", &serde_json::json!({"type": "drained"}));
+        node.output().clear();
+        node.ctx.send("n2", &serde_json::json!({"type": "after"}));
+        node.swap_output(&mut out, &mut heads);
+        assert!(heads.is_empty(), "{heads:?}");
     }
 
     proptest! {

@@ -181,6 +181,59 @@ pub fn write_line<B: Serialize>(
     Ok(())
 }
 
+/// Where, in a line [`write_line`] wrote, its `dest` and its body's `type`
+/// are: byte ranges (relative to the line's start) of the two strings'
+/// text, which has no escapes. A router that trusts the writer (the
+/// simulator, with nodes in its own process) reads both from the line
+/// without parsing it, where a parse skips every value of the body to
+/// find them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineHead {
+    /// Where the line starts in the output, and its length (no newline).
+    pub start: usize,
+    pub len: usize,
+    pub dest: (usize, usize),
+    pub kind: (usize, usize),
+}
+
+impl LineHead {
+    /// Finds the head of `line`, just written by [`write_line`] from `src`
+    /// to `dest`, starting at `start` in the output; `None` when the ids
+    /// need escapes or the body does not begin with a plain `type` (a
+    /// payload whose `type` is not its first key, as a `json!` map with
+    /// keys sorted before it): then the line is parsed.
+    pub fn of_written(line: &[u8], start: usize, src: &str, dest: &str) -> Option<LineHead> {
+        let plain = |id: &str| !id.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        if !plain(src) || !plain(dest) {
+            return None;
+        }
+        // {"src":"…","dest":"…","body":{"type":"…"
+        let dest_at = r#"{"src":""#.len() + src.len() + r#"","dest":""#.len();
+        let dest_end = dest_at + dest.len();
+        let kind_at = dest_end + r#"","body":{"type":""#.len();
+        let written = line.get(..dest_at - 1)?.strip_prefix(br#"{"src":""#)?;
+        let ids_as_written = written.strip_prefix(src.as_bytes())? == br#"","dest":"#
+            && line.get(dest_at..dest_end)? == dest.as_bytes();
+        let at_kind = ids_as_written && line.get(dest_end..kind_at)? == br#"","body":{"type":""#;
+        let kind_len = memchr::memchr(b'"', line.get(kind_at..)?)?;
+        let kind_end = kind_at + kind_len;
+        let kind_plain = !line[kind_at..kind_end].contains(&b'\\');
+        (at_kind && kind_plain).then_some(LineHead {
+            start,
+            len: line.len(),
+            dest: (dest_at, dest_end),
+            kind: (kind_at, kind_end),
+        })
+    }
+
+    /// `dest` and the body's `type`, read from `line`.
+    pub fn read<'a>(&self, line: &'a [u8]) -> Option<(&'a str, &'a str)> {
+        let dest = std::str::from_utf8(line.get(self.dest.0..self.dest.1)?).ok()?;
+        let kind = std::str::from_utf8(line.get(self.kind.0..self.kind.1)?).ok()?;
+        Some((dest, kind))
+    }
+}
+
 /// `{"src":…,"dest":…,"body":` and the payload, which must be an object
 /// without the keys the framework sets (`in_reply_to` only when it does).
 fn write_envelope_and_payload<B: Serialize>(
@@ -376,6 +429,54 @@ mod tests {
     enum Out {
         EchoOk { echo: String },
         AddOk,
+    }
+
+    /// `dest` and body `type` of a line, by parsing it.
+    fn parsed_head(line: &[u8]) -> (String, Option<String>) {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let kind = v["body"]["type"].as_str().map(str::to_string);
+        (v["dest"].as_str().unwrap().to_string(), kind)
+    }
+
+    proptest::proptest! {
+        /// Whatever ids and payload a line has, a head found for it reads
+        /// what a parse reads; lines whose ids need escapes, or whose
+        /// `type` is not first or not plain, get none.
+        #[test]
+        fn a_head_reads_what_a_parse_reads(
+            src in "[a-c\"\\\\\u{1}é]{0,4}",
+            dest in "[a-c\"\\\\\u{1}é]{1,4}",
+            kind in "[a-z_\"\\\\é]{0,6}",
+            type_first in proptest::bool::ANY,
+            extra in "[a-z\"]{0,5}",
+            prefix in "[{}\n]{0,3}",
+        ) {
+            let mut body = serde_json::Map::new();
+            if !type_first {
+                body.insert("a".into(), serde_json::json!({"type": "decoy"}));
+            }
+            body.insert("type".into(), serde_json::json!(kind));
+            body.insert("x".into(), serde_json::json!([extra, {"type": "nested"}]));
+            let mut out = prefix.clone().into_bytes();
+            let start = out.len();
+            write_line(&mut out, &src, &dest, &serde_json::Value::Object(body), 3, Some(1)).unwrap();
+            let line = &out[start..out.len() - 1];
+            let plain = |id: &str| !id.contains(['"', '\\', '\u{1}']);
+            let expect_head = plain(&src) && plain(&dest) && type_first && !kind.contains(['"', '\\']);
+            match LineHead::of_written(line, start, &src, &dest) {
+                Some(head) => {
+                    proptest::prop_assert!(expect_head);
+                    proptest::prop_assert_eq!((head.start, head.len), (start, line.len()));
+                    let (d, k) = head.read(line).unwrap();
+                    let (pd, pk) = parsed_head(line);
+                    proptest::prop_assert_eq!((d.to_string(), Some(k.to_string())), (pd, pk));
+                }
+                None => proptest::prop_assert!(!expect_head, "no head for {}", String::from_utf8_lossy(line)),
+            }
+            // Not the line written from these ids: no head.
+            let other_src = format!("{src}x");
+            proptest::prop_assert!(LineHead::of_written(line, start, &other_src, &dest).is_none());
+        }
     }
 
     #[test]

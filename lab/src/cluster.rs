@@ -21,7 +21,7 @@ use crate::network::{
     Fate, JournalFile, JournalSummary, NetConfig, NetStats, Network, Partition, TimedQueue,
 };
 use maelstrom_framework::node::{Now, Process, View};
-use maelstrom_framework::protocol::{self, BodyHeader, NodeId};
+use maelstrom_framework::protocol::{self, BodyHeader, LineHead, NodeId};
 
 /// Virtual wall clock at time zero: 2024-01-01T00:00:00Z.
 pub use maelstrom_framework::node::VIRTUAL_EPOCH_MICROS as UNIX_BASE_MICROS;
@@ -383,8 +383,9 @@ struct BodyValue {
 }
 
 /// A line a node wrote, as a router needs it: destination and body `type`
-/// from one pass over the line; the body itself only for the messages that
-/// need it (to clients and services), most go on as the line.
+/// (read where the node's [`LineHead`] says they are, or else from one
+/// pass over the line); the body itself only for the messages that need it
+/// (to clients and services), most go on as the line.
 pub(crate) struct Output<'a> {
     pub(crate) dest: Cow<'a, str>,
     pub(crate) kind: Cow<'a, str>,
@@ -404,6 +405,17 @@ impl<'a> Output<'a> {
 }
 
 /// Reads a line a node wrote. `None` when the line is not a message.
+impl<'a> Output<'a> {
+    /// A line whose `dest` and `type` are known without parsing it.
+    fn new(dest: &'a str, kind: &'a str, line: &'a [u8]) -> Output<'a> {
+        Output {
+            dest: Cow::Borrowed(dest),
+            kind: Cow::Borrowed(kind),
+            line,
+        }
+    }
+}
+
 pub(crate) fn parse_output(line: &[u8]) -> Option<Output<'_>> {
     let h = serde_json::from_slice::<OutHeader>(line).ok()?;
     Some(Output {
@@ -459,6 +471,7 @@ pub struct Cluster {
     inbox: Vec<ClientDelivery>,
     problems: Vec<String>,
     spare: Vec<u8>,
+    spare_heads: Vec<LineHead>,
     events: u64,
     log: Option<Vec<SentMessage>>,
     services: crate::services::Services,
@@ -513,6 +526,7 @@ impl Cluster {
             inbox: Vec::new(),
             problems: Vec::new(),
             spare: Vec::new(),
+            spare_heads: Vec::new(),
             events: 0,
             log: None,
             services: crate::services::Services::new(seed),
@@ -849,22 +863,34 @@ impl Cluster {
 
     /// Routes what `node` wrote, then lets the observer look at it.
     fn after_step(&mut self, node: usize, observe: &mut Observer<'_>) {
-        let mut out = std::mem::replace(
-            self.nodes[node].process.output(),
-            std::mem::take(&mut self.spare),
-        );
+        let mut out = std::mem::take(&mut self.spare);
+        let mut heads = std::mem::take(&mut self.spare_heads);
+        self.nodes[node].process.swap_output(&mut out, &mut heads);
         // memchr, not a byte-by-byte split: this is every byte every node
         // writes.
         let mut start = 0;
+        let mut next_head = heads.iter().peekable();
         for end in memchr::memchr_iter(b'\n', &out).chain([out.len()]) {
             let line = &out[start..end];
+            // The node's word for where `dest` and `type` are, if it gave
+            // one for exactly this line (heads come in line order).
+            while next_head.next_if(|h| h.start < start).is_some() {}
+            let head = next_head
+                .next_if(|h| h.start == start && h.len == line.len())
+                .and_then(|h| h.read(line));
             if !line.is_empty() {
-                self.route(node, line);
+                let out = match head {
+                    Some((dest, kind)) => Some(Output::new(dest, kind, line)),
+                    None => parse_output(line),
+                };
+                self.route(node, line, out);
             }
             start = end + 1;
         }
         out.clear();
         self.spare = out;
+        heads.clear();
+        self.spare_heads = heads;
         self.schedule_wake(node);
         observe(self.now, node, self.nodes[node].process.view());
     }
@@ -892,8 +918,8 @@ impl Cluster {
         }
     }
 
-    fn route(&mut self, from: usize, line: &[u8]) {
-        let Some(out) = parse_output(line) else {
+    fn route(&mut self, from: usize, line: &[u8], out: Option<Output<'_>>) {
+        let Some(out) = out else {
             let why = not_a_message(&self.nodes[from].id, line);
             self.problems.push(why);
             return;
