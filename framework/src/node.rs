@@ -150,8 +150,10 @@ impl Current {
 pub struct Ctx<H: Handler> {
     id: NodeId,
     node_ids: Vec<NodeId>,
-    /// Each node's position in `node_ids`.
-    positions: foldhash::HashMap<NodeId, usize>,
+    /// Positions in `node_ids`, in order of id: a node's position found by
+    /// binary search (4 bytes a node, where a map by id cost a copy of
+    /// every id in each of a large cluster's nodes).
+    by_id: Vec<u32>,
     next_msg_id: u64,
     out: Vec<u8>,
     /// Where `out`'s lines have their `dest` and `type`, kept once the
@@ -199,7 +201,7 @@ impl<H: Handler> Ctx<H> {
             disk: Box::new(crate::storage::SimDisk::new()),
             id: String::new(),
             node_ids: Vec::new(),
-            positions: foldhash::HashMap::default(),
+            by_id: Vec::new(),
             next_msg_id: 0,
             out: Vec::with_capacity(64 * 1024),
             heads: None,
@@ -262,6 +264,23 @@ impl<H: Handler> Ctx<H> {
 
     /// Up to `k` distinct peers in random order, never this node nor any id
     /// in `exclude`.
+    /// Sorts the positions of `node_ids` by id, for [`Ctx::position`].
+    fn index_ids(&mut self) {
+        let ids = &self.node_ids;
+        let mut by_id: Vec<u32> = (0..ids.len() as u32).collect();
+        by_id.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+        self.by_id = by_id;
+    }
+
+    /// Where node `id` is in `node_ids`.
+    fn position(&self, id: &str) -> Option<usize> {
+        let ids = &self.node_ids;
+        self.by_id
+            .binary_search_by(|&i| ids[i as usize].as_str().cmp(id))
+            .ok()
+            .map(|found| self.by_id[found] as usize)
+    }
+
     pub fn sample_peers(&mut self, k: usize, exclude: &[&str]) -> Vec<NodeId> {
         // The nodes left out, as sorted positions in `node_ids`: found
         // through the position index, so a call costs what it excludes and
@@ -269,7 +288,7 @@ impl<H: Handler> Ctx<H> {
         // round calls this).
         let mut left_out: Vec<usize> = std::iter::once(self.id.as_str())
             .chain(exclude.iter().copied())
-            .filter_map(|n| self.positions.get(n).copied())
+            .filter_map(|n| self.position(n))
             .collect();
         left_out.sort_unstable();
         left_out.dedup();
@@ -650,12 +669,8 @@ impl<H: Handler> Node<H> {
             }
             self.ctx.label = init.node_id.clone();
             self.ctx.id = init.node_id;
-            self.ctx.positions = node_ids
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.clone(), i))
-                .collect();
             self.ctx.node_ids = node_ids;
+            self.ctx.index_ids();
         }
         let req = Request {
             src: wire.src.to_string(),
@@ -951,8 +966,8 @@ mod tests {
             let exclude: Vec<String> = exclude.iter().map(|i| format!("n{i}")).collect();
             let exclude: Vec<&str> = exclude.iter().map(String::as_str).collect();
             let mut ctx = Ctx::<Nothing>::new(seed);
-            ctx.positions = node_ids.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
             ctx.node_ids = node_ids.clone();
+            ctx.index_ids();
             ctx.id = id.clone();
             let mut rng = StdRng::seed_from_u64(seed);
             for _ in 0..3 {
