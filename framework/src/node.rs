@@ -262,8 +262,6 @@ impl<H: Handler> Ctx<H> {
         &mut self.rng
     }
 
-    /// Up to `k` distinct peers in random order, never this node nor any id
-    /// in `exclude`.
     /// Sorts the positions of `node_ids` by id, for [`Ctx::position`].
     fn index_ids(&mut self) {
         let ids = &self.node_ids;
@@ -281,9 +279,11 @@ impl<H: Handler> Ctx<H> {
             .map(|found| self.by_id[found] as usize)
     }
 
+    /// Up to `k` distinct peers in random order, never this node nor any id
+    /// in `exclude`.
     pub fn sample_peers(&mut self, k: usize, exclude: &[&str]) -> Vec<NodeId> {
-        // The nodes left out, as sorted positions in `node_ids`: found
-        // through the position index, so a call costs what it excludes and
+        // The nodes left out, as sorted positions in `node_ids`: found by
+        // binary search over the ids, so a call costs what it excludes and
         // samples, not a pass over the cluster (every forward and gossip
         // round calls this).
         let mut left_out: Vec<usize> = std::iter::once(self.id.as_str())
